@@ -1,0 +1,126 @@
+"""Turn one run of the state machine into the results document, the summary and the event."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+SCHEMA_VERSION = "1.0"
+FEATURES = ("labels", "moderation", "text", "faces")
+TOP_LABELS = 5
+
+
+def build(run: dict[str, Any], execution: dict[str, str], *, results_bucket: str, results_prefix: str,
+          review_threshold: float, now: datetime | None = None) -> dict[str, Any]:
+    """Document, DynamoDB summary (plain), event detail and execution outcome for one run."""
+    asset, settings = run["asset"], run["settings"]
+    analysis: dict[str, Any] = run.get("analysis") or {}
+    routing: dict[str, Any] = run.get("routing") or {}
+    features = {name: analysis[name] for name in FEATURES if name in analysis}
+    counts = {name: _count(name, result) for name, result in features.items()}
+    review_labels = _review_labels(features.get("moderation"), review_threshold)
+    status = _status(asset, routing, features)
+    reason = routing.get("reason") or asset.get("reason")
+    message = routing.get("message") or asset.get("message")
+    results_key = f"{results_prefix}{asset['assetId']}.json"
+    location = f"s3://{results_bucket}/{results_key}"
+    created_at = (now or datetime.now(timezone.utc)).isoformat(timespec="milliseconds")
+
+    document = {
+        "schemaVersion": SCHEMA_VERSION,
+        "assetId": asset["assetId"],
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "object": {k: asset[k] for k in ("bucket", "key", "versionId", "etag", "size", "mediaType", "format",
+                                         "width", "height") if k in asset},
+        "execution": execution,
+        "createdAt": created_at,
+        "settings": {
+            "features": [f for f in settings["features"].split(",") if f],
+            "minConfidence": settings["minConfidence"],
+            "maxLabels": settings["maxLabels"],
+            "moderationReviewThreshold": review_threshold,
+        },
+        "features": features,
+        "moderationReview": {"needed": bool(review_labels), "threshold": review_threshold, "labels": review_labels},
+    }
+    top_labels = [label["Name"] for label in (features.get("labels") or {}).get("labels", [])[:TOP_LABELS]]
+    summary: dict[str, Any] = {
+        "AssetId": asset["assetId"],
+        "SchemaVersion": SCHEMA_VERSION,
+        "Bucket": asset["bucket"],
+        "Key": asset["key"],
+        "VersionId": asset["versionId"],
+        "Status": status,
+        "MediaType": asset["mediaType"],
+        "Format": asset["format"],
+        "ResultsLocation": location,
+        "ExecutionName": execution["name"],
+        "CreatedAt": created_at,
+        "Features": {name: result["status"] for name, result in features.items()},
+        "TopLabels": top_labels,
+        "ModerationLabels": sorted({label["Name"] for label in (features.get("moderation") or {}).get("labels", [])}),
+        "LabelCount": counts.get("labels", 0),
+        "ModerationCount": counts.get("moderation", 0),
+        "TextLineCount": counts.get("text", 0),
+        "FaceCount": counts.get("faces", 0),
+        "NeedsReview": bool(review_labels),
+    }
+    if reason:
+        summary["Reason"] = reason
+    feature_counts = {name: _feature_count(result, counts[name]) for name, result in features.items()}
+    event = {
+        "schemaVersion": SCHEMA_VERSION,
+        "assetId": asset["assetId"],
+        "status": status,
+        "reason": reason,
+        "bucket": asset["bucket"],
+        "key": asset["key"],
+        "versionId": asset["versionId"],
+        "resultsLocation": location,
+        "needsReview": bool(review_labels),
+        "topLabels": top_labels,
+        "features": feature_counts,
+    }
+    outcome = {
+        "assetId": asset["assetId"],
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "resultsKey": results_key,
+        "resultsLocation": location,
+        "needsReview": bool(review_labels),
+        "features": feature_counts,
+        "duplicate": False,
+    }
+    return {"document": document, "summary": summary, "event": event, "outcome": outcome}
+
+
+def _status(asset: dict[str, Any], routing: dict[str, Any], features: dict[str, Any]) -> str:
+    if routing.get("status"):
+        return str(routing["status"])
+    if asset["status"] != "ACCEPTED":
+        return str(asset["status"])
+    return "PARTIAL" if any(result["status"] == "FAILED" for result in features.values()) else "SUCCEEDED"
+
+
+def _count(name: str, result: dict[str, Any]) -> int:
+    if result["status"] != "SUCCEEDED":
+        return 0
+    if name == "text":
+        return sum(1 for d in result["detections"] if d["Type"] == "LINE")
+    return len(result["faces"] if name == "faces" else result["labels"])
+
+
+def _feature_count(result: dict[str, Any], count: int) -> dict[str, Any]:
+    entry: dict[str, Any] = {"status": result["status"], "count": count}
+    if result["status"] == "FAILED":
+        entry["error"] = result["error"]
+    return entry
+
+
+def _review_labels(moderation: dict[str, Any] | None, threshold: float) -> list[str]:
+    if not moderation or moderation["status"] != "SUCCEEDED":
+        return []
+    return sorted({label["Name"] for label in moderation["labels"] if label["Confidence"] >= threshold})

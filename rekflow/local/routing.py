@@ -1,0 +1,77 @@
+"""Send the AWS calls that have no local service to in-process stand-ins.
+
+botocore emits `before-call.<service>.<Operation>` before it sends a request; a handler that
+returns (http_response, parsed) answers the call instead. Lambda.Invoke goes to the handlers
+from lambdas/, every Rekognition operation to the vision backend, so moto's own canned
+Rekognition never answers.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+from botocore.response import StreamingBody
+from botocore.session import Session
+
+from rekflow.local.functions import LocalFunction, decode_payload
+from rekflow.vision.backend import Backend, RekognitionError
+
+_PARAMS_KEY = "rekflow_api_params"
+
+
+def _remember_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    # before-call only sees the serialised request; keep the API parameters for it.
+    context[_PARAMS_KEY] = params
+
+
+def _response(status: int, parsed: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
+    parsed["ResponseMetadata"] = {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": status, "HTTPHeaders": {},
+                                  "RetryAttempts": 0}
+    return AWSResponse("https://local.rekflow", status, {}, None), parsed
+
+
+class Router:
+    """Installs the hooks on a botocore session and dispatches to functions and the vision backend."""
+
+    def __init__(self, functions: dict[str, LocalFunction], backend: Backend) -> None:
+        self.functions = functions
+        self.backend = backend
+
+    def install(self, session: Session) -> None:
+        session.register("before-parameter-build.lambda.Invoke", _remember_params)
+        session.register("before-parameter-build.rekognition", _remember_params)
+        session.register("before-call.lambda.Invoke", self._invoke_lambda)
+        session.register("before-call.rekognition", self._call_rekognition)
+
+    def uninstall(self, session: Session) -> None:
+        session.unregister("before-parameter-build.lambda.Invoke", _remember_params)
+        session.unregister("before-parameter-build.rekognition", _remember_params)
+        session.unregister("before-call.lambda.Invoke", self._invoke_lambda)
+        session.unregister("before-call.rekognition", self._call_rekognition)
+
+    def _invoke_lambda(self, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        params = context[_PARAMS_KEY]
+        function = self.functions.get(params["FunctionName"])
+        if function is None:
+            return _response(404, {"Error": {"Code": "ResourceNotFoundException",
+                                             "Message": f"Function not found: {params['FunctionName']}"}})
+        payload, function_error = function.invoke(decode_payload(params.get("Payload")))
+        body = json.dumps(payload).encode("utf-8")
+        parsed: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": "$LATEST",
+                                  "Payload": StreamingBody(io.BytesIO(body), len(body))}
+        if function_error:
+            parsed["FunctionError"] = function_error
+        return _response(200, parsed)
+
+    def _call_rekognition(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        try:
+            return _response(200, self.backend.handle(model.name, dict(context[_PARAMS_KEY])))
+        except RekognitionError as error:
+            # A 4xx/5xx with an Error code makes botocore raise the modelled exception class,
+            # which is what Step Functions turns into "Rekognition.<Code>".
+            status = 500 if error.code in ("InternalServerError", "ThrottlingException") else 400
+            return _response(status, {"Error": {"Code": error.code, "Message": error.message}})

@@ -1,0 +1,188 @@
+"""The offline rekflow: template.yaml's resources on moto, its ASL on moto's interpreter.
+
+    with LocalRuntime(backend="fixture") as runtime:
+        upload = runtime.upload(Path("cat.jpg").read_bytes(), "photos/cat.jpg")
+        result = runtime.run(runtime.object_created_event(upload))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto import mock_aws
+from moto.events.models import EventPattern
+
+from rekflow import TEMPLATE_PATH
+from rekflow.local import engine
+from rekflow.local.functions import apply_environment, function_environment, load_functions
+from rekflow.local.routing import Router
+from rekflow.local.s3_events import object_created_event
+from rekflow.local.stack import LocalStack, deploy
+from rekflow.local.template import REGION, Template
+from rekflow.vision.backend import Backend, FaultInjectingBackend
+
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+# Settings that differ offline: no X-Ray daemon, no CloudWatch, schemas read from the repo.
+LOCAL_ENVIRONMENT = {
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+
+
+@dataclass(frozen=True)
+class Upload:
+    key: str
+    size: int
+    etag: str
+    version_id: str | None
+
+
+@dataclass
+class ExecutionResult:
+    name: str
+    arn: str
+    status: str
+    output: dict[str, Any] | None
+    error: str | None
+    cause: str | None
+    history: list[dict[str, Any]] = field(repr=False)
+    seconds: float = 0.0
+
+    def states_entered(self) -> list[str]:
+        return [e["stateEnteredEventDetails"]["name"] for e in self.history if "stateEnteredEventDetails" in e]
+
+    def events_of_type(self, event_type: str) -> list[dict[str, Any]]:
+        return [e for e in self.history if e["type"] == event_type]
+
+
+def make_backend(name: str) -> Backend:
+    """The vision backend called `name`: fixture (canned, instant), local (real models) or aws."""
+    if name == "fixture":
+        from rekflow.vision.fixture import FixtureBackend
+
+        return FixtureBackend(lambda: boto3.client("s3"))
+    raise ValueError(f"unknown backend {name!r}")
+
+
+class LocalRuntime:
+    """Deploys template.yaml on moto and runs the MediaAnalysis state machine in this process."""
+
+    def __init__(self, backend: str | Backend = "fixture", *, template_path: Path = TEMPLATE_PATH,
+                 parameter_overrides: dict[str, str] | None = None, retry_time_scale: float = 1.0,
+                 log_level: str = "WARNING") -> None:
+        self.template = Template.load(template_path, parameter_overrides=parameter_overrides)
+        inner = make_backend(backend) if isinstance(backend, str) else backend
+        self.backend = FaultInjectingBackend(inner)
+        self.retry_time_scale = retry_time_scale
+        self.log_level = log_level
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._saved_environ: dict[str, str] | None = None
+        self.stack: LocalStack
+
+    def __enter__(self) -> LocalRuntime:
+        self._saved_environ = dict(os.environ)
+        environment = function_environment(self.template)
+        environment["SCHEMAS_DIR"] = str(self.template.path.parent / "schemas")
+        environment["LOG_LEVEL"] = self.log_level
+        # Metrics go to stdout as EMF on Lambda; offline they would only clutter the CLI's output.
+        environment["POWERTOOLS_METRICS_DISABLED"] = "true"
+        apply_environment({**environment, **LOCAL_ENVIRONMENT})
+        self._mock.start()
+        engine.use_aws_error_names()
+        engine.scale_retry_waits(self.retry_time_scale)
+        session = boto3._get_default_session()
+        self._router = Router(load_functions(self.template), self.backend)
+        self._router.install(session._session)
+        self.stack = deploy(self.template)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._router.uninstall(boto3._get_default_session()._session)
+        self._mock.stop()
+        if self._saved_environ is not None:
+            os.environ.clear()
+            os.environ.update(self._saved_environ)
+
+    # ------------------------------------------------------------------ S3 side
+    def upload(self, data: bytes, key: str) -> Upload:
+        response = boto3.client("s3").put_object(Bucket=self.stack.media_bucket, Key=key, Body=data)
+        return Upload(key, len(data), response["ETag"], response.get("VersionId"))
+
+    def object_created_event(self, upload: Upload) -> dict[str, Any]:
+        return object_created_event(self.stack.media_bucket, upload.key, upload.size, upload.etag, upload.version_id)
+
+    # ------------------------------------------------------------------ executions
+    def start(self, event: dict[str, Any], name: str | None = None) -> str:
+        """Start an execution as the template's EventBridge rule would, if the rule matches the event."""
+        if not EventPattern.load(json.dumps(self.stack.object_created_pattern)).matches_event(event):
+            raise ValueError("the ObjectCreated rule in template.yaml does not match this event")
+        name = name or self.execution_name(event)
+        return str(boto3.client("stepfunctions").start_execution(
+            stateMachineArn=self.stack.state_machine_arn, name=name, input=json.dumps(event))["executionArn"])
+
+    def execution_name(self, event: dict[str, Any]) -> str:
+        """The object version's asset id, computed by Validate's own code: a repeated start is refused, not rerun."""
+        validate = self._router.functions[self.template.physical_name("ValidateFunction")].module
+        detail = event["detail"]
+        key = validate.decode_event_key(detail["object"]["key"])
+        return str(validate.asset_id(detail["bucket"]["name"], key, detail["object"].get("version-id"),
+                                     detail["object"].get("etag")))
+
+    def wait(self, execution_arn: str, timeout: float = 300.0) -> ExecutionResult:
+        sfn = boto3.client("stepfunctions")
+        started = time.monotonic()
+        while True:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] in TERMINAL:
+                break
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"{execution_arn} still {described['status']} after {timeout} s")
+            time.sleep(0.01)
+        history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        output = json.loads(described["output"]) if described.get("output") else None
+        return ExecutionResult(described["name"], execution_arn, described["status"], output,
+                               described.get("error"), described.get("cause"), history,
+                               (described["stopDate"] - described["startDate"]).total_seconds())
+
+    def run(self, event: dict[str, Any], name: str | None = None, timeout: float = 300.0) -> ExecutionResult:
+        return self.wait(self.start(event, name), timeout)
+
+    def redrive(self, execution_arn: str) -> str:
+        return str(boto3.client("stepfunctions").redrive_execution(executionArn=execution_arn)["redriveDate"])
+
+    # ------------------------------------------------------------------ what the workflow left behind
+    def results_document(self, results_key: str) -> dict[str, Any]:
+        body = boto3.client("s3").get_object(Bucket=self.stack.results_bucket, Key=results_key)["Body"]
+        return dict(json.loads(body.read()))
+
+    def summary_items(self) -> list[dict[str, Any]]:
+        table = boto3.resource("dynamodb").Table(self.stack.results_table)
+        return list(table.scan()["Items"])
+
+    def review_messages(self) -> list[dict[str, Any]]:
+        return [json.loads(body) for body in self._drain(self.stack.review_tap_url)]
+
+    def analyzed_events(self) -> list[dict[str, Any]]:
+        return [json.loads(body) for body in self._drain(self.stack.events_tap_url)]
+
+    def _drain(self, queue_url: str) -> Iterator[str]:
+        sqs = boto3.client("sqs")
+        while True:
+            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return
+            for message in messages:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                yield message["Body"]
+

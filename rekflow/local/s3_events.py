@@ -1,0 +1,43 @@
+"""The EventBridge "Object Created" event S3 sends for an upload, built the way S3 builds it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+from rekflow.local.template import ACCOUNT_ID, REGION
+
+
+def encode_key(key: str) -> str:
+    """Percent-encode a key as it appears in the event (a space is %20, '+' is %2B, UTF-8 bytes as %XX)."""
+    return quote(key, safe="/-_.~!*'()")
+
+
+def object_created_event(bucket: str, key: str, size: int, etag: str, version_id: str | None,
+                         sequencer: str | None = None, reason: str = "PutObject") -> dict[str, Any]:
+    """An "Object Created" event for one object version, as delivered to EventBridge targets."""
+    obj: dict[str, Any] = {"key": encode_key(key), "size": size, "etag": etag.strip('"'),
+                           "sequencer": sequencer or uuid.uuid4().hex[:18].upper()}
+    if version_id:
+        obj["version-id"] = version_id
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": ACCOUNT_ID,
+        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": obj,
+            "request-id": uuid.uuid4().hex[:16].upper(),
+            "requester": ACCOUNT_ID,
+            "source-ip-address": "127.0.0.1",
+            "reason": reason,
+        },
+    }

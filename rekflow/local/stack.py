@@ -1,0 +1,101 @@
+"""Create the template's resources on moto: buckets, table, topic, queues and the state machine."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from rekflow.local.template import ACCOUNT_ID, Template
+
+_PLACEHOLDER = re.compile(r"\$\{[A-Za-z0-9]+\}")
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    """Names of the deployed local resources, by role."""
+
+    media_bucket: str
+    results_bucket: str
+    results_table: str
+    review_topic_arn: str
+    state_machine_arn: str
+    definition: dict[str, Any]
+    object_created_pattern: dict[str, Any]
+    review_tap_url: str
+    events_tap_url: str
+
+
+def render_definition(template: Template, logical_id: str) -> str:
+    """The state machine's ASL with DefinitionSubstitutions applied, as CloudFormation applies them."""
+    props = template.resources[logical_id]["Properties"]
+    text = (template.path.parent / str(props["DefinitionUri"])).read_text(encoding="utf-8")
+    for name, value in template.resolve(props.get("DefinitionSubstitutions", {})).items():
+        text = text.replace("${" + name + "}", str(value))
+    missing = sorted(set(_PLACEHOLDER.findall(text)))
+    if missing:
+        raise KeyError(f"{props['DefinitionUri']} uses {missing} but DefinitionSubstitutions does not define them")
+    return text
+
+
+def deploy(template: Template) -> LocalStack:
+    s3, dynamodb, sns, sqs, events, sfn = (boto3.client(name) for name in ("s3", "dynamodb", "sns", "sqs", "events", "stepfunctions"))
+    resources = template.resources
+    for logical_id in template.resources_of_type("AWS::S3::Bucket"):
+        bucket = template.ref(logical_id)
+        s3.create_bucket(Bucket=bucket)
+        versioning = resources[logical_id]["Properties"].get("VersioningConfiguration")
+        if versioning:
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": str(versioning["Status"])})
+    for logical_id, resource in template.resources_of_type("AWS::DynamoDB::Table").items():
+        props = template.resolve(resource["Properties"])
+        dynamodb.create_table(TableName=template.ref(logical_id), BillingMode=props["BillingMode"],
+                              AttributeDefinitions=props["AttributeDefinitions"], KeySchema=props["KeySchema"])
+    for logical_id in template.resources_of_type("AWS::SNS::Topic"):
+        sns.create_topic(Name=template.physical_name(logical_id))
+    for logical_id in template.resources_of_type("AWS::SQS::Queue"):
+        sqs.create_queue(QueueName=template.physical_name(logical_id))
+
+    (machine_id, machine), = template.resources_of_type("AWS::Serverless::StateMachine").items()
+    definition = render_definition(template, machine_id)
+    state_machine_arn = sfn.create_state_machine(
+        name=template.physical_name(machine_id), definition=definition,
+        roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{template.physical_name(machine_id)}-role",
+        type=str(machine["Properties"].get("Type", "STANDARD")))["stateMachineArn"]
+    rule = next(e for e in machine["Properties"]["Events"].values() if e["Type"] == "EventBridgeRule")
+    pattern = template.resolve(rule["Properties"]["Pattern"])
+
+    topic_arn = template.ref("ModerationReviewTopic")
+    return LocalStack(
+        media_bucket=template.ref("MediaBucket"),
+        results_bucket=template.ref("ResultsBucket"),
+        results_table=template.ref("ResultsTable"),
+        review_topic_arn=topic_arn,
+        state_machine_arn=state_machine_arn,
+        definition=json.loads(definition),
+        object_created_pattern=pattern,
+        review_tap_url=_tap_topic(sns, sqs, topic_arn),
+        events_tap_url=_tap_event_source(events, sqs, template.resolve(machine["Properties"]["DefinitionSubstitutions"])),
+    )
+
+
+def _tap_topic(sns: Any, sqs: Any, topic_arn: str) -> str:
+    """A queue subscribed to the review topic, so what reviewers would receive can be read back."""
+    url = sqs.create_queue(QueueName="rekflow-local-review-tap")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    return str(url)
+
+
+def _tap_event_source(events: Any, sqs: Any, substitutions: dict[str, Any]) -> str:
+    """A rule forwarding every event the workflow puts on the bus to a queue that can be read back."""
+    url = sqs.create_queue(QueueName="rekflow-local-events-tap")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bus = str(substitutions["EventBusName"])
+    events.put_rule(Name="rekflow-local-events-tap", EventBusName=bus,
+                    EventPattern=json.dumps({"source": [str(substitutions["EventSource"])]}))
+    events.put_targets(Rule="rekflow-local-events-tap", EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn}])
+    return str(url)

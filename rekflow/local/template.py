@@ -1,0 +1,126 @@
+"""Read template.yaml and resolve the intrinsic functions the local stack needs.
+
+Physical names follow one rule (stack name + logical id) so every ARN, URL and name the
+state machine and the functions see is derived from the template, never from a second list.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cfnlint.decode.cfn_yaml import loads as load_cfn_yaml
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+PARTITION = "aws"
+_SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
+
+
+@dataclass
+class Template:
+    """A parsed SAM template with parameter values and local physical names."""
+
+    path: Path
+    body: dict[str, Any]
+    stack_name: str = "rekflow-local"
+    parameter_overrides: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path, stack_name: str = "rekflow-local", parameter_overrides: dict[str, str] | None = None) -> Template:
+        body = load_cfn_yaml(path.read_text(encoding="utf-8"))
+        template = cls(path, body, stack_name, dict(parameter_overrides or {}))
+        unknown = set(template.parameter_overrides) - set(body.get("Parameters", {}))
+        if unknown:
+            raise KeyError(f"template.yaml has no parameter(s) {sorted(unknown)}")
+        return template
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        return dict(self.body["Resources"])
+
+    def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {name: res for name, res in self.resources.items() if res["Type"] == resource_type}
+
+    def parameter(self, name: str) -> str:
+        if name in self.parameter_overrides:
+            return str(self.parameter_overrides[name])
+        return str(self.body["Parameters"][name]["Default"])
+
+    def physical_name(self, logical_id: str) -> str:
+        """Local name of a resource: lower case so it is also a valid S3 bucket name."""
+        return f"{self.stack_name}-{logical_id}".lower()
+
+    def ref(self, name: str) -> str:
+        pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Partition": PARTITION,
+            "AWS::StackName": self.stack_name,
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.body.get("Parameters", {}):
+            return self.parameter(name)
+        resource_type = self.resources[name]["Type"]
+        physical = self.physical_name(name)
+        by_type = {
+            "AWS::SNS::Topic": f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{physical}",
+            "AWS::SQS::Queue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{physical}",
+            "AWS::Serverless::StateMachine": f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{physical}",
+            "AWS::Serverless::LayerVersion": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:layer:{physical}:1",
+        }
+        return by_type.get(resource_type, physical)
+
+    def get_att(self, name: str, attribute: str) -> str:
+        if attribute != "Arn":
+            raise NotImplementedError(f"Fn::GetAtt {name}.{attribute} is not resolved locally")
+        resource_type = self.resources[name]["Type"]
+        physical = self.physical_name(name)
+        arns = {
+            "AWS::S3::Bucket": f"arn:aws:s3:::{physical}",
+            "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{physical}",
+            "AWS::SQS::Queue": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{physical}",
+            "AWS::SNS::Topic": f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{physical}",
+            "AWS::Serverless::Function": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{physical}",
+            "AWS::Logs::LogGroup": f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{physical}:*",
+            "AWS::Serverless::StateMachine": self.ref(name),
+        }
+        return arns[resource_type]
+
+    def resolve(self, value: Any) -> Any:
+        """Resolve Ref, Fn::GetAtt, Fn::Sub and Fn::Join inside a template value."""
+        if isinstance(value, dict):
+            if len(value) == 1:
+                (key, arg), = value.items()
+                if key == "Ref":
+                    return self.ref(str(arg))
+                if key == "Fn::GetAtt":
+                    name, attribute = arg.split(".", 1) if isinstance(arg, str) else arg
+                    return self.get_att(str(name), str(attribute))
+                if key == "Fn::Sub":
+                    return self._sub(arg)
+                if key == "Fn::Join":
+                    delimiter, items = arg
+                    return str(delimiter).join(str(self.resolve(item)) for item in items)
+            return {str(k): self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        return value
+
+    def _sub(self, arg: Any) -> str:
+        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return str(self.resolve(variables[name]))
+            if "." in name and not name.startswith("AWS::"):
+                resource, attribute = name.split(".", 1)
+                return self.get_att(resource, attribute)
+            return self.ref(name)
+
+        return _SUB_VARIABLE.sub(replace, str(text))

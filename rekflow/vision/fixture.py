@@ -1,0 +1,96 @@
+"""Deterministic, instant Rekognition answers for unit tests: real request checks, canned findings.
+
+The findings do not depend on the pixels; they are fixed so tests can assert exact values,
+and they honour MinConfidence, MaxLabels and the word filter like Rekognition does.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from rekflow.vision.backend import RekognitionError
+from rekflow.vision.image_input import read_image
+
+
+def _box(left: float, top: float, width: float, height: float) -> dict[str, float]:
+    return {"Width": width, "Height": height, "Left": left, "Top": top}
+
+
+def _polygon(box: dict[str, float]) -> list[dict[str, float]]:
+    x, y, w, h = box["Left"], box["Top"], box["Width"], box["Height"]
+    return [{"X": x, "Y": y}, {"X": x + w, "Y": y}, {"X": x + w, "Y": y + h}, {"X": x, "Y": y + h}]
+
+
+LABELS = [
+    {"Name": "Cat", "Confidence": 97.5, "Instances": [{"BoundingBox": _box(0.2, 0.1, 0.6, 0.8), "Confidence": 95.0}],
+     "Parents": [{"Name": "Animal"}, {"Name": "Mammal"}, {"Name": "Pet"}], "Aliases": [{"Name": "Kitten"}],
+     "Categories": [{"Name": "Animals and Pets"}]},
+    {"Name": "Pet", "Confidence": 97.5, "Instances": [], "Parents": [{"Name": "Animal"}], "Aliases": [],
+     "Categories": [{"Name": "Animals and Pets"}]},
+    {"Name": "Animal", "Confidence": 97.5, "Instances": [], "Parents": [], "Aliases": [],
+     "Categories": [{"Name": "Animals and Pets"}]},
+    {"Name": "Indoors", "Confidence": 61.0, "Instances": [], "Parents": [], "Aliases": [],
+     "Categories": [{"Name": "Buildings and Architecture"}]},
+]
+MODERATION_LABELS: list[dict[str, Any]] = []
+_LINE_BOX = _box(0.1, 0.45, 0.8, 0.1)
+TEXT = [
+    {"DetectedText": "REKFLOW FIXTURE", "Type": "LINE", "Id": 0, "Confidence": 99.1,
+     "Geometry": {"BoundingBox": _LINE_BOX, "Polygon": _polygon(_LINE_BOX)}},
+    {"DetectedText": "REKFLOW", "Type": "WORD", "Id": 1, "ParentId": 0, "Confidence": 99.3,
+     "Geometry": {"BoundingBox": _box(0.1, 0.45, 0.45, 0.1), "Polygon": _polygon(_box(0.1, 0.45, 0.45, 0.1))}},
+    {"DetectedText": "FIXTURE", "Type": "WORD", "Id": 2, "ParentId": 0, "Confidence": 98.9,
+     "Geometry": {"BoundingBox": _box(0.58, 0.45, 0.32, 0.1), "Polygon": _polygon(_box(0.58, 0.45, 0.32, 0.1))}},
+]
+FACES = [
+    {"BoundingBox": _box(0.4, 0.2, 0.2, 0.3), "Confidence": 99.9,
+     "Landmarks": [{"Type": name, "X": x, "Y": y} for name, x, y in (
+         ("eyeLeft", 0.46, 0.3), ("eyeRight", 0.54, 0.3), ("nose", 0.5, 0.36),
+         ("mouthLeft", 0.47, 0.42), ("mouthRight", 0.53, 0.42))],
+     "Pose": {"Roll": 0.0, "Yaw": 0.0, "Pitch": 0.0},
+     "Quality": {"Brightness": 60.0, "Sharpness": 80.0}},
+]
+
+
+class FixtureBackend:
+    """Canned Rekognition findings behind real request validation."""
+
+    name = "fixture"
+
+    def __init__(self, s3_client: Callable[[], Any], overrides: dict[str, dict[str, Any]] | None = None) -> None:
+        self._s3_client = s3_client
+        self._overrides = overrides or {}
+        self._operations: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "DetectLabels": self._detect_labels,
+            "DetectModerationLabels": self._detect_moderation_labels,
+            "DetectText": self._detect_text,
+            "DetectFaces": self._detect_faces,
+        }
+
+    def handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        if operation not in self._operations:
+            raise RekognitionError("InvalidParameterException", f"{operation} is not available in the fixture backend.")
+        read_image(params.get("Image", {}), self._s3_client())
+        if operation in self._overrides:
+            return copy.deepcopy(self._overrides[operation])
+        return self._operations[operation](params)
+
+    def _detect_labels(self, params: dict[str, Any]) -> dict[str, Any]:
+        floor = params.get("MinConfidence", 55.0)
+        labels = [label for label in LABELS if label["Confidence"] >= floor][: params.get("MaxLabels", 1000)]
+        return {"Labels": copy.deepcopy(labels), "LabelModelVersion": "3.0"}
+
+    def _detect_moderation_labels(self, params: dict[str, Any]) -> dict[str, Any]:
+        floor = params.get("MinConfidence", 50.0)
+        labels = [label for label in MODERATION_LABELS if label["Confidence"] >= floor]
+        return {"ModerationLabels": copy.deepcopy(labels), "ModerationModelVersion": "7.0"}
+
+    def _detect_text(self, params: dict[str, Any]) -> dict[str, Any]:
+        floor = params.get("Filters", {}).get("WordFilter", {}).get("MinConfidence", 0.0)
+        detections = [d for d in TEXT if d["Confidence"] >= floor]
+        return {"TextDetections": copy.deepcopy(detections), "TextModelVersion": "3.0"}
+
+    def _detect_faces(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"FaceDetails": copy.deepcopy(FACES), "OrientationCorrection": "ROTATE_0"}
