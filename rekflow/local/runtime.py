@@ -148,7 +148,7 @@ class LocalRuntime:
                 break
             if time.monotonic() - started > timeout:
                 raise TimeoutError(f"{execution_arn} still {described['status']} after {timeout} s")
-            time.sleep(0.01)
+            time.sleep(0.05)
         history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
         output = json.loads(described["output"]) if described.get("output") else None
         return ExecutionResult(described["name"], execution_arn, described["status"], output,
@@ -158,8 +158,12 @@ class LocalRuntime:
     def run(self, event: dict[str, Any], name: str | None = None, timeout: float = 300.0) -> ExecutionResult:
         return self.wait(self.start(event, name), timeout)
 
-    def redrive(self, execution_arn: str) -> str:
-        return str(boto3.client("stepfunctions").redrive_execution(executionArn=execution_arn)["redriveDate"])
+    def replay(self, execution_arn: str, attempt: int = 1) -> ExecutionResult:
+        """Run a finished execution's input again under a new name (moto has no RedriveExecution;
+        on AWS, redrive resumes a FAILED execution from the state that failed)."""
+        sfn = boto3.client("stepfunctions")
+        described = sfn.describe_execution(executionArn=execution_arn)
+        return self.run(json.loads(described["input"]), name=f"{described['name'][:60]}-replay-{attempt}")
 
     # ------------------------------------------------------------------ what the workflow left behind
     def results_document(self, results_key: str) -> dict[str, Any]:

@@ -1,0 +1,48 @@
+# rekflow: `make demo` runs the workflow offline on the bundled samples, `make test` runs every test.
+# Both create the virtual environment in .venv on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SAMPLES := .cache/samples
+STAGE ?= dev
+
+.PHONY: setup demo test test-fast lint bench build deploy clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-nodeps.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -r requirements-nodeps.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+demo: setup
+	$(BIN)/rekflow samples $(SAMPLES) > /dev/null
+	$(BIN)/rekflow analyze $(SAMPLES)
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not models"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/cfn-lint template.yaml
+
+bench: setup
+	$(BIN)/python -m rekflow.bench
+
+build:
+	sam validate --lint
+	sam build
+
+deploy: build
+	sam deploy --config-env $(STAGE)
+
+clean:
+	rm -rf $(VENV) .cache .aws-sam rekflow-results .pytest_cache .ruff_cache

@@ -1,0 +1,180 @@
+"""rekflow command line: run the MediaAnalysis workflow offline on files and folders.
+
+    rekflow analyze [--json] [--backend local|fixture] [--output DIR] PATH...
+    rekflow samples DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from rekflow.local.runtime import ExecutionResult, LocalRuntime
+from rekflow.samples import write_samples
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: Path
+    key: str  # the object key it is uploaded under: its path relative to the folder given
+
+
+def collect(paths: list[Path]) -> list[InputFile]:
+    """Every file under the given files and folders, in a stable order, hidden files skipped."""
+    found: list[InputFile] = []
+    for root in paths:
+        if root.is_file():
+            found.append(InputFile(root, root.name))
+            continue
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            relative = path.relative_to(root)
+            if not any(part.startswith(".") for part in relative.parts):
+                found.append(InputFile(path, relative.as_posix()))
+    return found
+
+
+def report(item: InputFile, result: ExecutionResult, results_path: Path | None) -> dict[str, Any]:
+    """One line of --json output for a file."""
+    output = result.output or {}
+    if result.status != "SUCCEEDED":
+        status, reason = "FAILED", result.error or result.status
+    else:
+        # A partial result (some features failed) still succeeded; its features say which failed.
+        status = "SUCCEEDED" if output["status"] == "PARTIAL" else output["status"]
+        reason = output.get("reason")
+    line: dict[str, Any] = {
+        "file": str(item.path),
+        "key": item.key,
+        "status": status,
+        "reason": reason,
+        "message": output.get("message") if status != "FAILED" else result.cause,
+        "execution": result.name,
+        "results": str(results_path) if results_path else None,
+        "features": output.get("features", {}),
+        "seconds": round(result.seconds, 3),
+    }
+    if output.get("status") == "PARTIAL":
+        line["partial"] = True
+    return line
+
+
+def analyze(args: argparse.Namespace) -> int:
+    err = Console(stderr=True)
+    missing = [str(p) for p in args.paths if not p.exists()]
+    if missing:
+        err.print(f"[red]rekflow: no such file or folder: {', '.join(missing)}[/red]")
+        return EXIT_USAGE
+    items = collect(args.paths)
+    if not items:
+        err.print("[yellow]rekflow: no files to analyse[/yellow]")
+        return EXIT_OK
+    args.output.mkdir(parents=True, exist_ok=True)
+    with LocalRuntime(args.backend) as runtime:
+        lines = _run_all(runtime, items, args, err)
+    for line in lines:
+        if args.json:
+            print(json.dumps(line, ensure_ascii=False))
+    if not args.json:
+        _print_table(lines, args.output)
+    return EXIT_FAILED if any(line["status"] == "FAILED" for line in lines) else EXIT_OK
+
+
+def _run_all(runtime: LocalRuntime, items: list[InputFile], args: argparse.Namespace, err: Console) -> list[dict]:
+    def one(item: InputFile) -> dict[str, Any]:
+        upload = runtime.upload(item.path.read_bytes(), item.key)
+        result = runtime.run(runtime.object_created_event(upload))
+        results_path = None
+        if result.output and result.output.get("resultsKey"):
+            results_path = args.output / f"{item.key}.json"
+            results_path.parent.mkdir(parents=True, exist_ok=True)
+            document = runtime.results_document(result.output["resultsKey"])
+            results_path.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
+        return report(item, result, results_path)
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
+        task = progress.add_task("analysing", total=len(items))
+        with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+            lines = []
+            for line in pool.map(one, items):
+                lines.append(line)
+                progress.advance(task)
+    return lines
+
+
+def _print_table(lines: list[dict[str, Any]], output: Path) -> None:
+    table = Table(title="rekflow analyze", show_lines=True)
+    for column in ("file", "status", "labels", "moderation", "text", "faces"):
+        table.add_column(column, overflow="fold")
+    for line in lines:
+        document = json.loads(Path(line["results"]).read_text(encoding="utf-8")) if line["results"] else None
+        status = line["status"] + (" (partial)" if line.get("partial") else "")
+        if line["reason"]:
+            status += f"\n{line['reason']}"
+        table.add_row(line["key"], status, *_findings(document))
+    Console().print(table)
+    Console().print(f"Full results: {output}/")
+
+
+def _findings(document: dict[str, Any] | None) -> list[str]:
+    """What each feature found, in a few words per cell."""
+    features = (document or {}).get("features", {})
+
+    def cell(name: str, describe: Any) -> str:
+        result = features.get(name)
+        if not result:
+            return ""
+        if result["status"] != "SUCCEEDED":
+            return result["status"] + (f"\n{result.get('error', '')}" if result["status"] == "FAILED" else "")
+        return str(describe(result)) or "-"
+
+    return [
+        cell("labels", lambda r: ", ".join(f"{x['Name']} {x['Confidence']:.0f}%" for x in r["labels"][:5])),
+        cell("moderation", lambda r: ", ".join(f"{x['Name']} {x['Confidence']:.0f}%" for x in r["labels"][:3])
+             or "nothing flagged"),
+        cell("text", lambda r: " / ".join(d["DetectedText"] for d in r["detections"] if d["Type"] == "LINE")[:80]),
+        cell("faces", lambda r: f"{len(r['faces'])} face(s)" if r["faces"] else "none"),
+    ]
+
+
+def samples(args: argparse.Namespace) -> int:
+    for path in write_samples(args.folder):
+        print(path)
+    return EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="rekflow", description=__doc__.splitlines()[0])
+    commands = top.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("analyze", help="run the MediaAnalysis workflow offline on files and folders")
+    run.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    run.add_argument("--json", action="store_true", help="print one JSON object per file instead of a table")
+    run.add_argument("--backend", choices=["local", "fixture"], default="local",
+                     help="local: real open-source models (default); fixture: canned answers, instant")
+    run.add_argument("--output", type=Path, default=Path("rekflow-results"), help="folder for the full results")
+    run.add_argument("--concurrency", type=int, default=4, help="executions run at once (default 4)")
+    run.set_defaults(func=analyze)
+    make = commands.add_parser("samples", help="write the bundled sample media into a folder")
+    make.add_argument("folder", type=Path)
+    make.set_defaults(func=samples)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

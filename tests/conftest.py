@@ -1,0 +1,101 @@
+"""Shared fixtures: a fresh local stack per test, and the state coverage report."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from PIL import Image
+
+from rekflow import PROJECT_ROOT
+from rekflow.local.runtime import ExecutionResult, LocalRuntime
+
+SCHEMAS = PROJECT_ROOT / "schemas"
+# Retry back-off runs at 1/1000 of real time so Retry paths take milliseconds.
+FAST_RETRIES = 0.001
+
+_entered: set[str] = set()
+_defined: set[str] = set()
+
+
+def defined_states(definition: dict[str, Any]) -> set[str]:
+    names = set()
+    for name, state in definition["States"].items():
+        names.add(name)
+        for branch in state.get("Branches", []):
+            names |= defined_states(branch)
+    return names
+
+
+class Recorder:
+    """Wraps the runtime so every execution's history feeds the coverage report."""
+
+    def __init__(self, runtime: LocalRuntime) -> None:
+        self.runtime = runtime
+        _defined.update(defined_states(runtime.stack.definition))
+
+    def run(self, event: dict[str, Any], name: str | None = None) -> ExecutionResult:
+        result = self.runtime.run(event, name=name)
+        _entered.update(result.states_entered())
+        return result
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self.runtime, attribute)
+
+
+@pytest.fixture
+def runtime() -> Iterator[Recorder]:
+    with LocalRuntime("fixture", retry_time_scale=FAST_RETRIES) as local:
+        yield Recorder(local)
+
+
+@pytest.fixture
+def make_runtime() -> Iterator[Any]:
+    """For tests that need other template parameters: make_runtime(Features="labels")."""
+    opened: list[LocalRuntime] = []
+
+    def make(**parameters: str) -> Recorder:
+        local = LocalRuntime("fixture", retry_time_scale=FAST_RETRIES, parameter_overrides=parameters)
+        opened.append(local.__enter__())
+        return Recorder(local)
+
+    yield make
+    for local in opened:
+        local.__exit__(None, None, None)
+
+
+def jpeg_bytes(width: int = 320, height: int = 240) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (180, 120, 60)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def png_bytes(width: int = 320, height: int = 240) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (60, 120, 180)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def schema_validator(name: str) -> jsonschema.Draft7Validator:
+    schema = json.loads((SCHEMAS / name).read_text())
+    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _defined:
+        return
+    covered = _entered & _defined
+    terminalreporter.write_sep("-", "MediaAnalysis state coverage")
+    terminalreporter.write_line(f"states entered / states defined: {len(covered)}/{len(_defined)}"
+                                f" ({100 * len(covered) / len(_defined):.0f}%)")
+    for name in sorted(_defined - covered):
+        terminalreporter.write_line(f"  never entered: {name}")
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))

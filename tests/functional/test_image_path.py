@@ -1,0 +1,241 @@
+"""The MediaAnalysis state machine on the local runtime, one named case per path through it."""
+
+from __future__ import annotations
+
+from boto3.dynamodb.types import TypeDeserializer
+
+from tests.conftest import jpeg_bytes, png_bytes, schema_validator
+
+FEATURES = ("labels", "moderation", "text", "faces")
+
+
+def detect_attempts(result, api: str) -> list[dict]:
+    """TaskScheduled events of one Rekognition API (one per attempt); branches interleave, so match the resource."""
+    return [e for e in result.events_of_type("TaskScheduled") if e["taskScheduledEventDetails"]["resource"] == api]
+
+
+def task_errors(result) -> list[str]:
+    return [e["taskFailedEventDetails"]["error"] for e in result.events_of_type("TaskFailed")]
+
+
+def test_happy_path_stores_document_summary_and_event(runtime):
+    # GIVEN a JPEG uploaded to the media bucket
+    upload = runtime.upload(jpeg_bytes(), "photos/cat.jpg")
+
+    # WHEN S3's Object Created event starts the workflow
+    result = runtime.run(runtime.object_created_event(upload))
+
+    # THEN every feature ran and the outcome names where the results are
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output["status"] == "SUCCEEDED"
+    assert {name: f["status"] for name, f in result.output["features"].items()} == dict.fromkeys(FEATURES, "SUCCEEDED")
+    assert result.output["features"]["labels"]["count"] == 3  # fixture labels at or above MinConfidence 70
+    assert result.states_entered() == [
+        "Validate object", "Apply settings", "What kind of media is it?", "Analyze image",
+        *[s for f in ("Labels", "Moderation", "Text", "Faces") for s in (f"{f} wanted?", f"Detect {f.lower()}")],
+        "Build results", "Record summary", "Store results document", "Needs moderation review?", "Announce results",
+    ]
+    # AND the stored document, summary item and event are valid against their schemas
+    document = runtime.results_document(result.output["resultsKey"])
+    schema_validator("results-document.schema.json").validate(document)
+    assert document["object"] | {"width": 320, "height": 240} == document["object"]
+    (item,) = runtime.summary_items()
+    summary = {k: TypeDeserializer().deserialize(runtime_typed) for k, runtime_typed in _typed(item).items()}
+    schema_validator("summary-item.schema.json").validate(_plain(summary))
+    (event,) = runtime.analyzed_events()
+    assert event["detail-type"] == "Media Analyzed" and event["source"] == "rekflow"
+    schema_validator("media-analyzed-event.schema.json").validate(event["detail"])
+    assert runtime.review_messages() == []
+
+
+def test_throttled_then_recovered(runtime):
+    # GIVEN Rekognition throttles DetectLabels twice
+    runtime.backend.faults.inject("DetectLabels", "ThrottlingException", times=2)
+    upload = runtime.upload(jpeg_bytes(), "throttled.jpg")
+
+    # WHEN the workflow runs
+    result = runtime.run(runtime.object_created_event(upload))
+
+    # THEN the Retry absorbed both throttles and labels succeeded on the third attempt
+    assert result.output["status"] == "SUCCEEDED"
+    assert result.output["features"]["labels"]["status"] == "SUCCEEDED"
+    assert task_errors(result).count("Rekognition.ThrottlingException") == 2
+    assert len(detect_attempts(result, "detectLabels")) == 3
+
+
+def test_internal_errors_exhausted_give_partial_result(runtime):
+    # GIVEN DetectText fails with InternalServerError on every attempt
+    runtime.backend.faults.inject("DetectText", "InternalServerError", times=50)
+    upload = runtime.upload(png_bytes(), "text-down.png")
+
+    # WHEN the workflow runs
+    result = runtime.run(runtime.object_created_event(upload))
+
+    # THEN the execution succeeds with a partial result: text FAILED by name, the rest kept
+    assert result.status == "SUCCEEDED"
+    assert result.output["status"] == "PARTIAL"
+    text = result.output["features"]["text"]
+    assert text == {"status": "FAILED", "count": 0, "error": "Rekognition.InternalServerErrorException"}
+    assert all(result.output["features"][f]["status"] == "SUCCEEDED" for f in ("labels", "moderation", "faces"))
+    assert len(detect_attempts(result, "detectText")) == 5  # first try + MaxAttempts 4
+    assert "Text failed" in result.states_entered()
+    document = runtime.results_document(result.output["resultsKey"])
+    schema_validator("results-document.schema.json").validate(document)
+    assert document["features"]["text"]["status"] == "FAILED"
+
+
+def test_access_denied_is_not_retried(runtime):
+    runtime.backend.faults.inject("DetectFaces", "AccessDeniedException", times=1)
+    upload = runtime.upload(jpeg_bytes(), "denied.jpg")
+
+    result = runtime.run(runtime.object_created_event(upload))
+
+    assert result.output["features"]["faces"]["error"] == "Rekognition.AccessDeniedException"
+    assert len(detect_attempts(result, "detectFaces")) == 1
+    assert "Faces failed" in result.states_entered()
+
+
+def test_duplicate_event_gives_one_record_and_one_event(runtime):
+    # GIVEN one upload whose event is delivered twice (EventBridge is at-least-once)
+    upload = runtime.upload(jpeg_bytes(), "twice.jpg")
+    event = runtime.object_created_event(upload)
+
+    # WHEN both deliveries start an execution (EventBridge names them differently)
+    first = runtime.run(event)
+    second = runtime.run(event, name="second-delivery")
+
+    # THEN the second finds the record and stops: one item, one event
+    assert first.output["duplicate"] is False
+    assert second.status == "SUCCEEDED" and second.output["duplicate"] is True
+    assert "Already recorded" in second.states_entered()
+    assert "Announce results" not in second.states_entered()
+    assert len(runtime.summary_items()) == 1
+    assert len(runtime.analyzed_events()) == 1
+
+
+def test_moderation_above_threshold_asks_for_review(runtime):
+    # GIVEN Rekognition flags the image above the 80% review threshold
+    runtime.backend.inner._overrides["DetectModerationLabels"] = {
+        "ModerationLabels": [
+            {"Name": "Violence", "ParentName": "", "Confidence": 91.0, "TaxonomyLevel": 1},
+            {"Name": "Weapons", "ParentName": "Violence", "Confidence": 75.0, "TaxonomyLevel": 2},
+        ],
+        "ModerationModelVersion": "7.0",
+    }
+    upload = runtime.upload(jpeg_bytes(), "flagged.jpg")
+
+    result = runtime.run(runtime.object_created_event(upload))
+
+    assert result.output["needsReview"] is True
+    assert "Ask for moderation review" in result.states_entered()
+    (message,) = runtime.review_messages()
+    assert message["assetId"] == result.output["assetId"] and message["key"] == "flagged.jpg"
+    document = runtime.results_document(result.output["resultsKey"])
+    assert document["moderationReview"] == {"needed": True, "threshold": 80.0, "labels": ["Violence"]}
+
+
+def test_rejected_object_is_recorded_with_its_reason(runtime):
+    upload = runtime.upload(b"just some notes\n", "notes.jpg")  # the name says JPEG, the bytes do not
+
+    result = runtime.run(runtime.object_created_event(upload))
+
+    assert result.status == "SUCCEEDED"
+    assert (result.output["status"], result.output["reason"]) == ("REJECTED", "NOT_MEDIA")
+    assert "Analyze image" not in result.states_entered()
+    (item,) = runtime.summary_items()
+    assert item["Status"] == "REJECTED" and item["Reason"] == "NOT_MEDIA"
+    (event,) = runtime.analyzed_events()
+    assert event["detail"]["reason"] == "NOT_MEDIA"
+
+
+def test_video_is_rejected_until_video_analysis_lands(runtime):
+    mp4_head = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64
+    upload = runtime.upload(mp4_head, "clip.mp4")
+
+    result = runtime.run(runtime.object_created_event(upload))
+
+    assert (result.output["status"], result.output["reason"]) == ("REJECTED", "VIDEO_NOT_SUPPORTED")
+    assert "Video analysis not available" in result.states_entered()
+
+
+def test_object_deleted_before_its_run_is_skipped(runtime):
+    upload = runtime.upload(jpeg_bytes(), "gone.jpg")
+    event = runtime.object_created_event(upload)
+    import boto3
+
+    boto3.client("s3").delete_object(Bucket=runtime.stack.media_bucket, Key="gone.jpg", VersionId=upload.version_id)
+
+    result = runtime.run(event)
+
+    assert (result.status, result.output["status"], result.output["reason"]) == ("SUCCEEDED", "SKIPPED", "OBJECT_GONE")
+
+
+def test_features_can_be_switched_off(make_runtime):
+    runtime = make_runtime(Features="labels,faces")
+    upload = runtime.upload(jpeg_bytes(), "some.jpg")
+
+    result = runtime.run(runtime.object_created_event(upload))
+
+    statuses = {name: f["status"] for name, f in result.output["features"].items()}
+    assert statuses == {"labels": "SUCCEEDED", "moderation": "SKIPPED", "text": "SKIPPED", "faces": "SUCCEEDED"}
+    assert {"Moderation not requested", "Text not requested"} <= set(result.states_entered())
+    assert runtime.backend.faults.calls.get("DetectText", 0) == 0
+
+
+def test_operational_fault_fails_by_name_and_replays_clean(runtime):
+    # GIVEN the results table is missing (a broken deployment)
+    import boto3
+
+    dynamodb = boto3.client("dynamodb")
+    description = dynamodb.describe_table(TableName=runtime.stack.results_table)["Table"]
+    dynamodb.delete_table(TableName=runtime.stack.results_table)
+    upload = runtime.upload(jpeg_bytes(), "fault.jpg")
+
+    # WHEN the workflow runs, it ends FAILED with the service's own error name
+    failed = runtime.run(runtime.object_created_event(upload))
+    assert failed.status == "FAILED"
+    assert failed.error == "DynamoDB.ResourceNotFoundException"
+
+    # THEN once the table is back, the same input runs through
+    dynamodb.create_table(TableName=runtime.stack.results_table, BillingMode="PAY_PER_REQUEST",
+                          AttributeDefinitions=description["AttributeDefinitions"], KeySchema=description["KeySchema"])
+    replayed = runtime.replay(failed.arn)
+    assert replayed.status == "SUCCEEDED" and replayed.output["status"] == "SUCCEEDED"
+
+
+def _typed(item: dict) -> dict:
+    """DynamoDB resource items come back deserialised; re-type them to check the stored types."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    return {k: TypeSerializer().serialize(v) for k, v in item.items()}
+
+
+def _plain(summary: dict) -> dict:
+    """Decimals back to ints, as JSON readers of the table see them."""
+    return {k: int(v) if type(v).__name__ == "Decimal" else v for k, v in summary.items()}
+
+
+def test_non_retryable_errors_are_caught_per_feature(runtime):
+    # GIVEN Rekognition refuses the image for two features with errors no retry can fix
+    runtime.backend.faults.inject("DetectLabels", "InvalidImageFormatException")
+    runtime.backend.faults.inject("DetectModerationLabels", "InvalidParameterException")
+    upload = runtime.upload(png_bytes(), "odd.png")
+
+    result = runtime.run(runtime.object_created_event(upload))
+
+    features = result.output["features"]
+    assert features["labels"]["error"] == "Rekognition.InvalidImageFormatException"
+    assert features["moderation"]["error"] == "Rekognition.InvalidParameterException"
+    assert len(detect_attempts(result, "detectLabels")) == 1
+    assert {"Labels failed", "Moderation failed"} <= set(result.states_entered())
+    assert result.output["status"] == "PARTIAL"
+
+
+def test_single_feature_deployment(make_runtime):
+    runtime = make_runtime(Features="text")
+    upload = runtime.upload(png_bytes(), "only-text.png")
+
+    result = runtime.run(runtime.object_created_event(upload))
+
+    assert {"Labels not requested", "Moderation not requested", "Faces not requested"} <= set(result.states_entered())
+    assert result.output["features"]["text"]["status"] == "SUCCEEDED"
