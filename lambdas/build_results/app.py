@@ -17,6 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from aws_lambda_powertools.utilities.validation import validate
 from boto3.dynamodb.types import TypeSerializer
+
 from results_document import build
 
 logger = Logger()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 SCHEMA_VERSION = "1.0"
@@ -24,7 +24,7 @@ def build(run: dict[str, Any], execution: dict[str, str], *, results_bucket: str
     message = routing.get("message") or asset.get("message")
     results_key = f"{results_prefix}{asset['assetId']}.json"
     location = f"s3://{results_bucket}/{results_key}"
-    created_at = (now or datetime.now(timezone.utc)).isoformat(timespec="milliseconds")
+    created_at = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
 
     document = {
         "schemaVersion": SCHEMA_VERSION,

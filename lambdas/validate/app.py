@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from asset import asset_id, decode_event_key
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from aws_lambda_powertools.utilities.validation import validate
 from botocore.exceptions import ClientError
+
+from asset import asset_id, decode_event_key
 from media_format import MediaFormatError, check_complete, image_size, sniff
 
 logger = Logger()
@@ -86,7 +87,8 @@ def validate_object(detail: dict[str, Any], s3: Any) -> dict[str, Any]:
         return _judge(verdict, leading, read_at, lambda: _get_range(s3, bucket, key, version, f"bytes=-{TAIL_BYTES}"))
     except ClientError as error:
         if error.response["Error"]["Code"] in GONE_CODES:
-            verdict.update(status="SKIPPED", reason="OBJECT_GONE", message="The object was deleted before it could be analysed.")
+            verdict.update(status="SKIPPED", reason="OBJECT_GONE",
+                           message="The object was deleted before it could be analysed.")
             return verdict
         raise
 
@@ -98,14 +100,16 @@ def _judge(verdict: dict[str, Any], leading: bytes, read_at: Any, read_tail: Any
         return _reject(verdict, "NOT_MEDIA", "The bytes are not an image or a video.")
     if not sniffed.supported:
         accepted = "JPEG or PNG" if sniffed.media_type == "image" else "MP4 or MOV"
-        return _reject(verdict, "UNSUPPORTED_FORMAT", f"{sniffed.format} is not supported; Rekognition takes {accepted}.")
+        return _reject(verdict, "UNSUPPORTED_FORMAT",
+                       f"{sniffed.format} is not supported; Rekognition takes {accepted}.")
     if sniffed.media_type == "video":
         if verdict["size"] > MAX_VIDEO_BYTES:
             return _reject(verdict, "TOO_LARGE", f"{verdict['size']} bytes is over Rekognition's 10 GB video limit.")
         verdict.update(status="ACCEPTED", reason=None, message=None)
         return verdict
     if verdict["size"] > MAX_IMAGE_BYTES:
-        return _reject(verdict, "TOO_LARGE", f"{verdict['size']} bytes is over Rekognition's {MAX_IMAGE_BYTES}-byte image limit.")
+        return _reject(verdict, "TOO_LARGE",
+                       f"{verdict['size']} bytes is over Rekognition's {MAX_IMAGE_BYTES}-byte image limit.")
     try:
         width, height = image_size(sniffed.format, read_at, leading)
         verdict.update(width=width, height=height)

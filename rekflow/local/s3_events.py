@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -28,7 +28,7 @@ def object_created_event(bucket: str, key: str, size: int, etag: str, version_id
         "detail-type": "Object Created",
         "source": "aws.s3",
         "account": ACCOUNT_ID,
-        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": REGION,
         "resources": [f"arn:aws:s3:::{bucket}"],
         "detail": {

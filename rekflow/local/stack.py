@@ -42,7 +42,8 @@ def render_definition(template: Template, logical_id: str) -> str:
 
 
 def deploy(template: Template) -> LocalStack:
-    s3, dynamodb, sns, sqs, events, sfn = (boto3.client(name) for name in ("s3", "dynamodb", "sns", "sqs", "events", "stepfunctions"))
+    services = ("s3", "dynamodb", "sns", "sqs", "events", "stepfunctions")
+    s3, dynamodb, sns, sqs, events, sfn = (boto3.client(name) for name in services)
     resources = template.resources
     for logical_id in template.resources_of_type("AWS::S3::Bucket"):
         bucket = template.ref(logical_id)
@@ -78,7 +79,8 @@ def deploy(template: Template) -> LocalStack:
         definition=json.loads(definition),
         object_created_pattern=pattern,
         review_tap_url=_tap_topic(sns, sqs, topic_arn),
-        events_tap_url=_tap_event_source(events, sqs, template.resolve(machine["Properties"]["DefinitionSubstitutions"])),
+        events_tap_url=_tap_event_source(
+            events, sqs, template.resolve(machine["Properties"]["DefinitionSubstitutions"])),
     )
 
 

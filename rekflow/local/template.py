@@ -29,7 +29,8 @@ class Template:
     parameter_overrides: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: Path, stack_name: str = "rekflow-local", parameter_overrides: dict[str, str] | None = None) -> Template:
+    def load(cls, path: Path, stack_name: str = "rekflow-local",
+             parameter_overrides: dict[str, str] | None = None) -> Template:
         body = load_cfn_yaml(path.read_text(encoding="utf-8"))
         template = cls(path, body, stack_name, dict(parameter_overrides or {}))
         unknown = set(template.parameter_overrides) - set(body.get("Parameters", {}))

@@ -74,7 +74,8 @@ def _read_s3_object(s3_object: dict[str, Any], s3: Any) -> bytes:
     except RekognitionError:
         raise
     except Exception as error:  # botocore raises a ClientError subclass per S3 error code
-        raise RekognitionError("InvalidS3ObjectException", "Unable to get object metadata from S3. Check object key, region and/or access permissions.") from error
+        raise RekognitionError("InvalidS3ObjectException", "Unable to get object metadata from S3. "
+                               "Check object key, region and/or access permissions.") from error
     with body:
         data: bytes = body.read()
     return data

@@ -1,0 +1,124 @@
+"""template.yaml is lint-clean, complete for its ASL, and grants exactly what the code calls."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import botocore.session
+from cfnlint.api import lint
+
+from rekflow import PROJECT_ROOT, TEMPLATE_PATH
+from rekflow.local.stack import render_definition
+from rekflow.local.template import Template
+
+# IAM actions an optimised integration needs (aws-sdk integrations map directly: service:Operation).
+OPTIMISED = {
+    "lambda:invoke": "lambda:InvokeFunction",
+    "dynamodb:putItem": "dynamodb:PutItem",
+    "sns:publish": "sns:Publish",
+    "events:putEvents": "events:PutEvents",
+}
+# Rekognition reads the S3 object with the caller's permissions; a Version makes it GetObjectVersion.
+REKOGNITION_READS = {"s3:GetObject", "s3:GetObjectVersion"}
+# S3 authorises HeadObject as s3:GetObject.
+HANDLER_ACTION_OVERRIDES = {"s3:HeadObject": "s3:GetObject"}
+
+
+def template() -> Template:
+    return Template.load(TEMPLATE_PATH)
+
+
+def test_template_is_cfn_lint_clean():
+    matches = lint(TEMPLATE_PATH.read_text())
+    assert [str(m) for m in matches if m.rule.id[0] in "EW"] == []
+
+
+def test_every_definition_substitution_is_defined_and_used():
+    t = template()
+    props = t.resources["MediaAnalysisStateMachine"]["Properties"]
+    raw = (PROJECT_ROOT / props["DefinitionUri"]).read_text()
+    used = set(re.findall(r"\$\{([A-Za-z0-9]+)\}", raw))
+    assert used == set(props["DefinitionSubstitutions"]), "placeholders and substitutions differ"
+    rendered = render_definition(t, "MediaAnalysisStateMachine")
+    assert "${" not in rendered
+    json.loads(rendered)
+
+
+def _states(definition: dict) -> list[dict]:
+    found = []
+    for state in definition["States"].values():
+        found.append(state)
+        for branch in state.get("Branches", []):
+            found.extend(_states(branch))
+    return found
+
+
+def asl_actions() -> set[str]:
+    definition = json.loads((PROJECT_ROOT / "statemachines/media_analysis.asl.json").read_text())
+    actions = set()
+    for state in _states(definition):
+        resource = state.get("Resource", "")
+        if not resource.startswith("arn:aws:states:::"):
+            continue
+        integration = resource.removeprefix("arn:aws:states:::").split(".")[0]
+        if integration.startswith("aws-sdk:"):
+            _, service, api = integration.split(":")
+            actions.add(f"{service}:{api[0].upper()}{api[1:]}")
+            if service == "rekognition":
+                actions |= REKOGNITION_READS
+        else:
+            actions.add(OPTIMISED[integration])
+    return actions
+
+
+def allowed_actions(policies: list) -> set[str]:
+    actions = set()
+    for policy in policies:
+        if "LambdaInvokePolicy" in policy:
+            actions.add("lambda:InvokeFunction")
+        for statement in policy.get("Statement", []):
+            listed = statement["Action"]
+            actions |= set([listed] if isinstance(listed, str) else listed)
+    return actions
+
+
+def handler_actions(code_dir: Path) -> set[str]:
+    """AWS calls made by a function's code: client method names mapped through botocore's service model."""
+    session = botocore.session.get_session()
+    actions = set()
+    for source in code_dir.glob("*.py"):
+        tree = ast.parse(source.read_text())
+        clients = {n.args[0].value for n in ast.walk(tree) if isinstance(n, ast.Call)
+                   and getattr(n.func, "attr", "") == "client" and n.args and isinstance(n.args[0], ast.Constant)}
+        for service in clients:
+            model = session.get_service_model(service)
+            by_method = {botocore.xform_name(op): op for op in model.operation_names}
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in by_method:
+                    action = f"{service}:{by_method[node.func.attr]}"
+                    actions.add(HANDLER_ACTION_OVERRIDES.get(action, action))
+                    if any(k.arg == "VersionId" or k.arg is None for k in node.keywords) and service == "s3":
+                        actions.add("s3:GetObjectVersion")
+    return actions
+
+
+def test_state_machine_policy_allows_exactly_what_the_asl_calls():
+    policies = template().resources["MediaAnalysisStateMachine"]["Properties"]["Policies"]
+    assert allowed_actions(policies) == asl_actions()
+
+
+def test_function_policies_allow_exactly_what_the_handlers_call():
+    t = template()
+    for logical_id, resource in t.resources_of_type("AWS::Serverless::Function").items():
+        props = resource["Properties"]
+        called = handler_actions(PROJECT_ROOT / props["CodeUri"])
+        assert allowed_actions(props.get("Policies", [])) == called, logical_id
+
+
+def test_asl_uses_no_account_ids_or_stack_names():
+    raw = (PROJECT_ROOT / "statemachines/media_analysis.asl.json").read_text()
+    assert not re.search(r"\d{12}", raw)
+    assert "rekflow-" not in raw
