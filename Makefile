@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SAMPLES := .cache/samples
+LABELS_MODEL := .cache/models/efficientnet-lite0.onnx
 STAGE ?= dev
 
 .PHONY: setup demo test test-fast lint bench build deploy clean
@@ -18,6 +19,9 @@ $(STAMP): requirements.txt requirements-nodeps.txt requirements-dev.txt pyprojec
 	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(BIN)/pip install --quiet --no-deps -e .
+	# torch (the CPU wheel this machine image carries) is needed once, to convert the labels model.
+	$(BIN)/pip install --quiet torch==2.13.0 onnx==1.23.2
+	$(BIN)/python -m rekflow.vision.models.efficientnet_export $(LABELS_MODEL)
 	touch $@
 
 demo: setup

@@ -72,6 +72,10 @@ def make_backend(name: str) -> Backend:
         from rekflow.vision.fixture import FixtureBackend
 
         return FixtureBackend(lambda: boto3.client("s3"))
+    if name == "local":
+        from rekflow.vision.local import LocalModelsBackend
+
+        return LocalModelsBackend(lambda: boto3.client("s3"))
     raise ValueError(f"unknown backend {name!r}")
 
 
