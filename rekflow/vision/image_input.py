@@ -51,9 +51,12 @@ def read_image(image: dict[str, Any], s3: Any) -> ImageInput:
 def inspect(data: bytes) -> ImageInput:
     """Format and size from the header alone; refuses what Rekognition refuses."""
     try:
-        with Image.open(io.BytesIO(data)) as opened:
-            fmt, (width, height) = str(opened.format), opened.size
-    except Image.DecompressionBombError as error:
+        with warnings.catch_warnings():
+            # PIL warns past 89 MP and refuses past 179 MP; both are "too large" to Rekognition.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as opened:
+                fmt, (width, height) = str(opened.format), opened.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise RekognitionError("ImageTooLargeException", str(error)) from error
     except Exception as error:  # PIL raises many types for bytes that are not an image
         raise RekognitionError("InvalidImageFormatException", "Request has unsupported image format.") from error

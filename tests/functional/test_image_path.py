@@ -31,7 +31,8 @@ def test_happy_path_stores_document_summary_and_event(runtime):
     assert {name: f["status"] for name, f in result.output["features"].items()} == dict.fromkeys(FEATURES, "SUCCEEDED")
     assert result.output["features"]["labels"]["count"] == 3  # fixture labels at or above MinConfidence 70
     entered = result.states_entered()
-    branch_states = {s for f in ("Labels", "Moderation", "Text", "Faces") for s in (f"{f} wanted?", f"Detect {f.lower()}")}
+    branch_states = {s for f in ("Labels", "Moderation", "Text", "Faces")
+                     for s in (f"{f} wanted?", f"Detect {f.lower()}")}
     # Branches run concurrently, so only the states outside the Parallel have a fixed order.
     assert [s for s in entered if s not in branch_states] == [
         "Validate object", "Apply settings", "What kind of media is it?", "Analyze image",

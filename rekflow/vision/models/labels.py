@@ -79,7 +79,8 @@ def detect_labels(image: Image.Image, person_boxes: list[dict[str, float]]) -> l
     if person_boxes:
         # The classifier has no "person" class; faces found by the face model stand in for it.
         scores["Person"] = 99.0
-        details["Person"] = {"Parents": [], "Aliases": [{"Name": "Human"}], "Categories": [{"Name": "Person Description"}],
+        details["Person"] = {"Parents": [], "Aliases": [{"Name": "Human"}],
+                             "Categories": [{"Name": "Person Description"}],
                              "Instances": [{"BoundingBox": box, "Confidence": 99.0} for box in person_boxes]}
     labels = []
     for name, confidence in sorted(scores.items(), key=lambda item: -item[1]):

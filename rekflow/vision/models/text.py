@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-
 # One engine per process; RapidOCR keeps per-call state, so calls take turns.
 _lock = threading.Lock()
 
