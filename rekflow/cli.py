@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -173,6 +174,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # moto logs each failing state with its whole parse tree; the report already names the error.
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
     return int(args.func(args))
 
 
