@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import sys
 import traceback
 import uuid
@@ -93,10 +92,6 @@ def load_functions(template: Template) -> dict[str, LocalFunction]:
                                  int(props.get("MemorySize", defaults.get("MemorySize", 128))), module, handler_name)
         functions[function.name] = functions[arn] = function
     return functions
-
-
-def apply_environment(variables: dict[str, str]) -> None:
-    os.environ.update(variables)
 
 
 def decode_payload(payload: bytes | str | None) -> Any:

@@ -21,7 +21,7 @@ from moto.events.models import EventPattern
 
 from rekflow import TEMPLATE_PATH
 from rekflow.local import engine
-from rekflow.local.functions import apply_environment, function_environment, load_functions
+from rekflow.local.functions import LocalFunction, function_environment, load_functions
 from rekflow.local.routing import Router
 from rekflow.local.s3_events import object_created_event
 from rekflow.local.stack import LocalStack, deploy
@@ -101,7 +101,7 @@ class LocalRuntime:
         environment["LOG_LEVEL"] = self.log_level
         # Metrics go to stdout as EMF on Lambda; offline they would only clutter the CLI's output.
         environment["POWERTOOLS_METRICS_DISABLED"] = "true"
-        apply_environment({**environment, **LOCAL_ENVIRONMENT})
+        os.environ.update({**environment, **LOCAL_ENVIRONMENT})
         self._mock.start()
         engine.use_aws_error_names()
         engine.scale_retry_waits(self.retry_time_scale)
@@ -117,6 +117,10 @@ class LocalRuntime:
         if self._saved_environ is not None:
             os.environ.clear()
             os.environ.update(self._saved_environ)
+
+    def function(self, logical_id: str) -> LocalFunction:
+        """The in-process Lambda function of template.yaml's resource `logical_id`."""
+        return self._router.functions[self.template.physical_name(logical_id)]
 
     # ------------------------------------------------------------------ S3 side
     def upload(self, data: bytes, key: str) -> Upload:
@@ -137,7 +141,7 @@ class LocalRuntime:
 
     def execution_name(self, event: dict[str, Any]) -> str:
         """The object version's asset id, computed by Validate's own code: a repeated start is refused, not rerun."""
-        validate = self._router.functions[self.template.physical_name("ValidateFunction")].module
+        validate = self.function("ValidateFunction").module
         detail = event["detail"]
         key = validate.decode_event_key(detail["object"]["key"])
         return str(validate.asset_id(detail["bucket"]["name"], key, detail["object"].get("version-id"),

@@ -31,7 +31,7 @@ def test_object_created_event_replays_through_the_state_machine(runtime, name):
     schema_validator("s3-object-created.schema.json").validate(event)
     sample_name, status, reason = EXPECTED[name]
     sample = next(s for s in SAMPLES if s.name == sample_name)
-    validate = runtime.runtime._router.functions[runtime.template.physical_name("ValidateFunction")].module
+    validate = runtime.function("ValidateFunction").module
     upload = runtime.upload(sample.make(), validate.decode_event_key(event["detail"]["object"]["key"]))
     event["detail"]["bucket"]["name"] = runtime.stack.media_bucket
     event["resources"] = [f"arn:aws:s3:::{runtime.stack.media_bucket}"]
@@ -46,7 +46,7 @@ def test_object_created_event_replays_through_the_state_machine(runtime, name):
 
 def test_build_results_event_gives_schema_valid_outputs(runtime):
     event = json.loads((EVENTS / "build-results-rejected.json").read_text(encoding="utf-8"))
-    function = runtime.runtime._router.functions[runtime.template.physical_name("BuildResultsFunction")]
+    function = runtime.function("BuildResultsFunction")
 
     payload, error = function.invoke(event)
 

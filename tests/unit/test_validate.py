@@ -10,7 +10,7 @@ from tests.conftest import jpeg_bytes, png_bytes
 
 
 def validate_module(runtime):
-    return runtime.runtime._router.functions[runtime.template.physical_name("ValidateFunction")].module
+    return runtime.function("ValidateFunction").module
 
 
 def verdict_for(runtime, data: bytes, key: str) -> dict:
