@@ -14,7 +14,7 @@ import time
 
 from rekflow.local.runtime import LocalRuntime
 from rekflow.samples import SAMPLES
-from rekflow.vision.local import LocalModelsBackend
+from rekflow.vision.local import LocalModelsBackend, forget_faces
 
 PHOTOS = [s for s in SAMPLES if s.name.endswith(".jpg") and s.expected_status == "SUCCEEDED"] + \
          [s for s in SAMPLES if s.name.startswith("shop sign")]
@@ -39,6 +39,7 @@ def bench_features() -> float:
         times = []
         for _ in range(ROUNDS):
             for data in images.values():
+                forget_faces()
                 t = time.perf_counter()
                 backend.handle(operation, {"Image": {"Bytes": data}, **params})
                 times.append(time.perf_counter() - t)
@@ -55,6 +56,7 @@ def bench_executions(backend: str) -> float:
         times = []
         for _ in range(ROUNDS):
             for number, upload in enumerate(uploads):
+                forget_faces()
                 t = time.perf_counter()
                 result = runtime.run(runtime.object_created_event(upload), name=f"bench-{len(times)}-{number}")
                 assert result.status == "SUCCEEDED", result.cause

@@ -10,8 +10,8 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from rekflow.vision.backend import RekognitionError
-from rekflow.vision.image_input import read_image
+from rekflow.vision.image_input import ImageInput
+from rekflow.vision.image_operations import ImageOperationsBackend
 
 
 def _box(left: float, top: float, width: float, height: float) -> dict[str, float]:
@@ -54,43 +54,33 @@ FACES = [
 ]
 
 
-class FixtureBackend:
-    """Canned Rekognition findings behind real request validation."""
+class FixtureBackend(ImageOperationsBackend):
+    """Canned Rekognition findings behind real request validation; `overrides` replaces a whole response."""
 
     name = "fixture"
 
     def __init__(self, s3_client: Callable[[], Any], overrides: dict[str, dict[str, Any]] | None = None) -> None:
-        self._s3_client = s3_client
+        super().__init__(s3_client)
         self._overrides = overrides or {}
-        self._operations: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-            "DetectLabels": self._detect_labels,
-            "DetectModerationLabels": self._detect_moderation_labels,
-            "DetectText": self._detect_text,
-            "DetectFaces": self._detect_faces,
-        }
 
     def handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        if operation not in self._operations:
-            raise RekognitionError("InvalidParameterException", f"{operation} is not available in the fixture backend.")
-        read_image(params.get("Image", {}), self._s3_client())
-        if operation in self._overrides:
-            return copy.deepcopy(self._overrides[operation])
-        return self._operations[operation](params)
+        response = super().handle(operation, params)
+        return copy.deepcopy(self._overrides[operation]) if operation in self._overrides else response
 
-    def _detect_labels(self, params: dict[str, Any]) -> dict[str, Any]:
+    def detect_labels(self, image: ImageInput, params: dict[str, Any]) -> dict[str, Any]:
         floor = params.get("MinConfidence", 55.0)
         labels = [label for label in LABELS if label["Confidence"] >= floor][: params.get("MaxLabels", 1000)]
         return {"Labels": copy.deepcopy(labels), "LabelModelVersion": "3.0"}
 
-    def _detect_moderation_labels(self, params: dict[str, Any]) -> dict[str, Any]:
+    def detect_moderation_labels(self, image: ImageInput, params: dict[str, Any]) -> dict[str, Any]:
         floor = params.get("MinConfidence", 50.0)
         labels = [label for label in MODERATION_LABELS if label["Confidence"] >= floor]
         return {"ModerationLabels": copy.deepcopy(labels), "ModerationModelVersion": "7.0"}
 
-    def _detect_text(self, params: dict[str, Any]) -> dict[str, Any]:
+    def detect_text(self, image: ImageInput, params: dict[str, Any]) -> dict[str, Any]:
         floor = params.get("Filters", {}).get("WordFilter", {}).get("MinConfidence", 0.0)
         detections = [d for d in TEXT if d["Confidence"] >= floor]
         return {"TextDetections": copy.deepcopy(detections), "TextModelVersion": "3.0"}
 
-    def _detect_faces(self, params: dict[str, Any]) -> dict[str, Any]:
+    def detect_faces(self, image: ImageInput, params: dict[str, Any]) -> dict[str, Any]:
         return {"FaceDetails": copy.deepcopy(FACES), "OrientationCorrection": "ROTATE_0"}
