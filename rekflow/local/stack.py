@@ -84,20 +84,24 @@ def deploy(template: Template) -> LocalStack:
     )
 
 
+def _tap_queue(sqs: Any, name: str) -> tuple[str, str]:
+    """URL and ARN of a new queue that collects what a destination receives, for reading back."""
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    return url, str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
+
+
 def _tap_topic(sns: Any, sqs: Any, topic_arn: str) -> str:
     """A queue subscribed to the review topic, so what reviewers would receive can be read back."""
-    url = sqs.create_queue(QueueName="rekflow-local-review-tap")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url, arn = _tap_queue(sqs, "rekflow-local-review-tap")
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
-    return str(url)
+    return url
 
 
 def _tap_event_source(events: Any, sqs: Any, substitutions: dict[str, Any]) -> str:
     """A rule forwarding every event the workflow puts on the bus to a queue that can be read back."""
-    url = sqs.create_queue(QueueName="rekflow-local-events-tap")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url, arn = _tap_queue(sqs, "rekflow-local-events-tap")
     bus = str(substitutions["EventBusName"])
     events.put_rule(Name="rekflow-local-events-tap", EventBusName=bus,
                     EventPattern=json.dumps({"source": [str(substitutions["EventSource"])]}))
     events.put_targets(Rule="rekflow-local-events-tap", EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn}])
-    return str(url)
+    return url
