@@ -82,44 +82,47 @@ def analyze(args: argparse.Namespace) -> int:
         return EXIT_OK
     args.output.mkdir(parents=True, exist_ok=True)
     with LocalRuntime(args.backend) as runtime:
-        lines = _run_all(runtime, items, args, err)
-    for line in lines:
-        if args.json:
+        finished = _run_all(runtime, items, args, err)
+    lines = [line for line, _ in finished]
+    if args.json:
+        for line in lines:
             print(json.dumps(line, ensure_ascii=False))
-    if not args.json:
-        _print_table(lines, args.output)
+    else:
+        _print_table(finished, args.output)
     return EXIT_FAILED if any(line["status"] == "FAILED" for line in lines) else EXIT_OK
 
 
-def _run_all(runtime: LocalRuntime, items: list[InputFile], args: argparse.Namespace, err: Console) -> list[dict]:
-    def one(item: InputFile) -> dict[str, Any]:
+Finished = tuple[dict[str, Any], dict[str, Any] | None]  # (report line, results document)
+
+
+def _run_all(runtime: LocalRuntime, items: list[InputFile], args: argparse.Namespace, err: Console) -> list[Finished]:
+    def one(item: InputFile) -> Finished:
         upload = runtime.upload(item.path.read_bytes(), item.key)
         result = runtime.run(runtime.object_created_event(upload))
-        results_path = None
+        results_path, document = None, None
         if result.output and result.output.get("resultsKey"):
             results_path = args.output / f"{item.key}.json"
             results_path.parent.mkdir(parents=True, exist_ok=True)
             document = runtime.results_document(result.output["resultsKey"])
             results_path.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
-        return report(item, result, results_path)
+        return report(item, result, results_path), document
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task("analysing", total=len(items))
         with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
-            lines = []
-            for line in pool.map(one, items):
-                lines.append(line)
+            finished = []
+            for done in pool.map(one, items):
+                finished.append(done)
                 progress.advance(task)
-    return lines
+    return finished
 
 
-def _print_table(lines: list[dict[str, Any]], output: Path) -> None:
+def _print_table(finished: list[Finished], output: Path) -> None:
     table = Table(title="rekflow analyze", show_lines=True)
     for column in ("file", "status", "labels", "moderation", "text", "faces"):
         table.add_column(column, overflow="fold")
-    for line in lines:
-        document = json.loads(Path(line["results"]).read_text(encoding="utf-8")) if line["results"] else None
+    for line, document in finished:
         status = line["status"] + (" (partial)" if line.get("partial") else "")
         if line["reason"]:
             status += f"\n{line['reason']}"
