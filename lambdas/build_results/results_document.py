@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 SCHEMA_VERSION = "1.0"
-FEATURES = ("labels", "moderation", "text", "faces")
+FEATURES = ("labels", "moderation", "text", "faces", "segments")
 TOP_LABELS = 5
 
 
@@ -32,8 +32,9 @@ def build(run: dict[str, Any], execution: dict[str, str], *, results_bucket: str
         "status": status,
         "reason": reason,
         "message": message,
-        "object": {k: asset[k] for k in ("bucket", "key", "versionId", "etag", "size", "mediaType", "format",
-                                         "width", "height") if k in asset},
+        "object": {**{k: asset[k] for k in ("bucket", "key", "versionId", "etag", "size", "mediaType", "format",
+                                            "width", "height") if k in asset},
+                   **({"video": {k: asset["video"][k] for k in ("codec", "durationMillis")}} if "video" in asset else {})},
         "execution": execution,
         "createdAt": created_at,
         "settings": {
@@ -67,6 +68,10 @@ def build(run: dict[str, Any], execution: dict[str, str], *, results_bucket: str
         "FaceCount": counts.get("faces", 0),
         "NeedsReview": bool(review_labels),
     }
+    if "segments" in counts:
+        summary["ShotCount"] = counts["segments"]
+    if "video" in asset:
+        summary["DurationMillis"] = asset["video"]["durationMillis"]
     if reason:
         summary["Reason"] = reason
     feature_counts = {name: _feature_count(result, counts[name]) for name, result in features.items()}
@@ -108,6 +113,8 @@ def _status(asset: dict[str, Any], routing: dict[str, Any], features: dict[str, 
 def _count(name: str, result: dict[str, Any]) -> int:
     if result["status"] != "SUCCEEDED":
         return 0
+    if "resultsLocation" in result:  # a video job's summary: count what a viewer would list once
+        return int({"faces": result["count"], "segments": result.get("shotCount", 0)}.get(name, result.get("distinct", 0)))
     if name == "text":
         return sum(1 for d in result["detections"] if d["Type"] == "LINE")
     return len(result["faces"] if name == "faces" else result["labels"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from asset import asset_id, decode_event_key
 from media_format import MediaFormatError, check_complete, image_size, sniff
+from video_format import video_info
 
 logger = Logger()
 tracer = Tracer()
@@ -28,8 +30,11 @@ metrics = Metrics()
 
 MAX_IMAGE_BYTES = int(os.environ["MAX_IMAGE_BYTES"])
 MAX_IMAGE_PIXELS = int(os.environ["MAX_IMAGE_PIXELS"])
-# Rekognition Video takes files up to 10 GB.
-MAX_VIDEO_BYTES = 10 * 1024**3
+MAX_VIDEO_BYTES = int(os.environ["MAX_VIDEO_BYTES"])
+# How long the workflow waits for a video job's completion: a floor plus so much per second of video.
+VIDEO_JOB_TIMEOUT_BASE_SECONDS = int(os.environ["VIDEO_JOB_TIMEOUT_BASE_SECONDS"])
+VIDEO_JOB_TIMEOUT_FACTOR = float(os.environ["VIDEO_JOB_TIMEOUT_FACTOR"])
+MAX_VIDEO_JOB_TIMEOUT_SECONDS = 24 * 3600
 HEAD_BYTES = 64 * 1024
 TAIL_BYTES = 4 * 1024
 GONE_CODES = {"404", "NoSuchKey", "NoSuchVersion", "NotFound"}
@@ -103,10 +108,7 @@ def _judge(verdict: dict[str, Any], leading: bytes, read_at: Any, read_tail: Any
         return _reject(verdict, "UNSUPPORTED_FORMAT",
                        f"{sniffed.format} is not supported; Rekognition takes {accepted}.")
     if sniffed.media_type == "video":
-        if verdict["size"] > MAX_VIDEO_BYTES:
-            return _reject(verdict, "TOO_LARGE", f"{verdict['size']} bytes is over Rekognition's 10 GB video limit.")
-        verdict.update(status="ACCEPTED", reason=None, message=None)
-        return verdict
+        return _judge_video(verdict, leading, read_at)
     if verdict["size"] > MAX_IMAGE_BYTES:
         return _reject(verdict, "TOO_LARGE",
                        f"{verdict['size']} bytes is over Rekognition's {MAX_IMAGE_BYTES}-byte image limit.")
@@ -120,6 +122,31 @@ def _judge(verdict: dict[str, Any], leading: bytes, read_at: Any, read_tail: Any
         check_complete(sniffed.format, read_tail())
     except MediaFormatError as error:
         return _reject(verdict, error.reason, str(error))
+    verdict.update(status="ACCEPTED", reason=None, message=None)
+    return verdict
+
+
+def _judge_video(verdict: dict[str, Any], leading: bytes, read_at: Any) -> dict[str, Any]:
+    def read(offset: int, length: int) -> bytes:
+        # Box headers near the start are already in `leading`; only the rest costs a ranged GET.
+        if offset + length <= len(leading):
+            return leading[offset : offset + length]
+        return bytes(read_at(offset, length))
+
+    if verdict["size"] > MAX_VIDEO_BYTES:
+        return _reject(verdict, "TOO_LARGE", f"{verdict['size']} bytes is over Rekognition's {MAX_VIDEO_BYTES}-byte video limit.")
+    try:
+        info = video_info(read, verdict["size"])
+    except MediaFormatError as error:
+        return _reject(verdict, error.reason, str(error))
+    verdict.update(width=info.width, height=info.height)
+    if not info.supported:
+        return _reject(verdict, "UNSUPPORTED_CODEC", f"The video is {info.codec}; Rekognition takes H.264.")
+    timeout = VIDEO_JOB_TIMEOUT_BASE_SECONDS + VIDEO_JOB_TIMEOUT_FACTOR * info.duration_millis / 1000
+    timeout = min(int(timeout), MAX_VIDEO_JOB_TIMEOUT_SECONDS)
+    # The parked task tokens expire (DynamoDB TTL) a day after the workflow stops waiting for them.
+    verdict["video"] = {"codec": info.codec, "durationMillis": info.duration_millis, "jobTimeoutSeconds": timeout,
+                        "tokenExpiresAt": int(time.time()) + timeout + 24 * 3600}
     verdict.update(status="ACCEPTED", reason=None, message=None)
     return verdict
 

@@ -54,6 +54,11 @@ class FaultInjectingBackend:
         self.name = inner.name
         self.faults = FaultPlan()
 
+    @property
+    def video(self) -> Any:
+        """The inner backend's video job runner (for plans such as 'never publish the completion')."""
+        return self.inner.video  # type: ignore[attr-defined]
+
     def handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         error_code = self.faults.take(operation)
         if error_code:

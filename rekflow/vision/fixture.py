@@ -12,6 +12,8 @@ from typing import Any
 
 from rekflow.vision.image_input import ImageInput
 from rekflow.vision.image_operations import ImageOperationsBackend
+from rekflow.vision.models.segments import segment
+from rekflow.vision.video_jobs import VideoAnalysis
 
 
 def _box(left: float, top: float, width: float, height: float) -> dict[str, float]:
@@ -54,14 +56,23 @@ FACES = [
 ]
 
 
+VIDEO_FRAME_RATE = 24.0
+
+
 class FixtureBackend(ImageOperationsBackend):
-    """Canned Rekognition findings behind real request validation; `overrides` replaces a whole response."""
+    """Canned Rekognition findings behind real request validation; `overrides` replaces a whole response.
+
+    A video "has" `video_seconds` seconds; each second carries the image findings once, so a large
+    value makes results that span many Get… pages.
+    """
 
     name = "fixture"
 
-    def __init__(self, s3_client: Callable[[], Any], overrides: dict[str, dict[str, Any]] | None = None) -> None:
+    def __init__(self, s3_client: Callable[[], Any], overrides: dict[str, dict[str, Any]] | None = None,
+                 video_seconds: int = 3) -> None:
         super().__init__(s3_client)
         self._overrides = overrides or {}
+        self.video_seconds = video_seconds
 
     def handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         response = super().handle(operation, params)
@@ -84,3 +95,30 @@ class FixtureBackend(ImageOperationsBackend):
 
     def detect_faces(self, image: ImageInput, params: dict[str, Any]) -> dict[str, Any]:
         return {"FaceDetails": copy.deepcopy(FACES), "OrientationCorrection": "ROTATE_0"}
+
+    def analyse_video(self, feature: str, s3_object: dict[str, Any], request: dict[str, Any]) -> VideoAnalysis:
+        floor = request.get("MinConfidence", 50.0)
+        stamps = [second * 1000 for second in range(self.video_seconds)]
+        if feature == "labels":
+            items = [{"Timestamp": t, "Label": copy.deepcopy(label)} for t in stamps for label in LABELS
+                     if label["Confidence"] >= floor]
+        elif feature == "moderation":
+            items = [{"Timestamp": t, "ModerationLabel": copy.deepcopy(label)} for t in stamps
+                     for label in MODERATION_LABELS if label["Confidence"] >= floor]
+        elif feature == "text":
+            items = [{"Timestamp": t, "TextDetection": copy.deepcopy(d)} for t in stamps for d in TEXT]
+        elif feature == "faces":
+            items = [{"Timestamp": t, "Face": copy.deepcopy(face)} for t in stamps for face in FACES]
+        else:
+            frames = int(self.video_seconds * VIDEO_FRAME_RATE)
+            half = frames // 2
+            items = [segment("SHOT", 0, half - 1, VIDEO_FRAME_RATE, {"ShotSegment": {"Index": 0, "Confidence": 99.0}}),
+                     segment("TECHNICAL_CUE", half - 12, half - 1, VIDEO_FRAME_RATE,
+                             {"TechnicalCueSegment": {"Type": "BlackFrames", "Confidence": 99.0}}),
+                     segment("SHOT", half, frames - 1, VIDEO_FRAME_RATE, {"ShotSegment": {"Index": 1, "Confidence": 99.0}})]
+        metadata = {"Codec": "h264", "DurationMillis": self.video_seconds * 1000, "Format": "QuickTime / MOV",
+                    "FrameRate": VIDEO_FRAME_RATE, "FrameHeight": 352, "FrameWidth": 640, "ColorRange": "LIMITED"}
+        extra = ({"SelectedSegmentTypes": [{"Type": "SHOT", "ModelVersion": "1.0"},
+                                           {"Type": "TECHNICAL_CUE", "ModelVersion": "2.0"}], "AudioMetadata": []}
+                 if feature == "segments" else {})
+        return VideoAnalysis(items, metadata, "fixture", extra)

@@ -1,4 +1,5 @@
-"""Dispatch of the image operations shared by the offline backends, after Rekognition's request checks."""
+"""Dispatch shared by the offline backends: image operations after Rekognition's request checks,
+video operations through the asynchronous job runner."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Any
 
 from rekflow.vision.backend import RekognitionError
 from rekflow.vision.image_input import ImageInput, read_image
+from rekflow.vision.video_jobs import VideoAnalysis, VideoJobs
 
-# Rekognition operation -> method of the backend that answers it.
+# Rekognition image operation -> method of the backend that answers it.
 OPERATIONS = {
     "DetectLabels": "detect_labels",
     "DetectModerationLabels": "detect_moderation_labels",
@@ -18,14 +20,18 @@ OPERATIONS = {
 
 
 class ImageOperationsBackend:
-    """Checks the request's image like Rekognition, then calls `detect_…(image, params)` on the subclass."""
+    """Checks the request's image like Rekognition, then calls `detect_…(image, params)` on the subclass;
+    runs video jobs with the subclass's `analyse_video(feature, s3_object, request)`."""
 
     name = "offline"
 
     def __init__(self, s3_client: Callable[[], Any]) -> None:
         self._s3_client = s3_client
+        self.video = VideoJobs(self.analyse_video, s3_client)
 
     def handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        if self.video.handles(operation):
+            return self.video.handle(operation, params)
         method = OPERATIONS.get(operation)
         if method is None:
             raise RekognitionError("InvalidParameterException",
@@ -33,3 +39,6 @@ class ImageOperationsBackend:
         image: ImageInput = read_image(params.get("Image", {}), self._s3_client())
         response: dict[str, Any] = getattr(self, method)(image, params)
         return response
+
+    def analyse_video(self, feature: str, s3_object: dict[str, Any], request: dict[str, Any]) -> VideoAnalysis:
+        raise RekognitionError("InvalidParameterException", f"Video analysis is not available in the {self.name} backend.")

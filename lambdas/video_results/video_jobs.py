@@ -1,0 +1,145 @@
+"""Read a finished Rekognition video job page by page, store it whole, and sum it up small.
+
+Both ways a video branch resumes use this: the completion callback, and the one fallback
+poll when no completion arrived in time. The full result goes to the results bucket; the
+summary returned to the waiting branch is bounded, so a long video never breaks the state
+machine's 256 KiB payload limit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools.utilities.validation import validate
+
+SCHEMA_VERSION = "1.0"
+PAGE_SIZE = 1000  # Rekognition's largest MaxResults
+TOP_ITEMS = 25  # how many names, lines or segments a summary lists
+RESULT_SCHEMA = json.loads((Path(os.environ["SCHEMAS_DIR"]) / "video-feature-result.schema.json").read_text())
+
+
+class VideoJobStillRunning(Exception):
+    """The fallback poll found the job unfinished: the feature ends FAILED rather than waiting on."""
+
+
+class VideoJobFailed(Exception):
+    """Rekognition reports the job FAILED or ERROR; the message is Rekognition's StatusMessage."""
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    get_page: Callable[..., dict[str, Any]]  # (rekognition client, **request) -> one Get… response
+    items_key: str
+    model_version: Callable[[dict[str, Any]], str]
+    summarise: Callable[[list[dict[str, Any]]], dict[str, Any]]
+
+
+def _version(key: str) -> Callable[[dict[str, Any]], str]:
+    return lambda page: str(page.get(key, ""))
+
+
+def _segment_versions(page: dict[str, Any]) -> str:
+    return ",".join(f"{t['Type']}:{t.get('ModelVersion', '')}" for t in page.get("SelectedSegmentTypes", []))
+
+
+def _named(items: list[dict[str, Any]], key: str, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Distinct names by highest confidence, with the first time each was seen."""
+    best: dict[str, dict[str, Any]] = {}
+    for item in items:
+        found = item[key]
+        entry = best.setdefault(found["Name"], {"Name": found["Name"], "Confidence": 0.0,
+                                                "FirstSeenMillis": item["Timestamp"],
+                                                **{k: found[k] for k in extra if k in found}})
+        entry["Confidence"] = max(entry["Confidence"], found["Confidence"])
+        entry["FirstSeenMillis"] = min(entry["FirstSeenMillis"], item["Timestamp"])
+    ranked = sorted(best.values(), key=lambda e: (-e["Confidence"], e["Name"]))
+    return {"count": len(items), "distinct": len(ranked), "labels": ranked[:TOP_ITEMS]}
+
+
+def _lines(items: list[dict[str, Any]]) -> dict[str, Any]:
+    lines: dict[str, float] = {}
+    for item in items:
+        detection = item["TextDetection"]
+        if detection["Type"] == "LINE":
+            lines[detection["DetectedText"]] = max(lines.get(detection["DetectedText"], 0.0), detection["Confidence"])
+    ranked = sorted(lines, key=lambda text: -lines[text])
+    return {"count": len(items), "distinct": len(ranked), "lines": ranked[:TOP_ITEMS]}
+
+
+def _faces(items: list[dict[str, Any]]) -> dict[str, Any]:
+    timestamps = sorted({item["Timestamp"] for item in items})
+    return {"count": len(items), "framesWithFaces": len(timestamps),
+            "firstSeenMillis": timestamps[0] if timestamps else None}
+
+
+def _segments(items: list[dict[str, Any]]) -> dict[str, Any]:
+    def brief(segment: dict[str, Any]) -> dict[str, Any]:
+        entry = {"Start": segment["StartTimecodeSMPTE"], "End": segment["EndTimecodeSMPTE"],
+                 "StartMillis": segment["StartTimestampMillis"], "EndMillis": segment["EndTimestampMillis"]}
+        if segment["Type"] == "SHOT":
+            entry["Index"] = segment["ShotSegment"]["Index"]
+        else:
+            entry["CueType"] = segment["TechnicalCueSegment"]["Type"]
+        return entry
+
+    shots = [brief(s) for s in items if s["Type"] == "SHOT"]
+    cues = [brief(s) for s in items if s["Type"] == "TECHNICAL_CUE"]
+    return {"count": len(items), "shotCount": len(shots), "technicalCueCount": len(cues),
+            "shots": shots[:TOP_ITEMS], "technicalCues": cues[:TOP_ITEMS]}
+
+
+FEATURES = {f.name: f for f in (
+    Feature("labels", lambda client, **request: client.get_label_detection(**request), "Labels",
+            _version("LabelModelVersion"), lambda items: _named(items, "Label")),
+    Feature("moderation", lambda client, **request: client.get_content_moderation(**request), "ModerationLabels",
+            _version("ModerationModelVersion"), lambda items: _named(items, "ModerationLabel", ("ParentName",))),
+    Feature("text", lambda client, **request: client.get_text_detection(**request), "TextDetections",
+            _version("TextModelVersion"), _lines),
+    Feature("faces", lambda client, **request: client.get_face_detection(**request), "Faces",
+            lambda page: "", _faces),
+    Feature("segments", lambda client, **request: client.get_segment_detection(**request), "Segments",
+            _segment_versions, _segments),
+)}
+
+
+def collect(rekognition: Any, s3: Any, *, feature: str, job_id: str, asset_id: str, bucket: str,
+            prefix: str) -> dict[str, Any]:
+    """Page through the job's results, store them, and return the branch's summary."""
+    spec = FEATURES[feature]
+    pages: list[dict[str, Any]] = []
+    request: dict[str, Any] = {"JobId": job_id, "MaxResults": PAGE_SIZE}
+    while True:
+        page = spec.get_page(rekognition, **request)
+        status = page["JobStatus"]
+        if status == "IN_PROGRESS":
+            raise VideoJobStillRunning(f"{feature} job {job_id} is still running.")
+        if status != "SUCCEEDED":
+            raise VideoJobFailed(f"{feature} job {job_id} ended {status}: {page.get('StatusMessage', '')}")
+        pages.append(page)
+        if not page.get("NextToken"):
+            break
+        request["NextToken"] = page["NextToken"]
+
+    items = [item for page in pages for item in page.get(spec.items_key, [])]
+    key = f"{prefix}{asset_id}/{feature}.json"
+    document = {
+        "schemaVersion": SCHEMA_VERSION,
+        "assetId": asset_id,
+        "feature": feature,
+        "jobId": job_id,
+        "pages": len(pages),
+        "modelVersion": spec.model_version(pages[0]),
+        "videoMetadata": pages[0].get("VideoMetadata"),
+        "items": items,
+    }
+    validate(event=document, schema=RESULT_SCHEMA)
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(document).encode("utf-8"),
+                  ContentType="application/json")
+    return {"status": "SUCCEEDED", "jobId": job_id, "resultsLocation": f"s3://{bucket}/{key}",
+            "modelVersion": document["modelVersion"], **spec.summarise(items)}

@@ -1,0 +1,230 @@
+"""Rekognition Video's asynchronous jobs, offline.
+
+`Start…` answers at once with a JobId and runs the analysis on a worker thread; when it ends,
+the completion is published to the job's SNS topic in Rekognition's message shape, and
+`Get…` returns the results a page at a time (MaxResults, NextToken). The same
+ClientRequestToken joins the job already started, as on AWS: no second job, no second
+notification.
+
+`plan()` bends a feature's next job for tests and drills: fail it, publish its completion
+twice, never, or before Start has even returned.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from rekflow.vision.backend import RekognitionError
+
+# Start operation -> (feature, the API name Rekognition puts in its completion message)
+START_OPERATIONS = {
+    "StartLabelDetection": ("labels", "LABEL_DETECTION"),
+    "StartContentModeration": ("moderation", "CONTENT_MODERATION"),
+    "StartTextDetection": ("text", "TEXT_DETECTION"),
+    "StartFaceDetection": ("faces", "FACE_DETECTION"),
+    "StartSegmentDetection": ("segments", "SEGMENT_DETECTION"),
+}
+# Get operation -> (feature, key of the result list, key of the model version or None)
+GET_OPERATIONS = {
+    "GetLabelDetection": ("labels", "Labels", "LabelModelVersion"),
+    "GetContentModeration": ("moderation", "ModerationLabels", "ModerationModelVersion"),
+    "GetTextDetection": ("text", "TextDetections", "TextModelVersion"),
+    "GetFaceDetection": ("faces", "Faces", None),
+    "GetSegmentDetection": ("segments", "Segments", None),
+}
+MAX_RESULTS = 1000
+MAX_VIDEO_BYTES = 10 * 1024**3
+NOTIFY_MODES = ("once", "twice", "never", "before_start_returns")
+
+
+@dataclass(frozen=True)
+class VideoAnalysis:
+    """What one job found: the result list of its Get… response, and the fields around it."""
+
+    items: list[dict[str, Any]]
+    video_metadata: dict[str, Any]
+    model_version: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. SelectedSegmentTypes, AudioMetadata
+
+
+# (feature, video S3Object, Start request) -> VideoAnalysis; raises RekognitionError to fail the job.
+Analyse = Callable[[str, dict[str, Any], dict[str, Any]], VideoAnalysis]
+
+
+@dataclass
+class JobPlan:
+    status: str = "SUCCEEDED"  # or FAILED: the job ends without results
+    notify: str = "once"  # once, twice, never, before_start_returns
+
+
+@dataclass
+class Job:
+    job_id: str
+    feature: str
+    api: str
+    request: dict[str, Any]
+    plan: JobPlan
+    status: str = "IN_PROGRESS"
+    message: str = ""
+    analysis: VideoAnalysis | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class VideoJobs:
+    """Start…/Get… for the five video features; the analysis itself is the backend's `analyse`."""
+
+    def __init__(self, analyse: Analyse, s3_client: Callable[[], Any], workers: int = 2) -> None:
+        self._analyse = analyse
+        self._s3_client = s3_client
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rekognition-video")
+        self._lock = threading.Lock()
+        self._jobs: dict[str, Job] = {}
+        self._by_token: dict[str, str] = {}
+        self._plans: dict[str, list[JobPlan]] = {}
+        self.notifications_sent: list[dict[str, Any]] = []
+
+    def plan(self, feature: str, *, status: str = "SUCCEEDED", notify: str = "once") -> None:
+        """Make the next job of `feature` end with `status` and publish its completion as `notify` says."""
+        if notify not in NOTIFY_MODES:
+            raise ValueError(f"notify must be one of {NOTIFY_MODES}")
+        with self._lock:
+            self._plans.setdefault(feature, []).append(JobPlan(status, notify))
+
+    def handles(self, operation: str) -> bool:
+        return operation in START_OPERATIONS or operation in GET_OPERATIONS
+
+    def handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        if operation in START_OPERATIONS:
+            return self._start(operation, params)
+        return self._get(operation, params)
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """Block until every job started so far has finished (for tests and shutdown)."""
+        deadline = time.monotonic() + timeout
+        for job in list(self._jobs.values()):
+            job.done.wait(max(0.0, deadline - time.monotonic()))
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    # ------------------------------------------------------------------ Start…
+    def _start(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        feature, api = START_OPERATIONS[operation]
+        s3_object = params.get("Video", {}).get("S3Object")
+        if not s3_object or not s3_object.get("Bucket") or not s3_object.get("Name"):
+            raise RekognitionError("InvalidParameterException", "Video.S3Object with Bucket and Name is required.")
+        channel = params.get("NotificationChannel")
+        if channel and not (channel.get("SNSTopicArn", "").startswith("arn:") and channel.get("RoleArn", "").startswith("arn:")):
+            raise RekognitionError("InvalidParameterException", "NotificationChannel needs SNSTopicArn and RoleArn.")
+        token = params.get("ClientRequestToken")
+        with self._lock:
+            if token and token in self._by_token:
+                job = self._jobs[self._by_token[token]]
+                if job.feature != feature or job.request.get("Video") != params.get("Video"):
+                    raise RekognitionError("IdempotentParameterMismatchException",
+                                           "ClientRequestToken was already used with other parameters.")
+                return {"JobId": job.job_id}
+        self._check_object(s3_object)
+        with self._lock:
+            planned = self._plans.get(feature)
+            plan = planned.pop(0) if planned else JobPlan()
+            job = Job(uuid.uuid4().hex, feature, api, dict(params), plan)
+            self._jobs[job.job_id] = job
+            if token:
+                self._by_token[token] = job.job_id
+        if plan.notify == "before_start_returns":
+            self._run(job)
+        else:
+            self._pool.submit(self._run, job)
+        return {"JobId": job.job_id}
+
+    def _check_object(self, s3_object: dict[str, Any]) -> None:
+        version = {"VersionId": s3_object["Version"]} if s3_object.get("Version") else {}
+        try:
+            head = self._s3_client().head_object(Bucket=s3_object["Bucket"], Key=s3_object["Name"], **version)
+        except Exception as error:
+            raise RekognitionError("InvalidS3ObjectException", f"Unable to get object metadata from S3: {error}") from error
+        if head["ContentLength"] > MAX_VIDEO_BYTES:
+            raise RekognitionError("VideoTooLargeException", "The video is over 10 GB.")
+
+    def _run(self, job: Job) -> None:
+        try:
+            if job.plan.status != "SUCCEEDED":
+                raise RekognitionError(job.plan.status, f"Planned {job.plan.status} for this {job.feature} job.")
+            job.analysis = self._analyse(job.feature, job.request["Video"]["S3Object"], job.request)
+            job.status = "SUCCEEDED"
+        except RekognitionError as error:
+            job.status, job.message = "FAILED", error.message
+        except Exception as error:  # an analysis bug ends the job like a Rekognition-side failure would
+            job.status, job.message = "FAILED", f"{type(error).__name__}: {error}"
+        finally:
+            job.done.set()
+        copies = {"never": 0, "twice": 2}.get(job.plan.notify, 1)
+        for _ in range(copies):
+            self._notify(job)
+
+    def _notify(self, job: Job) -> None:
+        channel = job.request.get("NotificationChannel")
+        if not channel:
+            return
+        s3_object = job.request["Video"]["S3Object"]
+        message = {"JobId": job.job_id, "Status": job.status, "API": job.api, "JobTag": job.request.get("JobTag", ""),
+                   "Message": job.message, "Timestamp": int(time.time() * 1000),
+                   "Video": {"S3ObjectName": s3_object["Name"], "S3Bucket": s3_object["Bucket"]}}
+        # A session of its own: boto3's default session is not safe to share across threads.
+        boto3.session.Session().client("sns").publish(TopicArn=channel["SNSTopicArn"], Message=json.dumps(message))
+        self.notifications_sent.append(message)
+
+    # ------------------------------------------------------------------ Get…
+    def _get(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        feature, items_key, version_key = GET_OPERATIONS[operation]
+        job = self._jobs.get(params.get("JobId", ""))
+        if job is None or job.feature != feature:
+            raise RekognitionError("ResourceNotFoundException", f"No {feature} job {params.get('JobId')!r}.")
+        max_results = int(params.get("MaxResults", MAX_RESULTS))
+        if not 1 <= max_results <= MAX_RESULTS:
+            raise RekognitionError("InvalidParameterException", f"MaxResults must be 1 to {MAX_RESULTS}.")
+        response: dict[str, Any] = {"JobStatus": job.status, "JobId": job.job_id,
+                                    "Video": {"S3Object": job.request["Video"]["S3Object"]}}
+        if job.request.get("JobTag"):
+            response["JobTag"] = job.request["JobTag"]
+        if job.status != "SUCCEEDED" or job.analysis is None:
+            if job.message:
+                response["StatusMessage"] = job.message
+            return response
+        start = _decode_token(params.get("NextToken"), job.job_id)
+        items = job.analysis.items
+        response[items_key] = items[start : start + max_results]
+        if start + max_results < len(items):
+            response["NextToken"] = _encode_token(job.job_id, start + max_results)
+        response["VideoMetadata"] = [job.analysis.video_metadata] if feature == "segments" else job.analysis.video_metadata
+        if version_key:
+            response[version_key] = job.analysis.model_version
+        response.update(job.analysis.extra)
+        return response
+
+
+def _encode_token(job_id: str, offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([job_id, offset]).encode()).decode()
+
+
+def _decode_token(token: str | None, job_id: str) -> int:
+    if not token:
+        return 0
+    try:
+        token_job, offset = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, TypeError) as error:
+        raise RekognitionError("InvalidPaginationTokenException", "NextToken is not one this job issued.") from error
+    if token_job != job_id or not isinstance(offset, int) or offset < 0:
+        raise RekognitionError("InvalidPaginationTokenException", "NextToken belongs to another job.")
+    return offset
