@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import struct
+import tempfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,6 +82,45 @@ def _pixel_bomb() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
+VIDEO_SIZE = (640, 352)  # both sides multiples of 16, as H.264 encoders want
+VIDEO_FPS = 24
+
+
+def _frame(picture: np.ndarray | Image.Image) -> np.ndarray:
+    """`picture` fitted onto a black video frame."""
+    image = picture if isinstance(picture, Image.Image) else Image.fromarray(picture)
+    image = image.convert("RGB")
+    image.thumbnail(VIDEO_SIZE)
+    canvas = Image.new("RGB", VIDEO_SIZE, "black")
+    canvas.paste(image, ((VIDEO_SIZE[0] - image.width) // 2, (VIDEO_SIZE[1] - image.height) // 2))
+    return np.ascontiguousarray(np.asarray(canvas))
+
+
+def video_shots() -> list[tuple[str, float]]:
+    """(what is on screen, seconds) of the sample video, in order."""
+    return [("astronaut", 2.0), ("black", 1.0), ("cat", 2.0), ("sign", 2.0)]
+
+
+def _video(container: str = "mp4", codec: str = "libx264") -> bytes:
+    """Real H.264 in MP4 (or MOV), written by the ffmpeg that ships in the imageio-ffmpeg wheel."""
+    import imageio_ffmpeg
+    from skimage import data
+
+    pictures = {"astronaut": _frame(data.astronaut()), "cat": _frame(data.chelsea()),
+                "sign": _frame(Image.open(io.BytesIO(_sign()))), "black": _frame(Image.new("RGB", VIDEO_SIZE))}
+    with tempfile.TemporaryDirectory() as folder:
+        path = f"{folder}/sample.{container}"
+        writer = imageio_ffmpeg.write_frames(path, VIDEO_SIZE, fps=VIDEO_FPS, codec=codec, pix_fmt_out="yuv420p",
+                                             macro_block_size=16, ffmpeg_log_level="error",
+                                             output_params=["-movflags", "+faststart"])
+        writer.send(None)
+        for name, seconds in video_shots():
+            for _ in range(round(seconds * VIDEO_FPS)):
+                writer.send(pictures[name])
+        writer.close()
+        return Path(path).read_bytes()
+
+
 SAMPLES = [
     Sample("astronaut.jpg", _photo("astronaut"), "SUCCEEDED"),
     Sample("cat.jpg", _photo("chelsea"), "SUCCEEDED"),
@@ -93,6 +133,8 @@ SAMPLES = [
     Sample("broken upload.jpg", _truncated_jpeg, "REJECTED", "TRUNCATED"),
     Sample("empty.jpg", lambda: b"", "REJECTED", "EMPTY_OBJECT"),
     Sample("pixel-bomb.png", _pixel_bomb, "REJECTED", "TOO_MANY_PIXELS"),
+    Sample("space cat tour.mp4", _video, "SUCCEEDED"),
+    Sample("tour in mpeg-4 part 2.mp4", lambda: _video(codec="mpeg4"), "REJECTED", "UNSUPPORTED_CODEC"),
 ]
 
 

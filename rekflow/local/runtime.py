@@ -21,6 +21,7 @@ from moto.events.models import EventPattern
 
 from rekflow import TEMPLATE_PATH
 from rekflow.local import engine
+from rekflow.local.event_sources import SqsPoller, sqs_event_sources
 from rekflow.local.functions import LocalFunction, function_environment, load_functions
 from rekflow.local.routing import Router
 from rekflow.local.s3_events import object_created_event
@@ -84,11 +85,13 @@ class LocalRuntime:
 
     def __init__(self, backend: str | Backend = "fixture", *, template_path: Path = TEMPLATE_PATH,
                  parameter_overrides: dict[str, str] | None = None, retry_time_scale: float = 1.0,
-                 log_level: str = "WARNING") -> None:
+                 redelivery_seconds: float = 0.5, log_level: str = "WARNING") -> None:
         self.template = Template.load(template_path, parameter_overrides=parameter_overrides)
         inner = make_backend(backend) if isinstance(backend, str) else backend
         self.backend = FaultInjectingBackend(inner)
         self.retry_time_scale = retry_time_scale
+        self.redelivery_seconds = redelivery_seconds
+        self.pollers: dict[str, SqsPoller] = {}
         self.log_level = log_level
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._saved_environ: dict[str, str] | None = None
@@ -109,9 +112,20 @@ class LocalRuntime:
         self._router = Router(load_functions(self.template), self.backend)
         self._router.install(session._session)
         self.stack = deploy(self.template)
+        for source in sqs_event_sources(self.template):
+            poller = SqsPoller(source, self.function(source.function_logical_id),
+                               self.stack.queue_urls[source.queue_logical_id],
+                               self.template.get_att(source.queue_logical_id, "Arn"), self.redelivery_seconds)
+            poller.start()
+            self.pollers[source.function_logical_id] = poller
         return self
 
     def __exit__(self, *exc: object) -> None:
+        for poller in self.pollers.values():
+            poller.stop()
+        video = getattr(self.backend.inner, "video", None)
+        if video is not None:
+            video.shutdown()
         self._router.uninstall(boto3._get_default_session()._session)
         self._mock.stop()
         if self._saved_environ is not None:

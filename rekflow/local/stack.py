@@ -27,6 +27,7 @@ class LocalStack:
     object_created_pattern: dict[str, Any]
     review_tap_url: str
     events_tap_url: str
+    queue_urls: dict[str, str]  # by logical id
 
 
 def render_definition(template: Template, logical_id: str) -> str:
@@ -57,8 +58,12 @@ def deploy(template: Template) -> LocalStack:
                               AttributeDefinitions=props["AttributeDefinitions"], KeySchema=props["KeySchema"])
     for logical_id in template.resources_of_type("AWS::SNS::Topic"):
         sns.create_topic(Name=template.physical_name(logical_id))
-    for logical_id in template.resources_of_type("AWS::SQS::Queue"):
-        sqs.create_queue(QueueName=template.physical_name(logical_id))
+    queue_urls = _create_queues(template, sqs)
+    for resource in template.resources_of_type("AWS::SNS::Subscription").values():
+        props = template.resolve(resource["Properties"])
+        attributes = {"RawMessageDelivery": "true"} if props.get("RawMessageDelivery") else {}
+        sns.subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"],
+                      Attributes=attributes)
 
     (machine_id, machine), = template.resources_of_type("AWS::Serverless::StateMachine").items()
     definition = render_definition(template, machine_id)
@@ -81,7 +86,23 @@ def deploy(template: Template) -> LocalStack:
         review_tap_url=_tap_topic(sns, sqs, topic_arn),
         events_tap_url=_tap_event_source(
             events, sqs, template.resolve(machine["Properties"]["DefinitionSubstitutions"])),
+        queue_urls=queue_urls,
     )
+
+
+def _create_queues(template: Template, sqs: Any) -> dict[str, str]:
+    """Every queue, then their settings: a redrive policy names a dead-letter queue that must exist first."""
+    resources = template.resources_of_type("AWS::SQS::Queue")
+    urls = {logical_id: sqs.create_queue(QueueName=template.physical_name(logical_id))["QueueUrl"]
+            for logical_id in resources}
+    for logical_id, resource in resources.items():
+        props = template.resolve(resource.get("Properties", {}))
+        attributes = {name: str(props[name]) for name in ("VisibilityTimeout", "MessageRetentionPeriod") if name in props}
+        if "RedrivePolicy" in props:
+            attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+        if attributes:
+            sqs.set_queue_attributes(QueueUrl=urls[logical_id], Attributes=attributes)
+    return urls
 
 
 def _tap_queue(sqs: Any, name: str) -> tuple[str, str]:
