@@ -1,6 +1,6 @@
 """rekflow command line: run the MediaAnalysis workflow offline on files and folders.
 
-    rekflow analyze [--json] [--backend local|fixture] [--output DIR] PATH...
+    rekflow analyze [--json] [--backend local|fixture] [--video-fps N] [--output DIR] PATH...
     rekflow samples DIR
 """
 
@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rekflow.local.runtime import ExecutionResult, LocalRuntime
+from rekflow.local.runtime import ExecutionResult, LocalRuntime, make_backend
 from rekflow.samples import write_samples
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -81,7 +81,7 @@ def analyze(args: argparse.Namespace) -> int:
         err.print("[yellow]rekflow: no files to analyse[/yellow]")
         return EXIT_OK
     args.output.mkdir(parents=True, exist_ok=True)
-    with LocalRuntime(args.backend) as runtime:
+    with LocalRuntime(make_backend(args.backend, video_frames_per_second=args.video_fps)) as runtime:
         finished = _run_all(runtime, items, args, err)
     lines = [line for line, _ in finished]
     if args.json:
@@ -120,7 +120,7 @@ def _run_all(runtime: LocalRuntime, items: list[InputFile], args: argparse.Names
 
 def _print_table(finished: list[Finished], output: Path) -> None:
     table = Table(title="rekflow analyze", show_lines=True)
-    for column in ("file", "status", "labels", "moderation", "text", "faces"):
+    for column in ("file", "status", "labels", "moderation", "text", "faces", "shots"):
         table.add_column(column, overflow="fold")
     for line, document in finished:
         status = line["status"] + (" (partial)" if line.get("partial") else "")
@@ -143,12 +143,27 @@ def _findings(document: dict[str, Any] | None) -> list[str]:
             return result["status"] + (f"\n{result.get('error', '')}" if result["status"] == "FAILED" else "")
         return str(describe(result)) or "-"
 
+    def text_lines(r: dict[str, Any]) -> str:
+        lines = r["lines"] if "lines" in r else [d["DetectedText"] for d in r["detections"] if d["Type"] == "LINE"]
+        return " / ".join(lines)[:80]
+
+    def faces(r: dict[str, Any]) -> str:
+        if "framesWithFaces" in r:  # a video: faces are counted per analysed frame
+            return f"{r['count']} face(s) in {r['framesWithFaces']} frame(s)" if r["count"] else "none"
+        return f"{len(r['faces'])} face(s)" if r["faces"] else "none"
+
+    def shots(r: dict[str, Any]) -> str:
+        listed = [f"#{s['Index']} {s['Start']}-{s['End']}" for s in r["shots"][:8]]
+        cues = [f"{c['CueType']} {c['Start']}-{c['End']}" for c in r["technicalCues"][:3]]
+        return "\n".join([f"{r['shotCount']} shot(s)", *listed, *cues])
+
     return [
         cell("labels", lambda r: ", ".join(f"{x['Name']} {x['Confidence']:.0f}%" for x in r["labels"][:5])),
         cell("moderation", lambda r: ", ".join(f"{x['Name']} {x['Confidence']:.0f}%" for x in r["labels"][:3])
              or "nothing flagged"),
-        cell("text", lambda r: " / ".join(d["DetectedText"] for d in r["detections"] if d["Type"] == "LINE")[:80]),
-        cell("faces", lambda r: f"{len(r['faces'])} face(s)" if r["faces"] else "none"),
+        cell("text", text_lines),
+        cell("faces", faces),
+        cell("segments", shots),
     ]
 
 
@@ -166,6 +181,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print one JSON object per file instead of a table")
     run.add_argument("--backend", choices=["local", "fixture"], default="local",
                      help="local: real open-source models (default); fixture: canned answers, instant")
+    run.add_argument("--video-fps", type=float, default=1.0,
+                     help="frames per second of video the local models look at (default 1)")
     run.add_argument("--output", type=Path, default=Path("rekflow-results"), help="folder for the full results")
     run.add_argument("--concurrency", type=int, default=4, help="executions run at once (default 4)")
     run.set_defaults(func=analyze)

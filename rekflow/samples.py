@@ -101,7 +101,7 @@ def video_shots() -> list[tuple[str, float]]:
     return [("astronaut", 2.0), ("black", 1.0), ("cat", 2.0), ("sign", 2.0)]
 
 
-def _video(container: str = "mp4", codec: str = "libx264") -> bytes:
+def sample_video(container: str = "mp4", codec: str = "libx264") -> bytes:
     """Real H.264 in MP4 (or MOV), written by the ffmpeg that ships in the imageio-ffmpeg wheel."""
     import imageio_ffmpeg
     from skimage import data
@@ -133,8 +133,8 @@ SAMPLES = [
     Sample("broken upload.jpg", _truncated_jpeg, "REJECTED", "TRUNCATED"),
     Sample("empty.jpg", lambda: b"", "REJECTED", "EMPTY_OBJECT"),
     Sample("pixel-bomb.png", _pixel_bomb, "REJECTED", "TOO_MANY_PIXELS"),
-    Sample("space cat tour.mp4", _video, "SUCCEEDED"),
-    Sample("tour in mpeg-4 part 2.mp4", lambda: _video(codec="mpeg4"), "REJECTED", "UNSUPPORTED_CODEC"),
+    Sample("space cat tour.mp4", sample_video, "SUCCEEDED"),
+    Sample("tour in mpeg-4 part 2.mp4", lambda: sample_video(codec="mpeg4"), "REJECTED", "UNSUPPORTED_CODEC"),
 ]
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,8 @@ from rekflow import PROJECT_ROOT
 from rekflow.local.runtime import ExecutionResult, LocalRuntime
 
 SCHEMAS = PROJECT_ROOT / "schemas"
+# moto logs every failing state with its whole parse tree; the tests assert on the history instead.
+logging.getLogger("moto").setLevel(logging.CRITICAL)
 # Retry back-off runs at 1/1000 of real time so Retry paths take milliseconds.
 FAST_RETRIES = 0.001
 
@@ -39,8 +43,14 @@ class Recorder:
         self.runtime = runtime
         _defined.update(defined_states(runtime.stack.definition))
 
-    def run(self, event: dict[str, Any], name: str | None = None) -> ExecutionResult:
-        result = self.runtime.run(event, name=name)
+    def run(self, event: dict[str, Any], name: str | None = None, timeout: float = 120.0) -> ExecutionResult:
+        return self.record(self.runtime.run(event, name=name, timeout=timeout))
+
+    def wait(self, execution_arn: str, timeout: float = 120.0) -> ExecutionResult:
+        return self.record(self.runtime.wait(execution_arn, timeout=timeout))
+
+    @staticmethod
+    def record(result: ExecutionResult) -> ExecutionResult:
         _entered.update(result.states_entered())
         return result
 
@@ -56,11 +66,11 @@ def runtime() -> Iterator[Recorder]:
 
 @pytest.fixture
 def make_runtime() -> Iterator[Any]:
-    """For tests that need other template parameters: make_runtime(Features="labels")."""
+    """For tests that need other template parameters or backend: make_runtime(Features="labels")."""
     opened: list[LocalRuntime] = []
 
-    def make(**parameters: str) -> Recorder:
-        local = LocalRuntime("fixture", retry_time_scale=FAST_RETRIES, parameter_overrides=parameters)
+    def make(backend: Any = "fixture", **parameters: str) -> Recorder:
+        local = LocalRuntime(backend, retry_time_scale=FAST_RETRIES, parameter_overrides=parameters)
         opened.append(local.__enter__())
         return Recorder(local)
 
@@ -79,6 +89,14 @@ def png_bytes(width: int = 320, height: int = 240) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), (60, 120, 180)).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+@cache
+def video_bytes(codec: str = "libx264") -> bytes:
+    """The bundled sample video (H.264 MP4 by default), made once per test session."""
+    from rekflow.samples import sample_video
+
+    return sample_video(codec=codec)
 
 
 def schema_validator(name: str) -> jsonschema.Draft7Validator:

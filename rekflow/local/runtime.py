@@ -67,8 +67,8 @@ class ExecutionResult:
         return [e for e in self.history if e["type"] == event_type]
 
 
-def make_backend(name: str) -> Backend:
-    """The vision backend called `name`: fixture (canned, instant), local (real models) or aws."""
+def make_backend(name: str, video_frames_per_second: float = 1.0) -> Backend:
+    """The vision backend called `name`: fixture (canned, instant) or local (real models)."""
     if name == "fixture":
         from rekflow.vision.fixture import FixtureBackend
 
@@ -76,7 +76,7 @@ def make_backend(name: str) -> Backend:
     if name == "local":
         from rekflow.vision.local import LocalModelsBackend
 
-        return LocalModelsBackend(lambda: boto3.client("s3"))
+        return LocalModelsBackend(lambda: boto3.client("s3"), video_frames_per_second)
     raise ValueError(f"unknown backend {name!r}")
 
 

@@ -41,7 +41,7 @@ class LocalModelsBackend(ImageOperationsBackend):
 
     name = "local"
 
-    def __init__(self, s3_client: Callable[[], Any], video_frames_per_second: float = 2.0) -> None:
+    def __init__(self, s3_client: Callable[[], Any], video_frames_per_second: float = 1.0) -> None:
         super().__init__(s3_client)
         self.video_frames_per_second = video_frames_per_second
 

@@ -6,8 +6,8 @@ the completion is published to the job's SNS topic in Rekognition's message shap
 ClientRequestToken joins the job already started, as on AWS: no second job, no second
 notification.
 
-`plan()` bends a feature's next job for tests and drills: fail it, publish its completion
-twice, never, or before Start has even returned.
+`plan()` bends a feature's next job for tests and drills: fail it, leave it running forever,
+publish its completion twice, never, or before the workflow can have parked its task token.
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ GET_OPERATIONS = {
 }
 MAX_RESULTS = 1000
 MAX_VIDEO_BYTES = 10 * 1024**3
-NOTIFY_MODES = ("once", "twice", "never", "before_start_returns")
+NOTIFY_MODES = ("once", "twice", "never", "before_token_stored")
+# How long Start… holds its answer after an early completion: ample time for the callback to see it first.
+EARLY_COMPLETION_WINDOW_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,8 @@ Analyse = Callable[[str, dict[str, Any], dict[str, Any]], VideoAnalysis]
 
 @dataclass
 class JobPlan:
-    status: str = "SUCCEEDED"  # or FAILED: the job ends without results
-    notify: str = "once"  # once, twice, never, before_start_returns
+    status: str = "SUCCEEDED"  # FAILED: the job ends without results; IN_PROGRESS: it never ends
+    notify: str = "once"  # once, twice, never, before_token_stored
 
 
 @dataclass
@@ -109,7 +111,7 @@ class VideoJobs:
         return self._get(operation, params)
 
     def wait_idle(self, timeout: float = 60.0) -> None:
-        """Block until every job started so far has finished (for tests and shutdown)."""
+        """Block until every job started so far has finished and published its completion."""
         deadline = time.monotonic() + timeout
         for job in list(self._jobs.values()):
             job.done.wait(max(0.0, deadline - time.monotonic()))
@@ -142,8 +144,9 @@ class VideoJobs:
             self._jobs[job.job_id] = job
             if token:
                 self._by_token[token] = job.job_id
-        if plan.notify == "before_start_returns":
+        if plan.notify == "before_token_stored":
             self._run(job)
+            time.sleep(EARLY_COMPLETION_WINDOW_SECONDS)
         else:
             self._pool.submit(self._run, job)
         return {"JobId": job.job_id}
@@ -159,6 +162,17 @@ class VideoJobs:
 
     def _run(self, job: Job) -> None:
         try:
+            if job.plan.status == "IN_PROGRESS":
+                return  # a job that never ends: no results, no completion
+            self._analyse_into(job)
+            copies = {"never": 0, "twice": 2}.get(job.plan.notify, 1)
+            for _ in range(copies):
+                self._notify(job)
+        finally:
+            job.done.set()
+
+    def _analyse_into(self, job: Job) -> None:
+        try:
             if job.plan.status != "SUCCEEDED":
                 raise RekognitionError(job.plan.status, f"Planned {job.plan.status} for this {job.feature} job.")
             job.analysis = self._analyse(job.feature, job.request["Video"]["S3Object"], job.request)
@@ -167,11 +181,6 @@ class VideoJobs:
             job.status, job.message = "FAILED", error.message
         except Exception as error:  # an analysis bug ends the job like a Rekognition-side failure would
             job.status, job.message = "FAILED", f"{type(error).__name__}: {error}"
-        finally:
-            job.done.set()
-        copies = {"never": 0, "twice": 2}.get(job.plan.notify, 1)
-        for _ in range(copies):
-            self._notify(job)
 
     def _notify(self, job: Job) -> None:
         channel = job.request.get("NotificationChannel")

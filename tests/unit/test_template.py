@@ -25,6 +25,8 @@ OPTIMISED = {
 REKOGNITION_READS = {"s3:GetObject", "s3:GetObjectVersion"}
 # S3 authorises HeadObject as s3:GetObject.
 HANDLER_ACTION_OVERRIDES = {"s3:HeadObject": "s3:GetObject"}
+# What Powertools' DynamoDB idempotency store calls on its table.
+IDEMPOTENCY_ACTIONS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 
 
 def template() -> Template:
@@ -69,6 +71,8 @@ def asl_actions() -> set[str]:
             actions.add(f"{service}:{api[0].upper()}{api[1:]}")
             if service == "rekognition":
                 actions |= REKOGNITION_READS
+            if "NotificationChannel" in state.get("Parameters", {}):
+                actions.add("iam:PassRole")  # Rekognition publishes completions as the role passed to it
         else:
             actions.add(OPTIMISED[integration])
     return actions
@@ -85,23 +89,44 @@ def allowed_actions(policies: list) -> set[str]:
     return actions
 
 
-def handler_actions(code_dir: Path) -> set[str]:
+def handler_sources(code_dir: Path, handler_module: str) -> list[Path]:
+    """The handler's module and the modules of its own directory it imports, transitively."""
+    found, pending = [], [handler_module]
+    while pending:
+        path = code_dir / f"{pending.pop()}.py"
+        if path in found:
+            continue
+        found.append(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and (code_dir / f"{node.module}.py").exists():
+                pending.append(node.module)
+    return found
+
+
+def handler_actions(code_dir: Path, handler_module: str) -> set[str]:
     """AWS calls made by a function's code: client method names mapped through botocore's service model."""
     session = botocore.session.get_session()
     actions = set()
-    for source in code_dir.glob("*.py"):
-        tree = ast.parse(source.read_text())
-        clients = {n.args[0].value for n in ast.walk(tree) if isinstance(n, ast.Call)
-                   and getattr(n.func, "attr", "") == "client" and n.args and isinstance(n.args[0], ast.Constant)}
-        for service in clients:
-            model = session.get_service_model(service)
-            by_method = {botocore.xform_name(op): op for op in model.operation_names}
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in by_method:
-                    action = f"{service}:{by_method[node.func.attr]}"
-                    actions.add(HANDLER_ACTION_OVERRIDES.get(action, action))
-                    if any(k.arg == "VersionId" or k.arg is None for k in node.keywords) and service == "s3":
-                        actions.add("s3:GetObjectVersion")
+    trees = []
+    for source in handler_sources(code_dir, handler_module):
+        text = source.read_text()
+        if "DynamoDBPersistenceLayer(" in text:
+            actions |= IDEMPOTENCY_ACTIONS
+        trees.append(ast.parse(text))
+    calls = [n for tree in trees for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    # Clients may be made in one module and used in another, so services and calls are matched across all.
+    clients = {n.args[0].value for n in calls
+               if getattr(n.func, "attr", "") == "client" and n.args and isinstance(n.args[0], ast.Constant)}
+    for service in clients:
+        model = session.get_service_model(service)
+        by_method = {botocore.xform_name(op): op for op in model.operation_names}
+        for node in calls:
+            if getattr(node.func, "attr", "") in by_method:
+                # IAM names actions by the signing name: boto3's "stepfunctions" signs as "states".
+                action = f"{model.signing_name}:{by_method[node.func.attr]}"
+                actions.add(HANDLER_ACTION_OVERRIDES.get(action, action))
+                if any(k.arg == "VersionId" or k.arg is None for k in node.keywords) and service == "s3":
+                    actions.add("s3:GetObjectVersion")
     return actions
 
 
@@ -114,7 +139,7 @@ def test_function_policies_allow_exactly_what_the_handlers_call():
     t = template()
     for logical_id, resource in t.resources_of_type("AWS::Serverless::Function").items():
         props = resource["Properties"]
-        called = handler_actions(PROJECT_ROOT / props["CodeUri"])
+        called = handler_actions(PROJECT_ROOT / props["CodeUri"], str(props["Handler"]).split(".")[0])
         assert allowed_actions(props.get("Policies", [])) == called, logical_id
 
 
@@ -122,3 +147,18 @@ def test_asl_uses_no_account_ids_or_stack_names():
     raw = (PROJECT_ROOT / "statemachines/media_analysis.asl.json").read_text()
     assert not re.search(r"\d{12}", raw)
     assert "rekflow-" not in raw
+
+
+def test_state_names_are_unique_across_the_whole_machine():
+    # The States Language requires it; moto would not notice a duplicate inside another branch.
+    definition = json.loads((PROJECT_ROOT / "statemachines/media_analysis.asl.json").read_text())
+    names: list[str] = []
+
+    def collect(machine: dict) -> None:
+        for name, state in machine["States"].items():
+            names.append(name)
+            for branch in state.get("Branches", []):
+                collect(branch)
+
+    collect(definition)
+    assert len(names) == len(set(names))
