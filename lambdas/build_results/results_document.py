@@ -34,7 +34,8 @@ def build(run: dict[str, Any], execution: dict[str, str], *, results_bucket: str
         "message": message,
         "object": {**{k: asset[k] for k in ("bucket", "key", "versionId", "etag", "size", "mediaType", "format",
                                             "width", "height") if k in asset},
-                   **({"video": {k: asset["video"][k] for k in ("codec", "durationMillis")}} if "video" in asset else {})},
+                   **({"video": {k: asset["video"][k] for k in ("codec", "durationMillis")}}
+                      if "video" in asset else {})},
         "execution": execution,
         "createdAt": created_at,
         "settings": {
@@ -114,7 +115,8 @@ def _count(name: str, result: dict[str, Any]) -> int:
     if result["status"] != "SUCCEEDED":
         return 0
     if "resultsLocation" in result:  # a video job's summary: count what a viewer would list once
-        return int({"faces": result["count"], "segments": result.get("shotCount", 0)}.get(name, result.get("distinct", 0)))
+        by_feature = {"faces": result["count"], "segments": result.get("shotCount", 0)}
+        return int(by_feature.get(name, result.get("distinct", 0)))
     if name == "text":
         return sum(1 for d in result["detections"] if d["Type"] == "LINE")
     return len(result["faces"] if name == "faces" else result["labels"])

@@ -19,10 +19,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from aws_lambda_powertools.utilities.validation import validate
 from botocore.exceptions import ClientError
+from video_format import video_info
 
 from asset import asset_id, decode_event_key
 from media_format import MediaFormatError, check_complete, image_size, sniff
-from video_format import video_info
 
 logger = Logger()
 tracer = Tracer()
@@ -134,7 +134,8 @@ def _judge_video(verdict: dict[str, Any], leading: bytes, read_at: Any) -> dict[
         return bytes(read_at(offset, length))
 
     if verdict["size"] > MAX_VIDEO_BYTES:
-        return _reject(verdict, "TOO_LARGE", f"{verdict['size']} bytes is over Rekognition's {MAX_VIDEO_BYTES}-byte video limit.")
+        return _reject(verdict, "TOO_LARGE",
+                       f"{verdict['size']} bytes is over Rekognition's {MAX_VIDEO_BYTES}-byte video limit.")
     try:
         info = video_info(read, verdict["size"])
     except MediaFormatError as error:

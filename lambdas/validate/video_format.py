@@ -69,7 +69,8 @@ def _read_moov(read_at: ReadAt, size: int) -> bytes:
         if box_size < header_size:
             raise MediaFormatError("CORRUPT", f"Box {box_type!r} at byte {offset} has an impossible size.")
         if offset + box_size > size:
-            raise MediaFormatError("TRUNCATED", f"Box {box_type!r} runs past the end of the file: the upload was cut short.")
+            raise MediaFormatError("TRUNCATED",
+                                   f"Box {box_type!r} runs past the end of the file: the upload was cut short.")
         if box_type == b"moov":
             if box_size > MAX_MOOV_BYTES:
                 raise MediaFormatError("CORRUPT", f"The movie header is {box_size} bytes, over {MAX_MOOV_BYTES}.")

@@ -26,7 +26,6 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
-
 from video_jobs import VideoJobFailed, collect
 
 logger = Logger()
@@ -104,4 +103,5 @@ def _collect_or_failure(feature: str, job_id: str, asset_id: str) -> dict[str, A
         code = error.response["Error"]["Code"]
         if code in ("ThrottlingException", "ProvisionedThroughputExceededException", "InternalServerError"):
             raise  # transient: SQS delivers the completion again
-        return {"error": "VideoResultsUnavailable", "cause": f"Rekognition.{code}: {error.response['Error'].get('Message', '')}"}
+        message = error.response["Error"].get("Message", "")
+        return {"error": "VideoResultsUnavailable", "cause": f"Rekognition.{code}: {message}"}

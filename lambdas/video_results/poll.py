@@ -12,7 +12,6 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from video_jobs import collect
 
 logger = Logger()

@@ -105,7 +105,7 @@ class SqsPoller:
             "body": message["Body"],
             "attributes": message.get("Attributes", {}),
             "messageAttributes": message.get("MessageAttributes", {}),
-            "md5OfBody": hashlib.md5(message["Body"].encode()).hexdigest(),
+            "md5OfBody": hashlib.md5(message["Body"].encode(), usedforsecurity=False).hexdigest(),
             "eventSource": "aws:sqs",
             "eventSourceARN": self.queue_arn,
             "awsRegion": REGION,

@@ -97,7 +97,8 @@ def _create_queues(template: Template, sqs: Any) -> dict[str, str]:
             for logical_id in resources}
     for logical_id, resource in resources.items():
         props = template.resolve(resource.get("Properties", {}))
-        attributes = {name: str(props[name]) for name in ("VisibilityTimeout", "MessageRetentionPeriod") if name in props}
+        attributes = {name: str(props[name]) for name in ("VisibilityTimeout", "MessageRetentionPeriod")
+                      if name in props}
         if "RedrivePolicy" in props:
             attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
         if attributes:

@@ -115,7 +115,8 @@ class FixtureBackend(ImageOperationsBackend):
             items = [segment("SHOT", 0, half - 1, VIDEO_FRAME_RATE, {"ShotSegment": {"Index": 0, "Confidence": 99.0}}),
                      segment("TECHNICAL_CUE", half - 12, half - 1, VIDEO_FRAME_RATE,
                              {"TechnicalCueSegment": {"Type": "BlackFrames", "Confidence": 99.0}}),
-                     segment("SHOT", half, frames - 1, VIDEO_FRAME_RATE, {"ShotSegment": {"Index": 1, "Confidence": 99.0}})]
+                     segment("SHOT", half, frames - 1, VIDEO_FRAME_RATE,
+                             {"ShotSegment": {"Index": 1, "Confidence": 99.0}})]
         metadata = {"Codec": "h264", "DurationMillis": self.video_seconds * 1000, "Format": "QuickTime / MOV",
                     "FrameRate": VIDEO_FRAME_RATE, "FrameHeight": 352, "FrameWidth": 640, "ColorRange": "LIMITED"}
         extra = ({"SelectedSegmentTypes": [{"Type": "SHOT", "ModelVersion": "1.0"},

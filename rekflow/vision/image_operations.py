@@ -41,4 +41,5 @@ class ImageOperationsBackend:
         return response
 
     def analyse_video(self, feature: str, s3_object: dict[str, Any], request: dict[str, Any]) -> VideoAnalysis:
-        raise RekognitionError("InvalidParameterException", f"Video analysis is not available in the {self.name} backend.")
+        raise RekognitionError("InvalidParameterException",
+                               f"Video analysis is not available in the {self.name} backend.")

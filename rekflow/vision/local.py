@@ -75,7 +75,8 @@ class LocalModelsBackend(ImageOperationsBackend):
             items = []
             for timestamp, frame in video.sampled_frames(self.video_frames_per_second):
                 items += [{"Timestamp": timestamp, **found} for found in self._frame_findings(feature, frame, request)]
-            versions = {"labels": LABEL_MODEL_VERSION, "moderation": MODERATION_MODEL_VERSION, "text": TEXT_MODEL_VERSION}
+            versions = {"labels": LABEL_MODEL_VERSION, "moderation": MODERATION_MODEL_VERSION,
+                        "text": TEXT_MODEL_VERSION}
             return VideoAnalysis(items, video.metadata(), versions.get(feature, ""))
 
     def _frame_findings(self, feature: str, frame: np.ndarray, request: dict[str, Any]) -> list[dict[str, Any]]:
@@ -90,4 +91,5 @@ class LocalModelsBackend(ImageOperationsBackend):
         if feature == "moderation":
             return [{"ModerationLabel": label} for label in moderation.detect_moderation_labels(picture, floor)]
         person_boxes = [face["BoundingBox"] for face in faces.detect_faces(frame)]
-        return [{"Label": label} for label in labels.detect_labels(picture, person_boxes) if label["Confidence"] >= floor]
+        found = labels.detect_labels(picture, person_boxes)
+        return [{"Label": label} for label in found if label["Confidence"] >= floor]

@@ -126,7 +126,7 @@ class VideoJobs:
         if not s3_object or not s3_object.get("Bucket") or not s3_object.get("Name"):
             raise RekognitionError("InvalidParameterException", "Video.S3Object with Bucket and Name is required.")
         channel = params.get("NotificationChannel")
-        if channel and not (channel.get("SNSTopicArn", "").startswith("arn:") and channel.get("RoleArn", "").startswith("arn:")):
+        if channel and not all(str(channel.get(k, "")).startswith("arn:") for k in ("SNSTopicArn", "RoleArn")):
             raise RekognitionError("InvalidParameterException", "NotificationChannel needs SNSTopicArn and RoleArn.")
         token = params.get("ClientRequestToken")
         with self._lock:
@@ -156,7 +156,8 @@ class VideoJobs:
         try:
             head = self._s3_client().head_object(Bucket=s3_object["Bucket"], Key=s3_object["Name"], **version)
         except Exception as error:
-            raise RekognitionError("InvalidS3ObjectException", f"Unable to get object metadata from S3: {error}") from error
+            raise RekognitionError("InvalidS3ObjectException",
+                                   f"Unable to get object metadata from S3: {error}") from error
         if head["ContentLength"] > MAX_VIDEO_BYTES:
             raise RekognitionError("VideoTooLargeException", "The video is over 10 GB.")
 
@@ -216,7 +217,8 @@ class VideoJobs:
         response[items_key] = items[start : start + max_results]
         if start + max_results < len(items):
             response["NextToken"] = _encode_token(job.job_id, start + max_results)
-        response["VideoMetadata"] = [job.analysis.video_metadata] if feature == "segments" else job.analysis.video_metadata
+        metadata = job.analysis.video_metadata
+        response["VideoMetadata"] = [metadata] if feature == "segments" else metadata  # a list for segments only
         if version_key:
             response[version_key] = job.analysis.model_version
         response.update(job.analysis.extra)

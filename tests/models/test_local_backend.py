@@ -80,3 +80,43 @@ def test_bad_inputs_get_rekognitions_errors(backend, sample, code):
     with pytest.raises(RekognitionError) as raised:
         backend.handle("DetectLabels", {"Image": {"Bytes": sample_bytes(sample)}})
     assert raised.value.code == code
+
+
+def test_sample_video_jobs_find_the_shots_the_faces_the_cat_and_the_sign(tmp_path):
+    """The local models run as Rekognition video jobs on the bundled sample video (astronaut, black, cat, sign)."""
+    import boto3
+    from moto import mock_aws
+
+    from rekflow.samples import sample_video
+    from rekflow.vision.models.segments import timecode
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="media")
+        s3.put_object(Bucket="media", Key="tour.mp4", Body=sample_video())
+        backend = LocalModelsBackend(lambda: boto3.client("s3", region_name="us-east-1"), video_frames_per_second=1)
+        video = {"Video": {"S3Object": {"Bucket": "media", "Name": "tour.mp4"}}}
+        jobs = {get: backend.handle(start, video)["JobId"] for start, get in (
+            ("StartSegmentDetection", "GetSegmentDetection"), ("StartFaceDetection", "GetFaceDetection"),
+            ("StartLabelDetection", "GetLabelDetection"), ("StartTextDetection", "GetTextDetection"))}
+        backend.video.wait_idle(timeout=300)
+        results = {get: backend.handle(get, {"JobId": job}) for get, job in jobs.items()}
+    for get, response in results.items():
+        assert response["JobStatus"] == "SUCCEEDED", response.get("StatusMessage")
+        assert shape_errors(get, response) == ""
+
+    segments = results["GetSegmentDetection"]["Segments"]
+    shots = [s for s in segments if s["Type"] == "SHOT"]
+    # Cuts at 2 s (to black), 3 s (to the cat) and 5 s (to the sign), at 24 frames a second.
+    assert [s["StartTimecodeSMPTE"] for s in shots] == [timecode(f, 24) for f in (0, 48, 72, 120)]
+    (black,) = [s for s in segments if s["Type"] == "TECHNICAL_CUE"]
+    assert (black["TechnicalCueSegment"]["Type"], black["StartFrameNumber"], black["EndFrameNumber"]) == (
+        "BlackFrames", 48, 71)
+    face_times = {f["Timestamp"] for f in results["GetFaceDetection"]["Faces"]}
+    assert face_times and max(face_times) < 2000, "faces only while the astronaut is on screen"
+    cat_times = {item["Timestamp"] for item in results["GetLabelDetection"]["Labels"] if item["Label"]["Name"] == "Cat"}
+    assert cat_times and all(3000 <= t < 5000 for t in cat_times)
+    lines = {d["TextDetection"]["DetectedText"] for d in results["GetTextDetection"]["TextDetections"]
+             if d["TextDetection"]["Type"] == "LINE" and d["Timestamp"] >= 5000}
+    for expected in sign_text_lines():
+        assert max(difflib.SequenceMatcher(None, expected, line).ratio() for line in lines) > 0.9, lines
