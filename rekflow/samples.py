@@ -101,8 +101,11 @@ def video_shots() -> list[tuple[str, float]]:
     return [("astronaut", 2.0), ("black", 1.0), ("cat", 2.0), ("sign", 2.0)]
 
 
-def sample_video(container: str = "mp4", codec: str = "libx264") -> bytes:
-    """Real H.264 in MP4 (or MOV), written by the ffmpeg that ships in the imageio-ffmpeg wheel."""
+def sample_video(container: str = "mp4", codec: str = "libx264", faststart: bool = True) -> bytes:
+    """Real H.264 in MP4 (or MOV), written by the ffmpeg that ships in the imageio-ffmpeg wheel.
+
+    faststart puts the movie header first, as streaming tools do; without it the header follows the media.
+    """
     import imageio_ffmpeg
     from skimage import data
 
@@ -112,7 +115,7 @@ def sample_video(container: str = "mp4", codec: str = "libx264") -> bytes:
         path = f"{folder}/sample.{container}"
         writer = imageio_ffmpeg.write_frames(path, VIDEO_SIZE, fps=VIDEO_FPS, codec=codec, pix_fmt_out="yuv420p",
                                              macro_block_size=16, ffmpeg_log_level="error",
-                                             output_params=["-movflags", "+faststart"])
+                                             output_params=["-movflags", "+faststart"] if faststart else [])
         writer.send(None)
         for name, seconds in video_shots():
             for _ in range(round(seconds * VIDEO_FPS)):
