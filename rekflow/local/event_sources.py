@@ -46,10 +46,11 @@ def sqs_event_sources(template: Template) -> list[SqsEventSource]:
 
 
 class SqsPoller:
-    """One thread per event source; `stop()` ends it."""
+    """One thread per event source; `stop()` ends it. An idle queue is polled every `idle_sleep` seconds:
+    each poll is a moto call competing for the interpreter with the executions themselves."""
 
     def __init__(self, source: SqsEventSource, function: LocalFunction, queue_url: str, queue_arn: str,
-                 redelivery_seconds: float = 0.5, idle_sleep: float = 0.05) -> None:
+                 redelivery_seconds: float = 0.5, idle_sleep: float = 0.25) -> None:
         self.source = source
         self.function = function
         self.queue_url = queue_url
