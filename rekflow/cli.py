@@ -153,9 +153,9 @@ def _findings(document: dict[str, Any] | None) -> list[str]:
         return f"{len(r['faces'])} face(s)" if r["faces"] else "none"
 
     def shots(r: dict[str, Any]) -> str:
-        listed = [f"#{s['Index']} {s['Start']}-{s['End']}" for s in r["shots"][:8]]
+        starts = ", ".join(s["Start"] for s in r["shots"][:8])
         cues = [f"{c['CueType']} {c['Start']}-{c['End']}" for c in r["technicalCues"][:3]]
-        return "\n".join([f"{r['shotCount']} shot(s)", *listed, *cues])
+        return "\n".join([f"{r['shotCount']} shot(s) from {starts}", *cues])
 
     return [
         cell("labels", lambda r: ", ".join(f"{x['Name']} {x['Confidence']:.0f}%" for x in r["labels"][:5])),
