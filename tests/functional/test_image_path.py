@@ -149,14 +149,14 @@ def test_rejected_object_is_recorded_with_its_reason(runtime):
     assert event["detail"]["reason"] == "NOT_MEDIA"
 
 
-def test_video_is_rejected_until_video_analysis_lands(runtime):
-    mp4_head = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64
+def test_mp4_without_a_movie_header_is_rejected_before_any_job_starts(runtime):
+    mp4_head = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00\x00\x00\x08free"
     upload = runtime.upload(mp4_head, "clip.mp4")
 
     result = runtime.run(runtime.object_created_event(upload))
 
-    assert (result.output["status"], result.output["reason"]) == ("REJECTED", "VIDEO_NOT_SUPPORTED")
-    assert "Video analysis not available" in result.states_entered()
+    assert (result.output["status"], result.output["reason"]) == ("REJECTED", "CORRUPT")
+    assert "Analyze video" not in result.states_entered()
 
 
 def test_object_deleted_before_its_run_is_skipped(runtime):
