@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from video_format import video_info
 
 from asset import asset_id, decode_event_key
-from media_format import MediaFormatError, check_complete, image_size, sniff
+from media_format import MediaFormatError, check_complete, head_first, image_size, sniff
 
 logger = Logger()
 tracer = Tracer()
@@ -127,17 +127,12 @@ def _judge(verdict: dict[str, Any], leading: bytes, read_at: Any, read_tail: Any
 
 
 def _judge_video(verdict: dict[str, Any], leading: bytes, read_at: Any) -> dict[str, Any]:
-    def read(offset: int, length: int) -> bytes:
-        # Box headers near the start are already in `leading`; only the rest costs a ranged GET.
-        if offset + length <= len(leading):
-            return leading[offset : offset + length]
-        return bytes(read_at(offset, length))
-
     if verdict["size"] > MAX_VIDEO_BYTES:
         return _reject(verdict, "TOO_LARGE",
                        f"{verdict['size']} bytes is over Rekognition's {MAX_VIDEO_BYTES}-byte video limit.")
     try:
-        info = video_info(read, verdict["size"])
+        # Box headers near the start are already in `leading`; only the rest costs a ranged GET.
+        info = video_info(head_first(leading, read_at), verdict["size"])
     except MediaFormatError as error:
         return _reject(verdict, error.reason, str(error))
     verdict.update(width=info.width, height=info.height)

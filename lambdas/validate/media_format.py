@@ -108,12 +108,19 @@ def _png_size(head: bytes) -> tuple[int, int]:
     return width, height
 
 
-def _jpeg_size(read_at: ReadAt, head: bytes) -> tuple[int, int]:
+def head_first(head: bytes, read_at: ReadAt) -> ReadAt:
+    """A reader that answers from the bytes already read and only fetches what lies beyond them."""
+
     def read(offset: int, length: int) -> bytes:
         if offset + length <= len(head):
             return head[offset : offset + length]
         return read_at(offset, length)
 
+    return read
+
+
+def _jpeg_size(read_at: ReadAt, head: bytes) -> tuple[int, int]:
+    read = head_first(head, read_at)
     offset = 2
     for _ in range(MAX_JPEG_SEGMENTS):
         marker = read(offset, 4)

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 from media_format import MediaFormatError, ReadAt
 
-# Container boxes on the path from moov to the sample description.
-CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
 CODEC_NAMES = {b"avc1": "H.264", b"avc3": "H.264", b"hvc1": "H.265", b"hev1": "H.265", b"mp4v": "MPEG-4 Part 2",
                b"av01": "AV1", b"vp09": "VP9", b"jpeg": "Motion JPEG", b"mjpa": "Motion JPEG", b"apcn": "ProRes"}
 # A movie header is kilobytes for short clips and a few megabytes for hours of video.
@@ -54,18 +52,10 @@ def _read_moov(read_at: ReadAt, size: int) -> bytes:
     for _ in range(MAX_TOP_LEVEL_BOXES):
         if offset >= size:
             break
-        header = read_at(offset, 16)
-        if len(header) < 8:
+        header = _box_header(read_at(offset, 16), size - offset)
+        if header is None:
             raise MediaFormatError("TRUNCATED", f"The file ends inside a box header at byte {offset}.")
-        box_size, box_type = struct.unpack(">I4s", header[:8])
-        header_size = 8
-        if box_size == 1:
-            if len(header) < 16:
-                raise MediaFormatError("TRUNCATED", f"The file ends inside a box header at byte {offset}.")
-            (box_size,) = struct.unpack(">Q", header[8:16])
-            header_size = 16
-        elif box_size == 0:
-            box_size = size - offset
+        box_type, header_size, box_size = header
         if box_size < header_size:
             raise MediaFormatError("CORRUPT", f"Box {box_type!r} at byte {offset} has an impossible size.")
         if offset + box_size > size:
@@ -79,16 +69,28 @@ def _read_moov(read_at: ReadAt, size: int) -> bytes:
     raise MediaFormatError("CORRUPT", "The file has no movie header (moov box): it is not a playable MP4/MOV.")
 
 
+def _box_header(header: bytes, remaining: int) -> tuple[bytes, int, int] | None:
+    """(type, header size, box size) of the box whose first bytes are `header`; None if they are too few.
+
+    A size of 1 means a 64-bit size follows the type; 0 means the box runs to the end (`remaining`).
+    """
+    if len(header) < 8:
+        return None
+    box_size, box_type = struct.unpack(">I4s", header[:8])
+    if box_size == 1:
+        if len(header) < 16:
+            return None
+        return box_type, 16, struct.unpack(">Q", header[8:16])[0]
+    return box_type, 8, remaining if box_size == 0 else box_size
+
+
 def _boxes(data: bytes) -> Iterator[tuple[bytes, bytes]]:
     offset = 0
     while offset + 8 <= len(data):
-        box_size, box_type = struct.unpack(">I4s", data[offset : offset + 8])
-        header_size = 8
-        if box_size == 1:
-            (box_size,) = struct.unpack(">Q", data[offset + 8 : offset + 16])
-            header_size = 16
-        elif box_size == 0:
-            box_size = len(data) - offset
+        header = _box_header(data[offset : offset + 16], len(data) - offset)
+        if header is None:
+            raise MediaFormatError("CORRUPT", "A box inside the movie header is cut short.")
+        box_type, header_size, box_size = header
         if box_size < header_size or offset + box_size > len(data):
             raise MediaFormatError("CORRUPT", f"Box {box_type!r} inside the movie header has a broken size.")
         yield box_type, data[offset + header_size : offset + box_size]
