@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
-from video_jobs import VideoJobFailed, collect
+from job_results import VideoJobFailed, collect
 
 logger = Logger()
 tracer = Tracer()

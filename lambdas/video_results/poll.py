@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from video_jobs import collect
+from job_results import collect
 
 logger = Logger()
 tracer = Tracer()
