@@ -1,10 +1,12 @@
 """Video segments: shot boundaries with PySceneDetect, black-frame technical cues from the pixels.
 
-Timecodes are SMPTE non-drop-frame (HH:MM:SS:FF) at the video's nominal frame rate.
+Timecodes are SMPTE at the video's nominal frame rate: non-drop-frame (HH:MM:SS:FF), or
+drop-frame (HH:MM:SS;FF) for 29.97 and 59.94 fps video.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +19,37 @@ CUE_MODEL_VERSION = "local-black-frames"
 BLACK_MEAN_LUMA = 16
 BLACK_BRIGHT_PIXEL_SHARE = 0.002
 MIN_BLACK_FRAMES = 2
+# Nominal frame rate -> frame labels dropped each minute in drop-frame timecode (29.97 and 59.94 fps).
+DROPPED_PER_MINUTE = {30: 2, 60: 4}
 
 
 def timecode(frame: int, frame_rate: float) -> str:
+    """SMPTE timecode of a frame count: HH:MM:SS:FF, or HH:MM:SS;FF with drop-frame counting at
+    29.97 and 59.94 fps (as Rekognition writes it), so the clock stays on real time."""
     nominal = max(1, round(frame_rate))
+    dropped = DROPPED_PER_MINUTE.get(nominal, 0) if abs(frame_rate - nominal * 1000 / 1001) < 0.01 else 0
+    if dropped:
+        # Frame labels 0..dropped-1 are skipped at every minute except each tenth one.
+        per_minute = nominal * 60 - dropped
+        per_ten_minutes = per_minute * 10 + dropped
+        tens, rest = divmod(frame, per_ten_minutes)
+        skipped_minutes = 9 * tens + (max(0, rest - dropped) // per_minute)
+        frame += dropped * skipped_minutes
     seconds, frames = divmod(frame, nominal)
     minutes, seconds = divmod(seconds, 60)
     hours, minutes = divmod(minutes, 60)
-    return f"{hours:02d}:{minutes:02d}:{seconds:02d}:{frames:02d}"
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}{';' if dropped else ':'}{frames:02d}"
+
+
+def _millis(frame: int, frame_rate: float) -> int:
+    # Rekognition rounds timestamps down (100.6667 ms is 100); the epsilon keeps 1000/25*n exact.
+    return math.floor(frame * 1000 / frame_rate + 1e-6)
 
 
 def segment(kind: str, first: int, last: int, frame_rate: float, detail: dict[str, Any]) -> dict[str, Any]:
     """One Rekognition Segment covering frames first..last (inclusive)."""
-    start_ms = round(first * 1000 / frame_rate)
-    end_ms = round((last + 1) * 1000 / frame_rate)
+    start_ms = _millis(first, frame_rate)
+    end_ms = _millis(last + 1, frame_rate)
     entry = {
         "Type": kind,
         "StartTimestampMillis": start_ms,

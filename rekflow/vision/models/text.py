@@ -16,7 +16,12 @@ _lock = threading.Lock()
 def _engine() -> Any:
     from rapidocr import RapidOCR
 
-    return RapidOCR(params={"Global.log_level": "error", "Global.use_cls": False})
+    # RapidOCR's default scales the *shorter* side up to 736 px (a 300x450 photo is detected at
+    # 736x1104, four times the pixels); scaling only the longer side down to 960 px reads the same
+    # lines on the samples at a third of the time. Large photos lose text smaller than ~1/100 of
+    # their width, which Rekognition (limited to 100 words an image) does not promise to find either.
+    return RapidOCR(params={"Global.log_level": "error", "Global.use_cls": False,
+                            "Det.limit_type": "max", "Det.limit_side_len": 960})
 
 
 def detect_text(rgb: np.ndarray, min_confidence: float) -> list[dict[str, Any]]:
