@@ -1,6 +1,6 @@
 """rekflow command line: run the MediaAnalysis workflow offline on files and folders.
 
-    rekflow analyze [--json] [--backend local|fixture] [--video-fps N] [--output DIR] PATH...
+    rekflow analyze [--json] [--backend local|fixture|aws] [--aws-bucket NAME] [--video-fps N] [--output DIR] PATH...
     rekflow samples DIR
 """
 
@@ -21,6 +21,7 @@ from rich.table import Table
 
 from rekflow.local.runtime import ExecutionResult, LocalRuntime, make_backend
 from rekflow.samples import write_samples
+from rekflow.vision.aws import AwsSetupError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -80,8 +81,16 @@ def analyze(args: argparse.Namespace) -> int:
     if not items:
         err.print("[yellow]rekflow: no files to analyse[/yellow]")
         return EXIT_OK
+    if args.aws_bucket and args.backend != "aws":
+        err.print("[red]rekflow: --aws-bucket goes with --backend aws[/red]")
+        return EXIT_USAGE
+    try:
+        backend = make_backend(args.backend, video_frames_per_second=args.video_fps, aws_bucket=args.aws_bucket)
+    except AwsSetupError as error:
+        err.print(f"[red]rekflow: {error}[/red]")
+        return EXIT_USAGE
     args.output.mkdir(parents=True, exist_ok=True)
-    with LocalRuntime(make_backend(args.backend, video_frames_per_second=args.video_fps)) as runtime:
+    with LocalRuntime(backend) as runtime:
         finished = _run_all(runtime, items, args, err)
     lines = [line for line, _ in finished]
     if args.json:
@@ -179,8 +188,12 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("analyze", help="run the MediaAnalysis workflow offline on files and folders")
     run.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     run.add_argument("--json", action="store_true", help="print one JSON object per file instead of a table")
-    run.add_argument("--backend", choices=["local", "fixture"], default="local",
-                     help="local: real open-source models (default); fixture: canned answers, instant")
+    run.add_argument("--backend", choices=["local", "fixture", "aws"], default="local",
+                     help="local: real open-source models (default); fixture: canned answers, instant; "
+                          "aws: Amazon Rekognition with your AWS credentials (billed to your account)")
+    run.add_argument("--aws-bucket", metavar="NAME",
+                     help="with --backend aws: an S3 bucket of yours that videos and images over 5 MB are "
+                          "copied to for Rekognition (under rekflow-staging/, deleted when analysed)")
     run.add_argument("--video-fps", type=float, default=1.0,
                      help="frames per second of video the local models look at (default 1)")
     run.add_argument("--output", type=Path, default=Path("rekflow-results"), help="folder for the full results")

@@ -67,16 +67,26 @@ class ExecutionResult:
         return [e for e in self.history if e["type"] == event_type]
 
 
-def make_backend(name: str, video_frames_per_second: float = 1.0) -> Backend:
-    """The vision backend called `name`: fixture (canned, instant) or local (real models)."""
+def _runtime_s3() -> Any:
+    """An S3 client of the runtime's own (moto) S3, made where it is used: clients are per thread."""
+    return boto3.client("s3")
+
+
+def make_backend(name: str, video_frames_per_second: float = 1.0, aws_bucket: str | None = None) -> Backend:
+    """The vision backend called `name`: fixture (canned, instant), local (real models) or aws
+    (Amazon Rekognition, with the caller's credentials; `aws_bucket` stages large images and videos)."""
     if name == "fixture":
         from rekflow.vision.fixture import FixtureBackend
 
-        return FixtureBackend(lambda: boto3.client("s3"))
+        return FixtureBackend(_runtime_s3)
     if name == "local":
         from rekflow.vision.local import LocalModelsBackend
 
-        return LocalModelsBackend(lambda: boto3.client("s3"), video_frames_per_second)
+        return LocalModelsBackend(_runtime_s3, video_frames_per_second)
+    if name == "aws":
+        from rekflow.vision.aws import AwsRekognitionBackend
+
+        return AwsRekognitionBackend(_runtime_s3, staging_bucket=aws_bucket)
     raise ValueError(f"unknown backend {name!r}")
 
 
@@ -93,7 +103,11 @@ class LocalRuntime:
         self.redelivery_seconds = redelivery_seconds
         self.pollers: dict[str, SqsPoller] = {}
         self.log_level = log_level
-        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        # A backend that calls AWS itself (aws) names what moto must let through.
+        passthrough = inner.moto_passthrough() if hasattr(inner, "moto_passthrough") else {}
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True},
+                                      "core": {"mock_credentials": True, "reset_boto3_session": True,
+                                               "passthrough": {"urls": [], "services": [], **passthrough}}})
         self._saved_environ: dict[str, str] | None = None
         self.stack: LocalStack
 
@@ -123,9 +137,7 @@ class LocalRuntime:
     def __exit__(self, *exc: object) -> None:
         for poller in self.pollers.values():
             poller.stop()
-        video = getattr(self.backend.inner, "video", None)
-        if video is not None:
-            video.shutdown()
+        self.backend.close()
         self._router.uninstall(boto3._get_default_session()._session)
         self._mock.stop()
         if self._saved_environ is not None:

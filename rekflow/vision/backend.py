@@ -25,6 +25,10 @@ class Backend(Protocol):
         """Run `operation` (e.g. DetectLabels) with its request parameters; raise RekognitionError on failure."""
         ...
 
+    def close(self) -> None:
+        """Finish or stop the work still running (video jobs) when the local runtime stops."""
+        ...
+
 
 class FaultPlan:
     """Errors to return instead of answering, for tests and drills: 'the next N DetectText calls throttle'."""
@@ -58,6 +62,9 @@ class FaultInjectingBackend:
     def video(self) -> Any:
         """The inner backend's video job runner (for plans such as 'never publish the completion')."""
         return self.inner.video  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self.inner.close()
 
     def handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         error_code = self.faults.take(operation)

@@ -40,6 +40,9 @@ class ImageOperationsBackend:
         response: dict[str, Any] = getattr(self, method)(image, params)
         return response
 
+    def close(self) -> None:
+        self.video.shutdown()
+
     def analyse_video(self, feature: str, s3_object: dict[str, Any], request: dict[str, Any]) -> VideoAnalysis:
         raise RekognitionError("InvalidParameterException",
                                f"Video analysis is not available in the {self.name} backend.")

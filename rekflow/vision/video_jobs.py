@@ -117,6 +117,7 @@ class VideoJobs:
             job.done.wait(max(0.0, deadline - time.monotonic()))
 
     def shutdown(self) -> None:
+        """Stop taking jobs; wait for those running (cancelling those not started)."""
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     # ------------------------------------------------------------------ Start…
@@ -185,15 +186,11 @@ class VideoJobs:
 
     def _notify(self, job: Job) -> None:
         channel = job.request.get("NotificationChannel")
-        if not channel:
-            return
-        s3_object = job.request["Video"]["S3Object"]
-        message = {"JobId": job.job_id, "Status": job.status, "API": job.api, "JobTag": job.request.get("JobTag", ""),
-                   "Message": job.message, "Timestamp": int(time.time() * 1000),
-                   "Video": {"S3ObjectName": s3_object["Name"], "S3Bucket": s3_object["Bucket"]}}
-        # A session of its own: boto3's default session is not safe to share across threads.
-        boto3.session.Session().client("sns").publish(TopicArn=channel["SNSTopicArn"], Message=json.dumps(message))
-        self.notifications_sent.append(message)
+        if channel:
+            message = completion_message(job.job_id, job.status, job.api, job.request.get("JobTag", ""),
+                                         job.message, job.request["Video"]["S3Object"])
+            publish_completion(channel["SNSTopicArn"], message)
+            self.notifications_sent.append(message)
 
     # ------------------------------------------------------------------ Get…
     def _get(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -223,6 +220,19 @@ class VideoJobs:
             response[version_key] = job.analysis.model_version
         response.update(job.analysis.extra)
         return response
+
+
+def completion_message(job_id: str, status: str, api: str, job_tag: str, message: str,
+                       s3_object: dict[str, Any]) -> dict[str, Any]:
+    """The message Rekognition publishes to a job's NotificationChannel when the job ends."""
+    return {"JobId": job_id, "Status": status, "API": api, "JobTag": job_tag, "Message": message,
+            "Timestamp": int(time.time() * 1000),
+            "Video": {"S3ObjectName": s3_object["Name"], "S3Bucket": s3_object["Bucket"]}}
+
+
+def publish_completion(topic_arn: str, message: dict[str, Any]) -> None:
+    # A session of its own: boto3's default session is not safe to share across threads.
+    boto3.session.Session().client("sns").publish(TopicArn=topic_arn, Message=json.dumps(message))
 
 
 def _encode_token(job_id: str, offset: int) -> str:

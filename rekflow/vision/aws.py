@@ -1,0 +1,245 @@
+"""Real Amazon Rekognition behind the local workflow (`rekflow analyze --backend aws`).
+
+The local runtime's S3 is moto's, which Rekognition cannot read, so requests are rewritten on
+the way out: an image goes as Bytes (Rekognition's 5 MB limit), or through the user's staging
+bucket when it is larger; a video is copied to the staging bucket, its job started without the
+local NotificationChannel, and a watcher thread polls the job and publishes Rekognition's
+completion message to the local topic when it ends, so the workflow's callback path runs as on
+AWS. Everything else (parameters, responses, errors) passes through untouched.
+
+Credentials and region are resolved when the backend is made, before moto replaces the
+environment's credentials with its fakes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from rekflow.vision.backend import RekognitionError
+from rekflow.vision.image_input import MAX_BYTES_INLINE, MAX_BYTES_S3
+from rekflow.vision.video_jobs import GET_OPERATIONS, START_OPERATIONS, completion_message, publish_completion
+
+IMAGE_OPERATIONS = ("DetectLabels", "DetectModerationLabels", "DetectText", "DetectFaces")
+GET_OPERATION_OF_FEATURE = {feature: operation for operation, (feature, _, _) in GET_OPERATIONS.items()}
+STAGING_PREFIX = "rekflow-staging/"
+POLL_SECONDS = 5.0
+
+
+class AwsSetupError(Exception):
+    """The backend cannot reach Rekognition as configured (no credentials, no region)."""
+
+
+def _snake(operation: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
+
+
+class AwsRekognitionBackend:
+    """Rekognition on AWS for images and videos held by the local runtime's S3."""
+
+    name = "aws"
+
+    def __init__(self, local_s3: Callable[[], Any], session: boto3.session.Session | None = None,
+                 staging_bucket: str | None = None, poll_seconds: float = POLL_SECONDS) -> None:
+        session = session or boto3.session.Session()
+        if session.get_credentials() is None:
+            raise AwsSetupError("--backend aws needs AWS credentials: none were found "
+                                "(set AWS_PROFILE, or run `aws configure` / `aws sso login`).")
+        if not session.region_name:
+            raise AwsSetupError("--backend aws needs a region: set AWS_REGION or a profile's region.")
+        self.region = session.region_name
+        self._local_s3 = local_s3
+        self._rekognition = session.client("rekognition")
+        self.staging_bucket = staging_bucket
+        # Virtual-hosted addressing puts the bucket in the host name, which is how moto is told
+        # to let these requests through to AWS while the local buckets stay on moto.
+        self._staging_s3 = session.client("s3", config=Config(s3={"addressing_style": "virtual"}))
+        self._poll_seconds = poll_seconds
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._watchers: dict[str, threading.Thread] = {}
+        self._staged: dict[str, _StagedCopy] = {}  # key in the staging bucket -> its users
+
+    def moto_passthrough(self) -> dict[str, list[str]]:
+        """What moto must send on to AWS: Rekognition (the local calls never reach moto: the
+        runtime's router answers them first) and the staging bucket."""
+        urls = [rf"https?://{re.escape(self.staging_bucket)}\.s3[.-]"] if self.staging_bucket else []
+        return {"services": ["rekognition"], "urls": urls}
+
+    def handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        if operation in IMAGE_OPERATIONS:
+            return self._detect(operation, params)
+        if operation in START_OPERATIONS:
+            return self._start(operation, params)
+        return self._call(operation, params)
+
+    def close(self) -> None:
+        """Stop watching jobs (their results stay readable on AWS) and remove what was staged."""
+        self._stopping.set()
+        for watcher in list(self._watchers.values()):
+            watcher.join(timeout=self._poll_seconds + 30)
+        with self._lock:
+            keys, self._staged = list(self._staged), {}
+            for key in keys:
+                self._unstage(key)
+
+    # ------------------------------------------------------------------ calls
+    def _call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response: dict[str, Any] = getattr(self._rekognition, _snake(operation))(**params)
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            raise RekognitionError(details.get("Code", "InternalServerError"), details.get("Message", "")) from error
+        except BotoCoreError as error:  # no connection, expired credentials that cannot refresh, ...
+            raise RekognitionError("InternalServerError", f"Could not reach Amazon Rekognition: {error}") from error
+        response.pop("ResponseMetadata", None)
+        return response
+
+    # ------------------------------------------------------------------ images
+    def _detect(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """An image operation on the request's image as AWS can read it: Bytes, or a staged copy."""
+        s3_object = params.get("Image", {}).get("S3Object")
+        if not s3_object:
+            return self._call(operation, params)
+        data = self._read_local(s3_object, MAX_BYTES_S3, "ImageTooLargeException")
+        if len(data) <= MAX_BYTES_INLINE:
+            return self._call(operation, {**params, "Image": {"Bytes": data}})
+        if not self.staging_bucket:
+            raise RekognitionError("ImageTooLargeException", "Images over 5 MB reach Rekognition through S3: "
+                                   "give a staging bucket (--aws-bucket) to analyse this one with --backend aws.")
+        user = f"{operation}-{uuid.uuid4().hex}"
+        key = self._stage(s3_object, user, data)
+        try:
+            return self._call(operation, {**params, "Image": {"S3Object": {"Bucket": self.staging_bucket,
+                                                                           "Name": key}}})
+        finally:
+            self._release(key, user)
+
+    def _read_local(self, s3_object: dict[str, Any], limit: int, too_large: str) -> bytes:
+        version = {"VersionId": s3_object["Version"]} if s3_object.get("Version") not in (None, "null") else {}
+        try:
+            response = self._local_s3().get_object(Bucket=s3_object["Bucket"], Key=s3_object["Name"], **version)
+        except ClientError as error:
+            raise RekognitionError("InvalidS3ObjectException", f"Unable to get the object from S3: {error}") from error
+        if response["ContentLength"] > limit:
+            raise RekognitionError(too_large, f"The object is larger than {limit // 1024**2} MB.")
+        with response["Body"] as body:
+            data: bytes = body.read()
+        return data
+
+    # ------------------------------------------------------------------ videos
+    def _start(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        feature, api = START_OPERATIONS[operation]
+        if not self.staging_bucket:
+            raise RekognitionError("InvalidParameterException", "Rekognition Video reads videos from S3 only: "
+                                   "give a staging bucket (--aws-bucket) to analyse videos with --backend aws.")
+        local_object = params["Video"]["S3Object"]
+        channel = params.get("NotificationChannel")
+        starter = f"{operation}-{uuid.uuid4().hex}"
+        key = self._stage(local_object, starter, None)
+        request = {k: v for k, v in params.items() if k != "NotificationChannel"}
+        request["Video"] = {"S3Object": {"Bucket": self.staging_bucket, "Name": key}}
+        try:
+            job_id = str(self._call(operation, request)["JobId"])
+            with self._lock:
+                # The job reads the copy until it ends: it is the copy's user now (kept to close()
+                # when no watcher will see the end).
+                self._staged[key].users.add(job_id)
+                if job_id in self._watchers or not channel:
+                    return {"JobId": job_id}  # a reused ClientRequestToken: the job is watched already
+                watcher = threading.Thread(target=self._watch, name=f"rekognition-aws-{feature}", daemon=True,
+                                           args=(feature, api, job_id, params.get("JobTag", ""), channel,
+                                                 local_object, key))
+                self._watchers[job_id] = watcher
+            watcher.start()
+            return {"JobId": job_id}
+        finally:
+            self._release(key, starter)
+
+    def _watch(self, feature: str, api: str, job_id: str, job_tag: str, channel: dict[str, Any],
+               local_object: dict[str, Any], key: str) -> None:
+        """Poll the job until it ends, then publish its completion to the local topic, as Rekognition
+        would have published it to the NotificationChannel it could not be given."""
+        try:
+            while not self._stopping.wait(self._poll_seconds):
+                try:
+                    job = self._call(GET_OPERATION_OF_FEATURE[feature], {"JobId": job_id, "MaxResults": 1})
+                except RekognitionError as error:
+                    if error.code in ("ThrottlingException", "ProvisionedThroughputExceededException",
+                                      "InternalServerError"):
+                        continue
+                    job = {"JobStatus": "FAILED", "StatusMessage": f"{error.code}: {error.message}"}
+                if job["JobStatus"] != "IN_PROGRESS":
+                    message = completion_message(job_id, job["JobStatus"], api, job_tag, job.get("StatusMessage", ""),
+                                                 local_object)
+                    publish_completion(channel["SNSTopicArn"], message)
+                    return
+        finally:
+            self._release(key, job_id)
+
+    # ------------------------------------------------------------------ staging bucket
+    def _stage(self, s3_object: dict[str, Any], user: str, data: bytes | None) -> str:
+        """Copy a local object to the staging bucket once for all its users: its name is fixed by the
+        object's identity, so the five jobs of a video (and a rerun's reused ClientRequestTokens)
+        all read the same copy. `data` is the object when already read; None streams it."""
+        identity = f"{s3_object['Bucket']}/{s3_object['Name']}/{s3_object.get('Version') or ''}"
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
+        key = f"{STAGING_PREFIX}{digest}/{PurePosixPath(s3_object['Name']).name}"
+        with self._lock:
+            staged = self._staged.setdefault(key, _StagedCopy())
+            staged.users.add(user)
+        with staged.upload_lock:  # the first user uploads; the others wait for it
+            if not staged.uploaded:
+                try:
+                    if data is not None:
+                        self._staging_s3.put_object(Bucket=self.staging_bucket, Key=key, Body=data)
+                    else:
+                        self._copy_video(s3_object, key)
+                except (ClientError, BotoCoreError) as error:
+                    self._release(key, user)
+                    raise RekognitionError("InvalidS3ObjectException", "Could not copy the object to the staging "
+                                           f"bucket {self.staging_bucket}: {error}") from error
+                staged.uploaded = True
+        return key
+
+    def _copy_video(self, s3_object: dict[str, Any], key: str) -> None:
+        version = {"VersionId": s3_object["Version"]} if s3_object.get("Version") not in (None, "null") else {}
+        with tempfile.TemporaryFile() as spool:  # videos may be gigabytes: spool to disk, upload in parts
+            self._local_s3().download_fileobj(s3_object["Bucket"], s3_object["Name"], spool, ExtraArgs=version or None)
+            spool.seek(0)
+            self._staging_s3.upload_fileobj(spool, self.staging_bucket, key)
+
+    def _release(self, key: str, user: str) -> None:
+        """One user is done with a staged copy; the last one deletes it."""
+        with self._lock:  # held through the delete, so a new user cannot re-upload the copy meanwhile
+            staged = self._staged.get(key)
+            if staged is None:
+                return
+            staged.users.discard(user)
+            if not staged.users:
+                del self._staged[key]
+                self._unstage(key)
+
+    def _unstage(self, key: str) -> None:
+        # A leftover copy under rekflow-staging/ costs cents; the analysis is what matters.
+        with contextlib.suppress(ClientError, BotoCoreError):
+            self._staging_s3.delete_object(Bucket=self.staging_bucket, Key=key)
+
+
+@dataclass
+class _StagedCopy:
+    users: set[str] = field(default_factory=set)  # calls and jobs still reading the copy
+    uploaded: bool = False
+    upload_lock: threading.Lock = field(default_factory=threading.Lock)
