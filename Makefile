@@ -9,7 +9,7 @@ SAMPLES := .cache/samples
 LABELS_MODEL := .cache/models/efficientnet-lite0.onnx
 STAGE ?= dev
 
-.PHONY: setup demo test test-fast lint bench build deploy clean
+.PHONY: setup demo test test-fast lint bench bench-folder build deploy clean
 
 setup: $(STAMP)
 
@@ -40,6 +40,11 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m rekflow.bench
+
+# Memory of `rekflow analyze` over a folder of IMAGES photos with the real models (about 1.5 s a photo).
+IMAGES ?= 1000
+bench-folder: setup
+	$(BIN)/python -m rekflow.bench_folder $(IMAGES) local
 
 build:
 	sam validate --lint

@@ -101,20 +101,26 @@ def analyze(args: argparse.Namespace) -> int:
     return EXIT_FAILED if any(line["status"] == "FAILED" for line in lines) else EXIT_OK
 
 
-Finished = tuple[dict[str, Any], dict[str, Any] | None]  # (report line, results document)
+# (report line, the table's cells of findings): a folder's documents are on disk, not held here.
+Finished = tuple[dict[str, Any], list[str]]
 
 
 def _run_all(runtime: LocalRuntime, items: list[InputFile], args: argparse.Namespace, err: Console) -> list[Finished]:
     def one(item: InputFile) -> Finished:
         upload = runtime.upload(item.path.read_bytes(), item.key)
-        result = runtime.run(runtime.object_created_event(upload))
+        try:
+            result = runtime.run(runtime.object_created_event(upload))
+        finally:
+            # The local S3 keeps objects in memory; the file is on disk, so the copy can go.
+            runtime.delete_upload(upload)
+        runtime.forget_execution(result.arn)  # the local Step Functions would keep it, ~1 MB each
         results_path, document = None, None
         if result.output and result.output.get("resultsKey"):
             results_path = args.output / f"{item.key}.json"
             results_path.parent.mkdir(parents=True, exist_ok=True)
             document = runtime.results_document(result.output["resultsKey"])
             results_path.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
-        return report(item, result, results_path), document
+        return report(item, result, results_path), _findings(document)
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
@@ -131,11 +137,11 @@ def _print_table(finished: list[Finished], output: Path) -> None:
     table = Table(title="rekflow analyze", show_lines=True)
     for column in ("file", "status", "labels", "moderation", "text", "faces", "shots"):
         table.add_column(column, overflow="fold")
-    for line, document in finished:
+    for line, findings in finished:
         status = line["status"] + (" (partial)" if line.get("partial") else "")
         if line["reason"]:
             status += f"\n{line['reason']}"
-        table.add_row(line["key"], status, *_findings(document))
+        table.add_row(line["key"], status, *findings)
     Console().print(table)
     Console().print(f"Full results: {output}/")
 

@@ -26,7 +26,7 @@ from rekflow.local.functions import LocalFunction, function_environment, load_fu
 from rekflow.local.routing import Router
 from rekflow.local.s3_events import object_created_event
 from rekflow.local.stack import LocalStack, deploy
-from rekflow.local.template import REGION, Template
+from rekflow.local.template import ACCOUNT_ID, REGION, Template
 from rekflow.vision.backend import Backend, FaultInjectingBackend
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -153,6 +153,11 @@ class LocalRuntime:
         response = boto3.client("s3").put_object(Bucket=self.stack.media_bucket, Key=key, Body=data)
         return Upload(key, len(data), response["ETag"], response.get("VersionId"))
 
+    def delete_upload(self, upload: Upload) -> None:
+        """Delete the uploaded version itself (a plain delete would only add a delete marker)."""
+        version = {"VersionId": upload.version_id} if upload.version_id else {}
+        boto3.client("s3").delete_object(Bucket=self.stack.media_bucket, Key=upload.key, **version)
+
     def object_created_event(self, upload: Upload) -> dict[str, Any]:
         return object_created_event(self.stack.media_bucket, upload.key, upload.size, upload.etag, upload.version_id)
 
@@ -183,6 +188,7 @@ class LocalRuntime:
             if time.monotonic() - started > timeout:
                 raise TimeoutError(f"{execution_arn} still {described['status']} after {timeout} s")
             time.sleep(0.05)
+        engine.let_finished_threads_go()
         history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
         output = json.loads(described["output"]) if described.get("output") else None
         return ExecutionResult(described["name"], execution_arn, described["status"], output,
@@ -191,6 +197,10 @@ class LocalRuntime:
 
     def run(self, event: dict[str, Any], name: str | None = None, timeout: float = 300.0) -> ExecutionResult:
         return self.wait(self.start(event, name), timeout)
+
+    def forget_execution(self, execution_arn: str) -> None:
+        """Let a finished execution go (its history included), once its result has been read."""
+        engine.forget_execution(execution_arn, ACCOUNT_ID, REGION)
 
     def replay(self, execution_arn: str, attempt: int = 1) -> ExecutionResult:
         """Run a finished execution's input again under a new name (moto has no RedriveExecution;
