@@ -25,11 +25,12 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import boto3
+from botocore import xform_name
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rekflow.vision.backend import RekognitionError
-from rekflow.vision.image_input import MAX_BYTES_INLINE, MAX_BYTES_S3
+from rekflow.vision.image_input import MAX_BYTES_INLINE, MAX_BYTES_S3, version_argument
 from rekflow.vision.video_jobs import GET_OPERATIONS, START_OPERATIONS, completion_message, publish_completion
 
 IMAGE_OPERATIONS = ("DetectLabels", "DetectModerationLabels", "DetectText", "DetectFaces")
@@ -40,10 +41,6 @@ POLL_SECONDS = 5.0
 
 class AwsSetupError(Exception):
     """The backend cannot reach Rekognition as configured (no credentials, no region)."""
-
-
-def _snake(operation: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
 
 
 class AwsRekognitionBackend:
@@ -59,7 +56,6 @@ class AwsRekognitionBackend:
                                 "(set AWS_PROFILE, or run `aws configure` / `aws sso login`).")
         if not session.region_name:
             raise AwsSetupError("--backend aws needs a region: set AWS_REGION or a profile's region.")
-        self.region = session.region_name
         self._local_s3 = local_s3
         self._rekognition = session.client("rekognition")
         self.staging_bucket = staging_bucket
@@ -98,7 +94,7 @@ class AwsRekognitionBackend:
     # ------------------------------------------------------------------ calls
     def _call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         try:
-            response: dict[str, Any] = getattr(self._rekognition, _snake(operation))(**params)
+            response: dict[str, Any] = getattr(self._rekognition, xform_name(operation))(**params)
         except ClientError as error:
             details = error.response.get("Error", {})
             raise RekognitionError(details.get("Code", "InternalServerError"), details.get("Message", "")) from error
@@ -113,7 +109,7 @@ class AwsRekognitionBackend:
         s3_object = params.get("Image", {}).get("S3Object")
         if not s3_object:
             return self._call(operation, params)
-        data = self._read_local(s3_object, MAX_BYTES_S3, "ImageTooLargeException")
+        data = self._read_local(s3_object)
         if len(data) <= MAX_BYTES_INLINE:
             return self._call(operation, {**params, "Image": {"Bytes": data}})
         if not self.staging_bucket:
@@ -127,14 +123,15 @@ class AwsRekognitionBackend:
         finally:
             self._release(key, user)
 
-    def _read_local(self, s3_object: dict[str, Any], limit: int, too_large: str) -> bytes:
-        version = {"VersionId": s3_object["Version"]} if s3_object.get("Version") not in (None, "null") else {}
+    def _read_local(self, s3_object: dict[str, Any]) -> bytes:
+        version = version_argument(s3_object)
         try:
             response = self._local_s3().get_object(Bucket=s3_object["Bucket"], Key=s3_object["Name"], **version)
         except ClientError as error:
             raise RekognitionError("InvalidS3ObjectException", f"Unable to get the object from S3: {error}") from error
-        if response["ContentLength"] > limit:
-            raise RekognitionError(too_large, f"The object is larger than {limit // 1024**2} MB.")
+        if response["ContentLength"] > MAX_BYTES_S3:
+            response["Body"].close()
+            raise RekognitionError("ImageTooLargeException", "Image stored in S3 is larger than 15 MB.")
         with response["Body"] as body:
             data: bytes = body.read()
         return data
@@ -215,7 +212,7 @@ class AwsRekognitionBackend:
         return key
 
     def _copy_video(self, s3_object: dict[str, Any], key: str) -> None:
-        version = {"VersionId": s3_object["Version"]} if s3_object.get("Version") not in (None, "null") else {}
+        version = version_argument(s3_object)
         with tempfile.TemporaryFile() as spool:  # videos may be gigabytes: spool to disk, upload in parts
             self._local_s3().download_fileobj(s3_object["Bucket"], s3_object["Name"], spool, ExtraArgs=version or None)
             spool.seek(0)

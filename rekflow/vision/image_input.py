@@ -64,8 +64,13 @@ def inspect(data: bytes) -> ImageInput:
     return ImageInput(data, fmt, width, height)
 
 
+def version_argument(s3_object: dict[str, Any]) -> dict[str, str]:
+    """S3's VersionId argument for a Rekognition S3Object ("null" is an unversioned object's id)."""
+    return {"VersionId": s3_object["Version"]} if s3_object.get("Version") not in (None, "null") else {}
+
+
 def _read_s3_object(s3_object: dict[str, Any], s3: Any) -> bytes:
-    version = {"VersionId": s3_object["Version"]} if s3_object.get("Version") not in (None, "null") else {}
+    version = version_argument(s3_object)
     try:
         head = s3.head_object(Bucket=s3_object["Bucket"], Key=s3_object["Name"], **version)
         if head["ContentLength"] > MAX_BYTES_S3:

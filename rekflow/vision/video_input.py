@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from rekflow.vision.backend import RekognitionError
+from rekflow.vision.image_input import version_argument
 
 # Frames are analysed at most this large on their longer side, as Rekognition analyses a scaled frame too.
 MAX_FRAME_SIDE = 1280
@@ -72,7 +73,7 @@ def _scaled_rgb(frame: np.ndarray) -> np.ndarray:
 @contextmanager
 def fetch_video(s3: Any, s3_object: dict[str, Any]) -> Iterator[VideoFile]:
     """The S3 object as a local file OpenCV can read; a file it cannot decode fails the job as on AWS."""
-    version = {"VersionId": s3_object["Version"]} if s3_object.get("Version") else {}
+    version = version_argument(s3_object)
     handle, name = tempfile.mkstemp(suffix=Path(s3_object["Name"]).suffix or ".mp4", prefix="rekflow-video-")
     try:
         with os.fdopen(handle, "wb") as out:

@@ -25,6 +25,7 @@ from typing import Any
 import boto3
 
 from rekflow.vision.backend import RekognitionError
+from rekflow.vision.image_input import version_argument
 
 # Start operation -> (feature, the API name Rekognition puts in its completion message)
 START_OPERATIONS = {
@@ -153,7 +154,7 @@ class VideoJobs:
         return {"JobId": job.job_id}
 
     def _check_object(self, s3_object: dict[str, Any]) -> None:
-        version = {"VersionId": s3_object["Version"]} if s3_object.get("Version") else {}
+        version = version_argument(s3_object)
         try:
             head = self._s3_client().head_object(Bucket=s3_object["Bucket"], Key=s3_object["Name"], **version)
         except Exception as error:
