@@ -8,7 +8,7 @@ completion message to the local topic when it ends, so the workflow's callback p
 AWS. Everything else (parameters, responses, errors) passes through untouched.
 
 Credentials and region are resolved when the backend is made, before moto replaces the
-environment's credentials with its fakes.
+environment's credentials with its fakes and answers STS and SSO itself.
 """
 
 from __future__ import annotations
@@ -51,17 +51,26 @@ class AwsRekognitionBackend:
     def __init__(self, local_s3: Callable[[], Any], session: boto3.session.Session | None = None,
                  staging_bucket: str | None = None, poll_seconds: float = POLL_SECONDS) -> None:
         session = session or boto3.session.Session()
-        if session.get_credentials() is None:
+        credentials = session.get_credentials()
+        if credentials is None:
             raise AwsSetupError("--backend aws needs AWS credentials: none were found "
                                 "(set AWS_PROFILE, or run `aws configure` / `aws sso login`).")
         if not session.region_name:
             raise AwsSetupError("--backend aws needs a region: set AWS_REGION or a profile's region.")
+        try:
+            # Fetched now: once the local runtime runs, STS and SSO answer from moto. A run that
+            # outlasts the credentials (an hour for most roles) needs a new run.
+            frozen = credentials.get_frozen_credentials()
+        except BotoCoreError as error:
+            raise AwsSetupError(f"--backend aws could not get AWS credentials: {error}") from error
+        signing = {"aws_access_key_id": frozen.access_key, "aws_secret_access_key": frozen.secret_key,
+                   "aws_session_token": frozen.token}
         self._local_s3 = local_s3
-        self._rekognition = session.client("rekognition")
+        self._rekognition = session.client("rekognition", **signing)
         self.staging_bucket = staging_bucket
         # Virtual-hosted addressing puts the bucket in the host name, which is how moto is told
         # to let these requests through to AWS while the local buckets stay on moto.
-        self._staging_s3 = session.client("s3", config=Config(s3={"addressing_style": "virtual"}))
+        self._staging_s3 = session.client("s3", config=Config(s3={"addressing_style": "virtual"}), **signing)
         self._poll_seconds = poll_seconds
         self._stopping = threading.Event()
         self._lock = threading.Lock()
