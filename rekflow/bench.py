@@ -13,6 +13,7 @@ import resource
 import statistics
 import time
 
+from rekflow import malloc
 from rekflow.local.runtime import LocalRuntime
 from rekflow.samples import SAMPLES, sample_video
 from rekflow.vision.local import LocalModelsBackend, forget_faces
@@ -76,6 +77,7 @@ def bench_video(backend: str) -> float:
 
 
 def main() -> None:
+    malloc.limit_arenas()  # as `rekflow analyze` does
     print(f"rekflow bench: {len(PHOTOS)} sample images, {ROUNDS} rounds\n")
     bench_features()
     local = bench_executions("local")

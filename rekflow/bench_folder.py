@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from rekflow import cli
+from rekflow import cli, malloc
 from rekflow.samples import SAMPLES
 
 SAMPLE_SECONDS = 0.5
@@ -51,6 +51,7 @@ def write_photos(folder: Path, count: int) -> None:
 
 
 def main(count: int = 1000, backend: str = "local") -> None:
+    malloc.limit_arenas()  # before the sampler thread; `rekflow analyze` itself does it too
     with tempfile.TemporaryDirectory(prefix="rekflow-bench-folder-") as scratch:
         photos, output = Path(scratch) / "photos", Path(scratch) / "results"
         photos.mkdir()

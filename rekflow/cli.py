@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from rekflow import malloc
 from rekflow.local.runtime import ExecutionResult, LocalRuntime, make_backend
 from rekflow.samples import write_samples
 from rekflow.vision.aws import AwsSetupError
@@ -213,6 +214,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    malloc.limit_arenas()
     # moto logs each failing state with its whole parse tree; the report already names the error.
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     return int(args.func(args))
