@@ -3,7 +3,7 @@
 glibc gives each new thread a malloc arena of its own, up to eight per core, and keeps what is
 freed inside it. The local runtime starts about twenty short threads per execution (moto's
 interpreter: one per state and branch), so over a folder the process held nearly twice its
-working set: 1.84 GiB peak over 1,000 photos with the default, 1.05 GiB with two arenas at the
+working set: 1.84 GiB peak over 1,000 photos with the default, 1.07 GiB with two arenas at the
 same speed (`make bench-folder`). This is what MALLOC_ARENA_MAX=2 does, set from inside.
 """
 
