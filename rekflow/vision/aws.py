@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import re
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable
@@ -133,17 +133,22 @@ class AwsRekognitionBackend:
             self._release(key, user)
 
     def _read_local(self, s3_object: dict[str, Any]) -> bytes:
-        version = version_argument(s3_object)
-        try:
-            response = self._local_s3().get_object(Bucket=s3_object["Bucket"], Key=s3_object["Name"], **version)
-        except ClientError as error:
-            raise RekognitionError("InvalidS3ObjectException", f"Unable to get the object from S3: {error}") from error
+        response = self._open_local(s3_object)
         if response["ContentLength"] > MAX_BYTES_S3:
             response["Body"].close()
             raise RekognitionError("ImageTooLargeException", "Image stored in S3 is larger than 15 MB.")
         with response["Body"] as body:
             data: bytes = body.read()
         return data
+
+    def _open_local(self, s3_object: dict[str, Any]) -> dict[str, Any]:
+        """The local runtime's GetObject response for a Rekognition S3Object (the body not read yet)."""
+        try:
+            response: dict[str, Any] = self._local_s3().get_object(
+                Bucket=s3_object["Bucket"], Key=s3_object["Name"], **version_argument(s3_object))
+        except ClientError as error:
+            raise RekognitionError("InvalidS3ObjectException", f"Unable to get the object from S3: {error}") from error
+        return response
 
     # ------------------------------------------------------------------ videos
     def _start(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -209,23 +214,23 @@ class AwsRekognitionBackend:
         with staged.upload_lock:  # the first user uploads; the others wait for it
             if not staged.uploaded:
                 try:
-                    if data is not None:
-                        self._staging_s3.put_object(Bucket=self.staging_bucket, Key=key, Body=data)
-                    else:
-                        self._copy_video(s3_object, key)
-                except (ClientError, BotoCoreError) as error:
+                    self._upload(s3_object, key, data)
+                except BaseException:
                     self._release(key, user)
-                    raise RekognitionError("InvalidS3ObjectException", "Could not copy the object to the staging "
-                                           f"bucket {self.staging_bucket}: {error}") from error
+                    raise
                 staged.uploaded = True
         return key
 
-    def _copy_video(self, s3_object: dict[str, Any], key: str) -> None:
-        version = version_argument(s3_object)
-        with tempfile.TemporaryFile() as spool:  # videos may be gigabytes: spool to disk, upload in parts
-            self._local_s3().download_fileobj(s3_object["Bucket"], s3_object["Name"], spool, ExtraArgs=version or None)
-            spool.seek(0)
-            self._staging_s3.upload_fileobj(spool, self.staging_bucket, key)
+    def _upload(self, s3_object: dict[str, Any], key: str, data: bytes | None) -> None:
+        # A video (possibly gigabytes) streams from the local S3 straight into a multipart upload.
+        body = io.BytesIO(data) if data is not None else self._open_local(s3_object)["Body"]
+        try:
+            self._staging_s3.upload_fileobj(body, self.staging_bucket, key)
+        except (ClientError, BotoCoreError) as error:
+            raise RekognitionError("InvalidS3ObjectException", "Could not copy the object to the staging "
+                                   f"bucket {self.staging_bucket}: {error}") from error
+        finally:
+            body.close()
 
     def _release(self, key: str, user: str) -> None:
         """One user is done with a staged copy; the last one deletes it."""
