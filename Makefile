@@ -1,5 +1,6 @@
 # rekflow: `make demo` runs the workflow offline on the bundled samples, `make test` runs every test.
-# Both create the virtual environment in .venv on first use.
+# Both create the virtual environment in .venv on first use; `make test`, `make lint`, `make build` and
+# `make deploy` also install the deploy tools (`make deploy-tools`: .venv-deploy, .venv-checkov, .cache/node).
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,8 +9,19 @@ STAMP := $(VENV)/.installed
 SAMPLES := .cache/samples
 LABELS_MODEL := .cache/models/efficientnet-lite0.onnx
 STAGE ?= dev
+# Deploy-readiness gate: SAM CLI, cfn-lint + serverless rules and parliament in one environment, checkov in its
+# own (its boto3 pin conflicts with SAM CLI's), asl-validator from npm.
+DEPLOY_VENV := .venv-deploy
+DEPLOY_BIN := $(DEPLOY_VENV)/bin
+CHECKOV_VENV := .venv-checkov
+NODE_PREFIX := .cache/node
+ASL_VALIDATOR_VERSION := 4.0.0
+DEPLOY_STAMPS := $(DEPLOY_VENV)/.installed $(CHECKOV_VENV)/.installed $(NODE_PREFIX)/.installed-$(ASL_VALIDATOR_VERSION)
+# The AWS CLI tools need a region; the checks never call AWS (dummy credentials, and an endpoint nobody listens on).
+OFFLINE_AWS := AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline \
+	AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 
-.PHONY: setup demo test test-fast lint bench bench-folder build deploy clean
+.PHONY: setup deploy-tools demo test test-fast lint bench bench-folder build deploy clean
 
 setup: $(STAMP)
 
@@ -24,19 +36,43 @@ $(STAMP): requirements.txt requirements-nodeps.txt requirements-dev.txt pyprojec
 	$(BIN)/python -m rekflow.vision.models.efficientnet_export $(LABELS_MODEL)
 	touch $@
 
+deploy-tools: $(DEPLOY_STAMPS)
+
+$(DEPLOY_VENV)/.installed: requirements-deploy.txt
+	rm -rf $(DEPLOY_VENV)
+	$(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_BIN)/pip install --quiet --upgrade pip
+	$(DEPLOY_BIN)/pip install --quiet -r requirements-deploy.txt
+	touch $@
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+$(NODE_PREFIX)/.installed-$(ASL_VALIDATOR_VERSION):
+	rm -rf $(NODE_PREFIX)
+	npm install --silent --no-audit --no-fund --prefix $(NODE_PREFIX) asl-validator@$(ASL_VALIDATOR_VERSION)
+	touch $@
+
 demo: setup
 	$(BIN)/rekflow samples $(SAMPLES) > /dev/null
 	$(BIN)/rekflow analyze $(SAMPLES)
 
-test: setup
-	$(BIN)/python -m pytest
+# REKFLOW_DEPLOY_GATE=1: a missing deploy tool fails tests/deploy instead of skipping it.
+test: setup deploy-tools
+	REKFLOW_DEPLOY_GATE=1 $(BIN)/python -m pytest
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not models"
 
-lint: setup
+lint: setup deploy-tools
 	$(BIN)/ruff check .
-	$(BIN)/cfn-lint template.yaml
+	$(DEPLOY_BIN)/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
+	$(OFFLINE_AWS) $(DEPLOY_BIN)/sam validate --lint --template-file template.yaml
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
 
 bench: setup
 	$(BIN)/python -m rekflow.bench
@@ -46,12 +82,12 @@ IMAGES ?= 1000
 bench-folder: setup
 	$(BIN)/python -m rekflow.bench_folder $(IMAGES) local
 
-build:
-	sam validate --lint
-	sam build
+build: deploy-tools
+	$(OFFLINE_AWS) $(DEPLOY_BIN)/sam validate --lint --template-file template.yaml
+	$(DEPLOY_BIN)/sam build
 
 deploy: build
-	sam deploy --config-env $(STAGE)
+	$(DEPLOY_BIN)/sam deploy --config-env $(STAGE)
 
 clean:
-	rm -rf $(VENV) .cache .aws-sam rekflow-results .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEPLOY_VENV) $(CHECKOV_VENV) .cache .aws-sam rekflow-results .pytest_cache .ruff_cache

@@ -18,6 +18,7 @@ from rekflow.local.template import Template
 OPTIMISED = {
     "lambda:invoke": "lambda:InvokeFunction",
     "dynamodb:putItem": "dynamodb:PutItem",
+    "dynamodb:updateItem": "dynamodb:UpdateItem",
     "sns:publish": "sns:Publish",
     "events:putEvents": "events:PutEvents",
 }
@@ -25,6 +26,20 @@ OPTIMISED = {
 REKOGNITION_READS = {"s3:GetObject", "s3:GetObjectVersion"}
 # S3 authorises HeadObject as s3:GetObject.
 HANDLER_ACTION_OVERRIDES = {"s3:HeadObject": "s3:GetObject"}
+# Without s3:ListBucket, S3 answers HeadObject on a missing key with 403, not 404 (S3 API Reference, HeadObject,
+# "Permissions"): code that tells "gone" from "denied" needs it on the bucket.
+TELLS_MISSING_FROM_DENIED = {"s3:HeadObject": "s3:ListBucket"}
+# A state machine with Logging needs the log-delivery actions on "*" (Step Functions developer guide, IAM policies
+# for logging to CloudWatch Logs: https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html).
+LOG_DELIVERY_ACTIONS = {
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+}
+# With Tracing enabled it needs these (https://docs.aws.amazon.com/step-functions/latest/dg/xray-iam.html). SAM
+# grants them itself: it attaches the AWS managed policy AWSXrayWriteOnlyAccess to the role it generates for a
+# state machine with Tracing (aws-sam-translator, samtranslator/model/xray_utils.py); tests/deploy/test_roles.py
+# checks that on the transformed template.
+XRAY_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"}
 # What Powertools' DynamoDB idempotency store calls on its table.
 IDEMPOTENCY_ACTIONS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 
@@ -125,14 +140,42 @@ def handler_actions(code_dir: Path, handler_module: str) -> set[str]:
                 # IAM names actions by the signing name: boto3's "stepfunctions" signs as "states".
                 action = f"{model.signing_name}:{by_method[node.func.attr]}"
                 actions.add(HANDLER_ACTION_OVERRIDES.get(action, action))
+                if action in TELLS_MISSING_FROM_DENIED:
+                    actions.add(TELLS_MISSING_FROM_DENIED[action])
                 if any(k.arg == "VersionId" or k.arg is None for k in node.keywords) and service == "s3":
                     actions.add("s3:GetObjectVersion")
     return actions
 
 
+def state_machine_service_actions(props: dict) -> tuple[set[str], set[str]]:
+    """(actions the Policies must allow, actions SAM's generated role adds) for what the machine itself does."""
+    needed, added_by_sam = set(), set()
+    if props.get("Logging", {}).get("Destinations"):
+        needed |= LOG_DELIVERY_ACTIONS
+    if props.get("Tracing", {}).get("Enabled"):
+        added_by_sam |= XRAY_ACTIONS
+    return needed, added_by_sam
+
+
 def test_state_machine_policy_allows_exactly_what_the_asl_calls():
-    policies = template().resources["MediaAnalysisStateMachine"]["Properties"]["Policies"]
-    assert allowed_actions(policies) == asl_actions()
+    props = template().resources["MediaAnalysisStateMachine"]["Properties"]
+    needed, added_by_sam = state_machine_service_actions(props)
+    # The machine logs and traces: its role needs the service's own actions on top of the ASL's calls.
+    assert needed, "MediaAnalysisStateMachine sets Logging: the log-delivery actions are required"
+    assert added_by_sam, "MediaAnalysisStateMachine sets Tracing: SAM adds the X-Ray actions"
+    allowed = allowed_actions(props["Policies"])
+    assert allowed == asl_actions() | needed
+    assert not allowed & added_by_sam, "X-Ray is granted by SAM's AWSXrayWriteOnlyAccess: do not repeat it"
+
+
+def test_log_delivery_statement_names_no_resource():
+    # The log-delivery actions take no resource ARN: a narrower Resource makes CloudFormation fail the create.
+    props = template().resources["MediaAnalysisStateMachine"]["Properties"]
+    for policy in props["Policies"]:
+        for statement in policy.get("Statement", []):
+            listed = statement["Action"]
+            if set([listed] if isinstance(listed, str) else listed) & LOG_DELIVERY_ACTIONS:
+                assert statement["Resource"] == "*"
 
 
 def test_function_policies_allow_exactly_what_the_handlers_call():
