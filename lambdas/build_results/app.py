@@ -27,6 +27,7 @@ metrics = Metrics()
 RESULTS_BUCKET = os.environ["RESULTS_BUCKET"]
 RESULTS_PREFIX = os.environ["RESULTS_PREFIX"]
 REVIEW_THRESHOLD = float(os.environ["MODERATION_REVIEW_THRESHOLD"])
+RECORD_CLAIM_SECONDS = int(os.environ["RECORD_CLAIM_SECONDS"])
 _SCHEMAS = Path(os.environ["SCHEMAS_DIR"])
 DOCUMENT_SCHEMA = json.loads((_SCHEMAS / "results-document.schema.json").read_text())
 SUMMARY_SCHEMA = json.loads((_SCHEMAS / "summary-item.schema.json").read_text())
@@ -39,7 +40,8 @@ _serializer = TypeSerializer()
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     built = build(event["run"], event["execution"], results_bucket=RESULTS_BUCKET,
-                  results_prefix=RESULTS_PREFIX, review_threshold=REVIEW_THRESHOLD)
+                  results_prefix=RESULTS_PREFIX, review_threshold=REVIEW_THRESHOLD,
+                  claim_seconds=RECORD_CLAIM_SECONDS)
     # Every output is checked against its published schema before anything is stored.
     validate(event=built["document"], schema=DOCUMENT_SCHEMA)
     validate(event=built["summary"], schema=SUMMARY_SCHEMA)
@@ -50,6 +52,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "item": to_dynamodb_item(built["summary"]),
         "event": built["event"],
         "outcome": built["outcome"],
+        "claim": built["claim"],
     }
 
 

@@ -11,8 +11,13 @@ TOP_LABELS = 5
 
 
 def build(run: dict[str, Any], execution: dict[str, str], *, results_bucket: str, results_prefix: str,
-          review_threshold: float, now: datetime | None = None) -> dict[str, Any]:
-    """Document, DynamoDB summary (plain), event detail and execution outcome for one run."""
+          review_threshold: float, claim_seconds: int = 900, now: datetime | None = None) -> dict[str, Any]:
+    """Document, DynamoDB summary (plain), event detail, execution outcome and record claim for one run.
+
+    The summary is also the run's claim on the record: it names the execution and stays
+    unannounced until the event is out, so "Record summary" can tell a rerun that must finish
+    the job (a redrive, or a run after an abandoned claim) from a duplicate that must stop.
+    """
     asset, settings = run["asset"], run["settings"]
     analysis: dict[str, Any] = run.get("analysis") or {}
     routing: dict[str, Any] = run.get("routing") or {}
@@ -24,7 +29,8 @@ def build(run: dict[str, Any], execution: dict[str, str], *, results_bucket: str
     message = routing.get("message") or asset.get("message")
     results_key = f"{results_prefix}{asset['assetId']}.json"
     location = f"s3://{results_bucket}/{results_key}"
-    created_at = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
+    now = now or datetime.now(UTC)
+    created_at = now.isoformat(timespec="milliseconds")
 
     document = {
         "schemaVersion": SCHEMA_VERSION,
@@ -33,7 +39,7 @@ def build(run: dict[str, Any], execution: dict[str, str], *, results_bucket: str
         "reason": reason,
         "message": message,
         "object": {**{k: asset[k] for k in ("bucket", "key", "versionId", "etag", "size", "mediaType", "format",
-                                            "width", "height") if k in asset},
+                                            "width", "height", "trailingBytes", "motionPhoto") if k in asset},
                    **({"video": {k: asset["video"][k] for k in ("codec", "durationMillis")}}
                       if "video" in asset else {})},
         "execution": execution,
@@ -59,6 +65,9 @@ def build(run: dict[str, Any], execution: dict[str, str], *, results_bucket: str
         "Format": asset["format"],
         "ResultsLocation": location,
         "ExecutionName": execution["name"],
+        "ExecutionArn": execution["id"],
+        "Announced": False,
+        "ClaimExpiresAt": int(now.timestamp()) + claim_seconds,
         "CreatedAt": created_at,
         "Features": {name: result["status"] for name, result in features.items()},
         "TopLabels": top_labels,
@@ -100,7 +109,9 @@ def build(run: dict[str, Any], execution: dict[str, str], *, results_bucket: str
         "features": feature_counts,
         "duplicate": False,
     }
-    return {"document": document, "summary": summary, "event": event, "outcome": outcome}
+    # Numbers reach DynamoDB conditions as strings: {"N": "..."}.
+    claim = {"now": str(int(now.timestamp()))}
+    return {"document": document, "summary": summary, "event": event, "outcome": outcome, "claim": claim}
 
 
 def _status(asset: dict[str, Any], routing: dict[str, Any], features: dict[str, Any]) -> str:

@@ -1,8 +1,14 @@
 """Validate object: decide from its bytes whether Rekognition can analyse an uploaded object.
 
 The verdict is ACCEPTED (an image or video Rekognition takes), REJECTED (with a reason
-code a user can act on) or SKIPPED (the object is gone). Only S3 faults raise: they are
-operational, so the execution fails with a named error and can be redriven.
+code a user can act on) or SKIPPED (the object is gone). Only S3 faults raise, with a name:
+S3Unavailable (S3 busy or failing; the state machine retries) or ObjectUnreadable (S3 refused
+the read; the execution fails and can be redriven once the cause is fixed).
+
+"Gone" is decided with s3:ListBucket granted (without it S3 answers 403 for a missing key, not
+404): the uploaded version no longer exists, or the key's current version is a delete marker,
+which means somebody deleted the object after uploading it (on the versioned media bucket the
+uploaded version stays readable by its id, but the user's intent is that it is gone).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from aws_lambda_powertools.utilities.validation import validate
 from botocore.exceptions import ClientError
 from video_format import video_info
 
-from asset import asset_id, decode_event_key
+from asset import asset_id, key_candidates
 from media_format import MediaFormatError, check_complete, head_first, image_size, sniff
 
 logger = Logger()
@@ -38,6 +44,8 @@ MAX_VIDEO_JOB_TIMEOUT_SECONDS = 24 * 3600
 HEAD_BYTES = 64 * 1024
 TAIL_BYTES = 4 * 1024
 GONE_CODES = {"404", "NoSuchKey", "NoSuchVersion", "NotFound"}
+# S3 busy or failing: worth another try (503 SlowDown is S3's answer to too many requests).
+TRANSIENT_CODES = {"500", "503", "SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout"}
 EVENT_SCHEMA = json.loads((Path(os.environ["SCHEMAS_DIR"]) / "s3-object-created.schema.json").read_text())
 
 _s3 = None
@@ -62,40 +70,90 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return verdict
 
 
+class S3Unavailable(Exception):
+    """S3 answered with a server-side or throttling error; the state machine retries Validate."""
+
+
+class ObjectUnreadable(Exception):
+    """S3 refused to read the object (for example AccessDenied or a KMS error)."""
+
+
 def validate_object(detail: dict[str, Any], s3: Any) -> dict[str, Any]:
     """Verdict for the object named in an S3 "Object Created" event detail."""
     bucket = detail["bucket"]["name"]
-    key = decode_event_key(detail["object"]["key"])
     version_id = detail["object"].get("version-id")
-    verdict: dict[str, Any] = {
-        "bucket": bucket,
-        "key": key,
-        "versionId": version_id or "null",
-        "etag": detail["object"].get("etag"),
-        "size": detail["object"].get("size", 0),
-        "assetId": asset_id(bucket, key, version_id, detail["object"].get("etag")),
-        "mediaType": "other",
-        "format": "UNKNOWN",
-    }
+    etag = detail["object"].get("etag")
     version = {"VersionId": version_id} if version_id else {}
-
-    def read_at(offset: int, length: int) -> bytes:
-        return _get_range(s3, bucket, key, version, f"bytes={offset}-{offset + length - 1}")
-
     try:
-        head = s3.head_object(Bucket=bucket, Key=key, **version)
-        verdict["size"] = head["ContentLength"]
-        verdict["etag"] = head.get("ETag", verdict["etag"])
+        key, head = _find_object(s3, bucket, key_candidates(detail["object"]["key"]), version, etag)
+        verdict: dict[str, Any] = {
+            "bucket": bucket,
+            "key": key,
+            "versionId": version_id or "null",
+            "etag": (head or {}).get("ETag", etag),
+            "size": (head or {}).get("ContentLength", detail["object"].get("size", 0)),
+            "assetId": asset_id(bucket, key, version_id, etag),
+            "mediaType": "other",
+            "format": "UNKNOWN",
+        }
+        if head is None:
+            return _skip(verdict, "OBJECT_GONE", "The object was deleted before it could be analysed.")
+        if version_id and _deleted_since(s3, bucket, key):
+            return _skip(verdict, "OBJECT_DELETED",
+                         "The object was deleted after this upload (its current version is a delete marker).")
         if verdict["size"] == 0:
             return _reject(verdict, "EMPTY_OBJECT", "The object has no bytes.")
+
+        def read_at(offset: int, length: int) -> bytes:
+            return _get_range(s3, bucket, key, version, f"bytes={offset}-{offset + length - 1}")
+
         leading = read_at(0, HEAD_BYTES)
         return _judge(verdict, leading, read_at, lambda: _get_range(s3, bucket, key, version, f"bytes=-{TAIL_BYTES}"))
     except ClientError as error:
+        code = error.response["Error"]["Code"]
+        message = f"S3 answered {code} for s3://{bucket}: {error.response['Error'].get('Message', '')}"
+        raise (S3Unavailable if code in TRANSIENT_CODES else ObjectUnreadable)(message) from error
+
+
+def _find_object(s3: Any, bucket: str, candidates: list[str], version: dict[str, str],
+                 etag: str | None) -> tuple[str, dict[str, Any] | None]:
+    """The key the event names and its HeadObject, or (most likely key, None) when none exists.
+
+    With a version id only the real key can match. Without one (versioning off) the ETag
+    breaks a tie between two existing keys that decode alike.
+    """
+    existing: list[tuple[str, dict[str, Any]]] = []
+    for key in candidates:
+        try:
+            head = s3.head_object(Bucket=bucket, Key=key, **version)
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in GONE_CODES:
+                raise
+            continue
+        if version or str(head.get("ETag", "")).strip('"') == (etag or "").strip('"'):
+            existing = [(key, head)]
+            break
+        existing.append((key, head))
+    if not existing:
+        return candidates[0], None
+    key, head = existing[0]
+    if key != candidates[0]:
+        # The evidence on how EventBridge encodes keys is thin: count every time it was not the raw key.
+        logger.info("object key decoded", extra={"event_key": candidates[0], "key": key})
+        metrics.add_metric(name="ObjectKeyDecoded", unit=MetricUnit.Count, value=1)
+    return key, head
+
+
+def _deleted_since(s3: Any, bucket: str, key: str) -> bool:
+    """Whether the key's current version is a delete marker (S3 answers 404 with x-amz-delete-marker)."""
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        headers = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
         if error.response["Error"]["Code"] in GONE_CODES:
-            verdict.update(status="SKIPPED", reason="OBJECT_GONE",
-                           message="The object was deleted before it could be analysed.")
-            return verdict
+            return str(headers.get("x-amz-delete-marker", "")).lower() == "true"
         raise
+    return False
 
 
 def _judge(verdict: dict[str, Any], leading: bytes, read_at: Any, read_tail: Any) -> dict[str, Any]:
@@ -119,7 +177,7 @@ def _judge(verdict: dict[str, Any], leading: bytes, read_at: Any, read_tail: Any
             return _reject(verdict, "CORRUPT", "The image header gives a zero width or height.")
         if width * height > MAX_IMAGE_PIXELS:
             return _reject(verdict, "TOO_MANY_PIXELS", f"{width}x{height} is over the {MAX_IMAGE_PIXELS}-pixel budget.")
-        check_complete(sniffed.format, read_tail())
+        verdict.update(check_complete(sniffed.format, read_tail(), read_at, verdict["size"], leading))
     except MediaFormatError as error:
         return _reject(verdict, error.reason, str(error))
     verdict.update(status="ACCEPTED", reason=None, message=None)
@@ -149,6 +207,11 @@ def _judge_video(verdict: dict[str, Any], leading: bytes, read_at: Any) -> dict[
 
 def _reject(verdict: dict[str, Any], reason: str, message: str) -> dict[str, Any]:
     verdict.update(status="REJECTED", reason=reason, message=message)
+    return verdict
+
+
+def _skip(verdict: dict[str, Any], reason: str, message: str) -> dict[str, Any]:
+    verdict.update(status="SKIPPED", reason=reason, message=message)
     return verdict
 
 

@@ -1,20 +1,29 @@
-"""Who an uploaded object is: its decoded key and its idempotency key."""
+"""Who an uploaded object is: the keys its event may name, and its idempotency key."""
 
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_plus
 
 
-def decode_event_key(raw_key: str) -> str:
-    """The object key as S3 stores it, from the key in an EventBridge "Object Created" event.
+def key_candidates(event_key: str) -> list[str]:
+    """The keys an EventBridge "Object Created" event's `object.key` may stand for, most likely first.
 
-    This is the one place keys are decoded. The event carries the key percent-encoded
-    (RFC 3986: a space is %20 and a literal '+' is %2B). It is *not* form-encoded like the
-    S3 notifications sent straight to SQS, SNS or Lambda, so decoding it with unquote_plus
-    would turn every literal '+' into a space and lose the object.
+    This is the one place keys are decoded. AWS documents no encoding for this field: S3's
+    notifications sent straight to SQS, SNS or Lambda form-encode the key (a space is '+'),
+    while AWS's own samples read the EventBridge key as it is (see README, "Object keys").
+    Validate tries each candidate with the event's version id, so only the real key matches
+    whichever form arrives: the raw key, then RFC 3986 percent-decoding, then form decoding.
     """
-    return unquote(raw_key, encoding="utf-8", errors="strict")
+    candidates = [event_key]
+    for decode in (unquote, unquote_plus):
+        try:
+            decoded = decode(event_key, encoding="utf-8", errors="strict")
+        except UnicodeDecodeError:
+            continue  # percent escapes that are not UTF-8: this form cannot be the one
+        if decoded not in candidates:
+            candidates.append(decoded)
+    return candidates
 
 
 def asset_id(bucket: str, key: str, version_id: str | None, etag: str | None) -> str:

@@ -1,17 +1,25 @@
-"""Video job completed: resume the workflow branch waiting on a Rekognition video job.
+"""Video job completed: record it on the job's item and resume every branch waiting on the job.
 
-Rekognition → SNS → SQS → this function, in batches with partial failures:
-- the token is not stored yet (the job beat its own putItem): the record fails and SQS
-  delivers it again after the visibility timeout;
+Rekognition → SNS → SQS → this function, in batches with partial failures. Each branch that
+waits on a job adds its task token to the job's item (keyed by JobId) unless the item already
+says the job completed; this function marks the item completed and resumes the tokens it held
+at that moment, in one atomic update. So every order ends well:
+- the completion arrives before any token: it is recorded; the branch then finds the job
+  completed and polls it once, without waiting;
+- a rerun (redrive or replay) reuses the ClientRequestToken, gets the finished job back and
+  finds it completed the same way; Rekognition sends no second completion;
+- two executions of one upload (EventBridge delivers at least once) both wait on one JobId:
+  both tokens are on the item and both are resumed;
 - the same completion twice: Powertools idempotency answers the second from its record;
-- the branch stopped waiting (timed out, execution stopped): Step Functions says TaskTimedOut,
-  TaskDoesNotExist or InvalidToken; the record is done, not retried forever.
+- a branch that stopped waiting (timed out, execution stopped): Step Functions says
+  TaskTimedOut, TaskDoesNotExist or InvalidToken; that token is skipped, not retried.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 import boto3
@@ -37,14 +45,14 @@ VIDEO_RESULTS_PREFIX = os.environ["VIDEO_RESULTS_PREFIX"]
 VIDEO_JOBS_TABLE = os.environ["VIDEO_JOBS_TABLE"]
 # Step Functions' answers when the task token no longer has a state waiting on it.
 TOKEN_GONE = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
+# Each waiting branch's token is an attribute named after its execution (see the ASL's "Wait for …" states).
+WAITER_PREFIX = "Waiter:"
+# A rerun within this time finds the job completed; Rekognition keeps a video job's results for 7 days.
+COMPLETION_KEPT_SECONDS = 7 * 24 * 3600
 
 processor = BatchProcessor(event_type=EventType.SQS)
 idempotency = IdempotencyConfig(event_key_jmespath="[JobId, Status]", expires_after_seconds=24 * 3600)
 persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
-
-
-class TokenNotStoredYet(Exception):
-    """The completion arrived before its branch parked the task token; SQS will deliver it again."""
 
 
 @logger.inject_lambda_context
@@ -63,34 +71,51 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
 @idempotent_function(data_keyword_argument="completion", config=idempotency, persistence_store=persistence)
 def resume_branch(completion: dict[str, Any]) -> dict[str, Any]:
     job_id = completion["JobId"]
-    dynamodb = boto3.client("dynamodb")
-    item = dynamodb.get_item(TableName=VIDEO_JOBS_TABLE, Key={"JobId": {"S": job_id}}, ConsistentRead=True).get("Item")
-    if item is None:
-        raise TokenNotStoredYet(f"no task token stored for job {job_id} yet")
-    feature, asset_id, token = item["Feature"]["S"], item["AssetId"]["S"], item["TaskToken"]["S"]
+    item = _record_completion(boto3.client("dynamodb"), job_id, completion["Status"])
+    tokens = [value["S"] for name, value in item.items() if name.startswith(WAITER_PREFIX)]
+    if not tokens:
+        # No branch waits yet: the one that parks next finds the job completed and polls it.
+        metrics.add_metric(name="VideoJobsCompletedBeforeWait", unit=MetricUnit.Count, value=1)
+        return {"jobId": job_id, "outcome": "RECORDED", "resumed": 0}
+    feature, asset_id = item["Feature"]["S"], item["AssetId"]["S"]
     logger.append_keys(job_id=job_id, feature=feature, asset_id=asset_id)
+    if completion["Status"] == "SUCCEEDED":
+        answer = _collect_or_failure(feature, job_id, asset_id)
+    else:
+        answer = {"error": "VideoJobFailed",
+                  "cause": f"{feature} job {job_id} ended {completion['Status']}: {completion.get('Message', '')}"}
+    resumed = sum(_resume(boto3.client("stepfunctions"), token, answer) for token in tokens)
+    outcome = "FAILED" if "error" in answer else "RESUMED"
+    metrics.add_metric(name=f"VideoJobs{outcome.title()}", unit=MetricUnit.Count, value=resumed)
+    metrics.add_metric(name="VideoJobsNobodyWaiting", unit=MetricUnit.Count, value=len(tokens) - resumed)
+    return {"jobId": job_id, "feature": feature, "outcome": outcome, "resumed": resumed}
 
-    sfn = boto3.client("stepfunctions")
+
+def _record_completion(dynamodb: Any, job_id: str, status: str) -> dict[str, Any]:
+    """Mark the job completed and return its item as it stands, with every token parked until now."""
+    now = int(time.time())
+    response = dynamodb.update_item(
+        TableName=VIDEO_JOBS_TABLE, Key={"JobId": {"S": job_id}},
+        UpdateExpression="SET CompletedStatus = :status, CompletedAt = :now, ExpiresAt = :expires",
+        ExpressionAttributeValues={":status": {"S": status}, ":now": {"N": str(now)},
+                                   ":expires": {"N": str(now + COMPLETION_KEPT_SECONDS)}},
+        ReturnValues="ALL_NEW")
+    return dict(response["Attributes"])
+
+
+def _resume(sfn: Any, token: str, answer: dict[str, Any]) -> bool:
+    """Send the answer to one waiting branch; False when that branch no longer waits."""
     try:
-        if completion["Status"] == "SUCCEEDED":
-            summary = _collect_or_failure(feature, job_id, asset_id)
+        if "error" in answer:
+            sfn.send_task_failure(taskToken=token, error=answer["error"], cause=answer["cause"][:32768])
         else:
-            summary = {"error": "VideoJobFailed",
-                       "cause": f"{feature} job {job_id} ended {completion['Status']}: {completion.get('Message', '')}"}
-        if "error" in summary:
-            sfn.send_task_failure(taskToken=token, error=summary["error"], cause=summary["cause"][:32768])
-            outcome = "FAILED"
-        else:
-            sfn.send_task_success(taskToken=token, output=json.dumps(summary))
-            outcome = "RESUMED"
+            sfn.send_task_success(taskToken=token, output=json.dumps(answer))
     except ClientError as error:
         if error.response["Error"]["Code"] not in TOKEN_GONE:
             raise
-        logger.warning("the branch is no longer waiting for this job", extra={"error": error.response["Error"]})
-        outcome = "NOBODY_WAITING"
-    metrics.add_metric(name=f"VideoJobs{outcome.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
-    dynamodb.delete_item(TableName=VIDEO_JOBS_TABLE, Key={"JobId": {"S": job_id}})
-    return {"jobId": job_id, "feature": feature, "outcome": outcome}
+        logger.warning("a branch is no longer waiting for this job", extra={"error": error.response["Error"]})
+        return False
+    return True
 
 
 def _collect_or_failure(feature: str, job_id: str, asset_id: str) -> dict[str, Any]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from types import SimpleNamespace
+from typing import Any
 
+import botocore.session
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
 
@@ -55,3 +58,72 @@ def let_finished_threads_go() -> None:
 
     for thread in [t for t in TMP_THREADS if not t.is_alive()]:
         TMP_THREADS.remove(thread)
+
+
+# The optimised integrations (dynamodb:, sns:, events:) run on the AWS SDK for Java v1, and Step
+# Functions names their errors "<Prefix>.<exception class>": the modelled error's shape name with
+# "Exception" appended where it lacks it (DynamoDB.RequestLimitExceededException), or the SDK's base
+# class for an error the model does not know (DynamoDB.AmazonDynamoDBException for a
+# ValidationException). Seen in Step Functions' own snapshots of AWS answers (README, "Error names").
+# moto names them "<Prefix>.<error code>" (DynamoDB.RequestLimitExceeded) or, for EventBridge,
+# States.Runtime, which no Retry written for AWS would match.
+_JAVA_V1_SERVICES = {
+    # moto's integration class: (botocore service, error prefix, base exception class, service label in causes)
+    "StateTaskServiceDynamoDB": ("dynamodb", "DynamoDB", "AmazonDynamoDBException", "AmazonDynamoDBv2"),
+    "StateTaskServiceSns": ("sns", "SNS", "AmazonSNSException", "AmazonSNS"),
+    "StateTaskServiceEvents": ("events", "EventBridge", "AmazonEventBridgeException", "AmazonEventBridge"),
+}
+
+
+@functools.cache
+def _modelled_errors(service: str) -> dict[str, str]:
+    """Error code → exception shape name, from botocore's model of the service."""
+    model = botocore.session.get_session().get_service_model(service)
+    return {shape.error_code: shape.name for shape in model.error_shapes}
+
+
+def java_v1_error_name(service: str, prefix: str, base: str, code: str) -> str:
+    shape = _modelled_errors(service).get(code)
+    if shape is None:
+        return f"{prefix}.{base}"
+    return f"{prefix}.{shape if shape.endswith('Exception') else shape + 'Exception'}"
+
+
+def use_java_v1_error_names() -> None:
+    """Name the optimised integrations' errors as Step Functions does on AWS (see _JAVA_V1_SERVICES)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_dynamodb,
+        state_task_service_events,
+        state_task_service_sns,
+    )
+
+    for integration in (state_task_service_dynamodb.StateTaskServiceDynamoDB,
+                        state_task_service_sns.StateTaskServiceSns, state_task_service_events.StateTaskServiceEvents):
+        if not hasattr(integration, "_rekflow_original_from_error"):
+            integration._rekflow_original_from_error = integration._from_error
+            integration._from_error = _java_v1_from_error(integration._from_error,
+                                                          *_JAVA_V1_SERVICES[integration.__name__])
+
+
+def _java_v1_from_error(original: Any, service: str, prefix: str, base: str, label: str) -> Any:
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    def from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if not isinstance(ex, ClientError):
+            return original(self, env, ex)
+        code = ex.response["Error"]["Code"]
+        error = java_v1_error_name(service, prefix, base, code)
+        metadata = ex.response.get("ResponseMetadata", {})
+        cause = (f"{ex.response['Error'].get('Message', '')} (Service: {label}; Status Code: "
+                 f"{metadata.get('HTTPStatusCode')}; Error Code: {code}; Request ID: {metadata.get('RequestId')}; "
+                 "Proxy: null)")
+        details = TaskFailedEventDetails(error=error, cause=cause, resource=self._get_sfn_resource(),
+                                         resourceType=self._get_sfn_resource_type())
+        return FailureEvent(env=env, error_name=CustomErrorName(error), event_type=HistoryEventType.TaskFailed,
+                            event_details=EventDetails(taskFailedEventDetails=details))
+
+    return from_error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import importlib.util
 import json
 import sys
@@ -12,6 +13,11 @@ from types import ModuleType
 from typing import Any
 
 from rekflow.local.template import Template
+
+# The function whose handler is running on this thread, so that a stand-in service can answer
+# as AWS would answer that function's role (see rekflow.local.s3_permissions).
+current_function: contextvars.ContextVar[LocalFunction | None] = contextvars.ContextVar("current_function",
+                                                                                         default=None)
 
 
 @dataclass
@@ -48,6 +54,7 @@ class LocalFunction:
     def invoke(self, event: Any) -> tuple[dict[str, Any] | Any, str | None]:
         """(payload, function_error) as Lambda's Invoke reports them."""
         context = LambdaContext(self.name, self.arn, self.memory_mb, str(uuid.uuid4()))
+        running = current_function.set(self)
         try:
             return getattr(self.module, self.handler_name)(event, context), None
         except Exception as error:  # Lambda reports any uncaught exception as an Unhandled function error
@@ -56,6 +63,8 @@ class LocalFunction:
                 "errorType": type(error).__name__,
                 "stackTrace": traceback.format_exception(error),
             }, "Unhandled"
+        finally:
+            current_function.reset(running)
 
 
 def function_environment(template: Template) -> dict[str, str]:

@@ -5,20 +5,29 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 from rekflow.local.template import ACCOUNT_ID, REGION
 
 
-def encode_key(key: str) -> str:
-    """Percent-encode a key as it appears in the event (a space is %20, '+' is %2B, UTF-8 bytes as %XX)."""
-    return quote(key, safe="/-_.~!*'()")
+# How the key may appear in the event. AWS documents none of these for EventBridge (README, "Object
+# keys"): raw is what AWS's own samples read; form is how S3's direct notifications encode keys.
+KEY_ENCODINGS = {
+    "raw": lambda key: key,
+    "percent": lambda key: quote(key, safe="/-_.~!*'()"),  # RFC 3986: a space is %20, '+' is %2B
+    "form": lambda key: quote_plus(key, safe="/"),  # application/x-www-form-urlencoded: a space is '+'
+}
+
+
+def encode_key(key: str, encoding: str = "raw") -> str:
+    return KEY_ENCODINGS[encoding](key)
 
 
 def object_created_event(bucket: str, key: str, size: int, etag: str, version_id: str | None,
-                         sequencer: str | None = None, reason: str = "PutObject") -> dict[str, Any]:
+                         sequencer: str | None = None, reason: str = "PutObject",
+                         key_encoding: str = "raw") -> dict[str, Any]:
     """An "Object Created" event for one object version, as delivered to EventBridge targets."""
-    obj: dict[str, Any] = {"key": encode_key(key), "size": size, "etag": etag.strip('"'),
+    obj: dict[str, Any] = {"key": encode_key(key, key_encoding), "size": size, "etag": etag.strip('"'),
                            "sequencer": sequencer or uuid.uuid4().hex[:18].upper()}
     if version_id:
         obj["version-id"] = version_id

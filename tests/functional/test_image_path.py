@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import boto3
+
 from tests.conftest import jpeg_bytes, png_bytes, schema_validator
 
 FEATURES = ("labels", "moderation", "text", "faces")
@@ -34,7 +36,8 @@ def test_happy_path_stores_document_summary_and_event(runtime):
     # Branches run concurrently, so only the states outside the Parallel have a fixed order.
     assert [s for s in entered if s not in branch_states] == [
         "Validate object", "Apply settings", "What kind of media is it?", "Analyze image",
-        "Build results", "Record summary", "Store results document", "Needs moderation review?", "Announce results",
+        "Build results", "Store results document", "Record summary", "Needs moderation review?", "Announce results",
+        "Mark announced",
     ]
     assert sorted(s for s in entered if s in branch_states) == sorted(branch_states)
     # AND the stored document, summary item and event are valid against their schemas
@@ -64,36 +67,31 @@ def test_throttled_then_recovered(runtime):
     assert len(detect_attempts(result, "detectLabels")) == 3
 
 
-def test_internal_errors_exhausted_give_partial_result(runtime):
-    # GIVEN DetectText fails with InternalServerError on every attempt
+def test_internal_errors_exhausted_fail_the_execution_by_name(runtime):
+    # GIVEN DetectText fails with InternalServerError on every attempt (Rekognition is down, not the image)
     runtime.backend.faults.inject("DetectText", "InternalServerError", times=50)
     upload = runtime.upload(png_bytes(), "text-down.png")
 
     # WHEN the workflow runs
     result = runtime.run(runtime.object_created_event(upload))
 
-    # THEN the execution succeeds with a partial result: text FAILED by name, the rest kept
-    assert result.status == "SUCCEEDED"
-    assert result.output["status"] == "PARTIAL"
-    text = result.output["features"]["text"]
-    assert text == {"status": "FAILED", "count": 0, "error": "Rekognition.InternalServerErrorException"}
-    assert all(result.output["features"][f]["status"] == "SUCCEEDED" for f in ("labels", "moderation", "faces"))
+    # THEN the execution fails with Rekognition's error name after the retries, so it can be redriven;
+    # a PARTIAL result would be final, since every later run of this object version is a duplicate
+    assert (result.status, result.error) == ("FAILED", "Rekognition.InternalServerErrorException")
     assert len(detect_attempts(result, "detectText")) == 5  # first try + MaxAttempts 4
-    assert "Text failed" in result.states_entered()
-    document = runtime.results_document(result.output["resultsKey"])
-    schema_validator("results-document.schema.json").validate(document)
-    assert document["features"]["text"]["status"] == "FAILED"
+    assert "Text failed" not in result.states_entered()
+    assert runtime.summary_items() == []
 
 
-def test_access_denied_is_not_retried(runtime):
+def test_access_denied_fails_the_execution_without_retrying(runtime):
+    # GIVEN the state machine's role may not call DetectFaces (a broken deployment)
     runtime.backend.faults.inject("DetectFaces", "AccessDeniedException", times=1)
     upload = runtime.upload(jpeg_bytes(), "denied.jpg")
 
     result = runtime.run(runtime.object_created_event(upload))
 
-    assert result.output["features"]["faces"]["error"] == "Rekognition.AccessDeniedException"
+    assert (result.status, result.error) == ("FAILED", "Rekognition.AccessDeniedException")
     assert len(detect_attempts(result, "detectFaces")) == 1
-    assert "Faces failed" in result.states_entered()
 
 
 def test_duplicate_event_gives_one_record_and_one_event(runtime):
@@ -101,16 +99,18 @@ def test_duplicate_event_gives_one_record_and_one_event(runtime):
     upload = runtime.upload(jpeg_bytes(), "twice.jpg")
     event = runtime.object_created_event(upload)
 
-    # WHEN both deliveries start an execution (EventBridge names them differently)
+    # WHEN both deliveries start an execution (under names Step Functions generates, as for EventBridge)
     first = runtime.run(event)
-    second = runtime.run(event, name="second-delivery")
+    second = runtime.run(event)
 
     # THEN the second finds the record and stops: one item, one event
     assert first.output["duplicate"] is False
     assert second.status == "SUCCEEDED" and second.output["duplicate"] is True
     assert "Already recorded" in second.states_entered()
     assert "Announce results" not in second.states_entered()
-    assert len(runtime.summary_items()) == 1
+    assert first.name != second.name
+    (item,) = runtime.summary_items()
+    assert item["ExecutionArn"] == first.arn and item["Announced"] is True
     assert len(runtime.analyzed_events()) == 1
 
 
@@ -160,15 +160,46 @@ def test_mp4_without_a_movie_header_is_rejected_before_any_job_starts(runtime):
 
 
 def test_object_deleted_before_its_run_is_skipped(runtime):
+    # GIVEN an upload whose version is deleted before the workflow reads it
     upload = runtime.upload(jpeg_bytes(), "gone.jpg")
     event = runtime.object_created_event(upload)
-    import boto3
+    runtime.delete_upload(upload)
 
-    boto3.client("s3").delete_object(Bucket=runtime.stack.media_bucket, Key="gone.jpg", VersionId=upload.version_id)
+    # WHEN the workflow runs (Validate may list the bucket, so S3 answers 404, not 403)
+    result = runtime.run(event)
+
+    # THEN the outcome is a clean SKIPPED with a record saying why
+    assert (result.status, result.output["status"], result.output["reason"]) == ("SUCCEEDED", "SKIPPED", "OBJECT_GONE")
+    (item,) = runtime.summary_items()
+    assert item["Reason"] == "OBJECT_GONE"
+
+
+def test_object_deleted_after_upload_is_skipped_though_its_version_remains(runtime):
+    # GIVEN an upload, then a plain delete: on the versioned bucket a delete marker hides the key,
+    # while the uploaded version itself stays readable by its id
+    upload = runtime.upload(jpeg_bytes(), "deleted-later.jpg")
+    event = runtime.object_created_event(upload)
+    boto3.client("s3").delete_object(Bucket=runtime.stack.media_bucket, Key=upload.key)
 
     result = runtime.run(event)
 
-    assert (result.status, result.output["status"], result.output["reason"]) == ("SUCCEEDED", "SKIPPED", "OBJECT_GONE")
+    # THEN the user's delete wins: SKIPPED, nothing analysed
+    assert (result.output["status"], result.output["reason"]) == ("SKIPPED", "OBJECT_DELETED")
+    assert "Analyze image" not in result.states_entered()
+
+
+def test_without_list_bucket_a_deleted_object_reads_as_denied_and_fails(runtime):
+    # GIVEN Validate's role without s3:ListBucket (S3 then answers 403 for a missing key, as AWS does)
+    runtime._s3_permissions.listable["ValidateFunction"] = set()
+    upload = runtime.upload(jpeg_bytes(), "gone-unlisted.jpg")
+    event = runtime.object_created_event(upload)
+    runtime.delete_upload(upload)
+
+    result = runtime.run(event)
+
+    # THEN "gone" cannot be told from "denied": the execution fails by name (why the template grants it)
+    assert (result.status, result.error) == ("FAILED", "ObjectUnreadable")
+    assert "403" in result.cause
 
 
 def test_features_can_be_switched_off(make_runtime):
@@ -185,8 +216,6 @@ def test_features_can_be_switched_off(make_runtime):
 
 def test_operational_fault_fails_by_name_and_replays_clean(runtime):
     # GIVEN the results table is missing (a broken deployment)
-    import boto3
-
     dynamodb = boto3.client("dynamodb")
     description = dynamodb.describe_table(TableName=runtime.stack.results_table)["Table"]
     dynamodb.delete_table(TableName=runtime.stack.results_table)
