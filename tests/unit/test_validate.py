@@ -6,7 +6,7 @@ import boto3
 import pytest
 
 from rekflow.samples import SAMPLES
-from tests.conftest import jpeg_bytes, png_bytes
+from tests.conftest import jpeg_bytes, png_bytes, video_bytes
 
 
 def validate_module(runtime):
@@ -40,6 +40,21 @@ def test_each_sample_gets_its_expected_verdict(runtime, sample):
 )
 def test_bad_uploads_are_rejected_with_a_reason(runtime, data, key, reason):
     assert verdict_for(runtime, data, key)["reason"] == reason
+
+
+def test_motion_photo_is_accepted_and_says_what_follows_the_jpeg(runtime):
+    # A phone's motion photo: a whole JPEG with an MP4 clip after its end-of-image marker.
+    photo, clip = jpeg_bytes(200, 100), video_bytes()
+    verdict = verdict_for(runtime, photo + clip, "MVIMG_20240101_120000.jpg")
+    assert (verdict["status"], verdict["reason"]) == ("ACCEPTED", None), verdict["message"]
+    assert (verdict["width"], verdict["height"]) == (200, 100)
+    assert (verdict["trailingBytes"], verdict["motionPhoto"]) == (len(clip), True)
+
+
+def test_motion_photo_whose_jpeg_is_cut_short_is_truncated(runtime):
+    photo = jpeg_bytes(200, 100)
+    verdict = verdict_for(runtime, photo[: len(photo) - 200] + video_bytes(), "MVIMG_cut.jpg")
+    assert verdict["reason"] == "TRUNCATED"
 
 
 def test_image_over_15_mb_is_too_large(runtime, monkeypatch):
