@@ -117,6 +117,15 @@ class VideoJobs:
         for job in list(self._jobs.values()):
             job.done.wait(max(0.0, deadline - time.monotonic()))
 
+    def finish_all(self) -> None:
+        """Let every job held IN_PROGRESS finish now and publish its completion once."""
+        with self._lock:
+            held = [job for job in self._jobs.values() if job.plan.status == "IN_PROGRESS"]
+        for job in held:
+            job.plan = JobPlan()
+            job.done.clear()
+            self._pool.submit(self._run, job)
+
     def shutdown(self) -> None:
         """Stop taking jobs; wait for those running (cancelling those not started)."""
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -42,6 +42,10 @@ def wait_until(condition, timeout: float = 20.0):
         time.sleep(0.05)
 
 
+def task_errors(result) -> list[str]:
+    return [e["taskFailedEventDetails"]["error"] for e in result.events_of_type("TaskFailed")]
+
+
 def queue_depth(runtime, logical_id: str) -> int:
     attributes = boto3.client("sqs").get_queue_attributes(
         QueueUrl=runtime.stack.queue_urls[logical_id],
@@ -77,9 +81,10 @@ def test_video_happy_path_stores_every_feature_and_the_shot_list(runtime):
         full = stored_feature_result(runtime, document["features"][name])
         schema_validator("video-feature-result.schema.json").validate(full)
         assert full["feature"] == name and len(full["items"]) == document["features"][name]["count"]
-    # AND the parked tokens were cleaned up
+    # AND each job's item records its completion, kept (TTL) so that a rerun finds it instead of waiting
     table = boto3.client("dynamodb").scan(TableName=runtime.template.ref("VideoJobsTable"))
-    assert table["Count"] == 0
+    assert table["Count"] == 5
+    assert all(item["CompletedStatus"]["S"] == "SUCCEEDED" and "ExpiresAt" in item for item in table["Items"])
 
 
 def test_results_over_the_payload_limit_are_paged_and_stored_in_s3(make_runtime):
@@ -102,17 +107,66 @@ def test_results_over_the_payload_limit_are_paged_and_stored_in_s3(make_runtime)
     assert max(len(o) for o in outputs) < 16 * 1024
 
 
-def test_completion_before_the_token_is_stored_is_delivered_again(runtime):
+def test_completion_before_the_token_is_stored_is_recorded_and_the_branch_polls_at_once(runtime):
     # GIVEN the label job publishes its completion before the workflow can park its task token
     runtime.backend.video.plan("labels", notify="before_token_stored")
 
     # WHEN the workflow runs
     result = analyse_video(runtime)
 
-    # THEN the first delivery found no token, failed as a batch item, and the redelivery resumed the branch
+    # THEN the callback recorded the completion on the job's item (nothing to retry), the branch found
+    # the job completed when it came to park its token, and read the results once, without waiting
     assert features(result)["labels"] == "SUCCEEDED"
-    assert runtime.pollers["VideoCompletionFunction"].failed_records >= 1
-    assert not any(state.startswith("Poll") for state in result.states_entered())
+    assert runtime.pollers["VideoCompletionFunction"].failed_records == 0
+    assert "Poll label detection once" in result.states_entered()
+    assert "DynamoDb.ConditionalCheckFailedException" in task_errors(result)
+    assert runtime.backend.faults.calls["GetLabelDetection"] == 1
+
+
+def test_rerun_of_a_finished_video_polls_each_job_instead_of_waiting(runtime):
+    # GIVEN a video analysed once: every job finished and its completion was consumed
+    upload = runtime.upload(video_bytes(), "videos/rerun.mp4")
+    first = runtime.run(runtime.object_created_event(upload))
+    assert first.output["status"] == "SUCCEEDED"
+
+    # WHEN the same input runs again (a replay, or a redrive): each Start reuses its ClientRequestToken,
+    # gets the finished job back, and Rekognition sends no second completion
+    started = time.monotonic()
+    rerun = runtime.replay(first.arn)
+
+    # THEN every branch found its job completed and polled it at once, instead of waiting out the timeout
+    assert rerun.status == "SUCCEEDED" and time.monotonic() - started < 60
+    assert len([s for s in rerun.states_entered() if s.startswith("Poll")]) == 5
+    assert len(runtime.backend.video.notifications_sent) == 5, "one completion per job, none for the rerun"
+    assert rerun.output["duplicate"] is True  # the first run's record stands
+
+
+def test_two_deliveries_of_one_upload_both_wait_on_the_same_jobs_and_both_resume(runtime):
+    # GIVEN one upload whose Object Created event EventBridge delivers twice, starting two executions
+    # under generated names; both Start each job with the same ClientRequestToken, so share its JobId
+    upload = runtime.upload(video_bytes(), "videos/twice.mp4")
+    event = runtime.object_created_event(upload)
+    for feature in FEATURES:
+        runtime.backend.video.plan(feature, status="IN_PROGRESS", notify="never")  # hold every job
+    arns = [runtime.start(event), runtime.start(event)]
+    jobs_table = runtime.template.ref("VideoJobsTable")
+    dynamodb = boto3.client("dynamodb")
+
+    def waiters() -> int:
+        return sum(len([a for a in item if a.startswith("Waiter:")]) for item in
+                   dynamodb.scan(TableName=jobs_table)["Items"])
+
+    wait_until(lambda: waiters() == 10)  # two tokens on each of the five job items
+
+    # WHEN the jobs finish and each publishes one completion
+    runtime.backend.video.finish_all()
+    first, second = (runtime.wait(arn) for arn in arns)
+
+    # THEN both executions were resumed by the one completion per job; one record, one event
+    assert {first.status, second.status} == {"SUCCEEDED"}
+    assert not any(s.startswith("Poll") for r in (first, second) for s in r.states_entered())
+    assert len(runtime.summary_items()) == 1
+    assert len(runtime.analyzed_events()) == 1
 
 
 def test_duplicate_completion_is_handled_once(runtime):
@@ -177,17 +231,27 @@ def test_failed_job_is_reported_by_name(runtime):
 
 
 @pytest.mark.parametrize("feature", FEATURES)
-def test_start_refused_gives_a_partial_result(runtime, feature):
-    # GIVEN Rekognition refuses to start the feature's job
-    runtime.backend.faults.inject(START[feature], "AccessDeniedException")
+def test_start_refused_for_the_video_gives_a_partial_result(runtime, feature):
+    # GIVEN Rekognition refuses the video for one feature (an error about the media, final)
+    runtime.backend.faults.inject(START[feature], "InvalidParameterException")
 
     # WHEN the workflow runs
-    result = analyse_video(runtime, key=f"videos/{feature}-denied.mp4")
+    result = analyse_video(runtime, key=f"videos/{feature}-refused.mp4")
 
     # THEN that feature failed by name and the others are kept
     assert result.output["status"] == "PARTIAL"
-    assert result.output["features"][feature]["error"] == "Rekognition.AccessDeniedException"
+    assert result.output["features"][feature]["error"] == "Rekognition.InvalidParameterException"
     assert sum(f["status"] == "SUCCEEDED" for f in result.output["features"].values()) == 4
+
+
+def test_start_denied_fails_the_execution_by_name(runtime):
+    # GIVEN the role may not start label jobs (a broken deployment, not a property of the video)
+    runtime.backend.faults.inject("StartLabelDetection", "AccessDeniedException")
+
+    result = analyse_video(runtime, key="videos/denied.mp4")
+
+    # THEN the execution fails with the service's name for it, to be redriven once the role is fixed
+    assert (result.status, result.error) == ("FAILED", "Rekognition.AccessDeniedException")
 
 
 def test_start_throttled_and_over_the_job_limit_is_retried(runtime):
@@ -234,17 +298,32 @@ def test_completion_after_the_execution_stopped_is_dropped_not_retried(make_runt
         "JobId": job["JobId"]["S"], "Status": "FAILED", "API": "LABEL_DETECTION", "Message": "late",
         "Timestamp": 0, "Video": {"S3ObjectName": upload.key, "S3Bucket": runtime.stack.media_bucket}}))
 
-    # THEN the callback learns nobody is waiting, drops the message and forgets the token
-    wait_until(lambda: dynamodb.scan(TableName=jobs_table)["Count"] == 0)
+    # THEN the callback records the completion, learns nobody is waiting and drops the message
+    wait_until(lambda: "CompletedStatus" in dynamodb.get_item(TableName=jobs_table, Key={"JobId": job["JobId"]})["Item"])
     wait_until(lambda: queue_depth(runtime, "VideoCompletionQueue") == 0)
     assert queue_depth(runtime, "VideoCompletionDeadLetterQueue") == 0
+    assert runtime.pollers["VideoCompletionFunction"].failed_records == 0
 
 
-def test_completion_for_an_unknown_job_ends_in_the_dead_letter_queue(runtime):
-    # GIVEN a completion for a job no workflow ever parked a token for
+def test_completion_for_an_unknown_job_is_recorded_for_a_branch_that_may_come(runtime):
+    # GIVEN a completion for a job no branch waits on (yet): it may be a job whose Start answer is still on its way
     boto3.client("sns").publish(TopicArn=runtime.template.ref("VideoCompletionTopic"), Message=json.dumps({
         "JobId": "0" * 32, "Status": "SUCCEEDED", "API": "LABEL_DETECTION", "Timestamp": 0,
         "Video": {"S3ObjectName": "gone.mp4", "S3Bucket": runtime.stack.media_bucket}}))
+
+    # THEN it is recorded on the job's item (expiring with DynamoDB TTL), not retried
+    jobs_table = runtime.template.ref("VideoJobsTable")
+    dynamodb = boto3.client("dynamodb")
+    wait_until(lambda: "Item" in dynamodb.get_item(TableName=jobs_table, Key={"JobId": {"S": "0" * 32}}))
+    item = dynamodb.get_item(TableName=jobs_table, Key={"JobId": {"S": "0" * 32}})["Item"]
+    assert item["CompletedStatus"]["S"] == "SUCCEEDED" and int(item["ExpiresAt"]["N"]) > time.time()
+    wait_until(lambda: queue_depth(runtime, "VideoCompletionQueue") == 0)
+    assert runtime.pollers["VideoCompletionFunction"].failed_records == 0
+
+
+def test_a_message_that_is_not_a_completion_ends_in_the_dead_letter_queue(runtime):
+    # GIVEN something other than a Rekognition completion on the completion topic
+    boto3.client("sns").publish(TopicArn=runtime.template.ref("VideoCompletionTopic"), Message="not json")
 
     # WHEN the callback has tried it maxReceiveCount times
     # THEN SQS moves it to the dead-letter queue instead of retrying forever
