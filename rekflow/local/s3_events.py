@@ -9,7 +9,6 @@ from urllib.parse import quote, quote_plus
 
 from rekflow.local.template import ACCOUNT_ID, REGION
 
-
 # How the key may appear in the event. AWS documents none of these for EventBridge (README, "Object
 # keys"): raw is what AWS's own samples read; form is how S3's direct notifications encode keys.
 KEY_ENCODINGS = {

@@ -30,7 +30,8 @@ def listable_buckets(template: Template) -> dict[str, set[str]]:
         buckets: set[str] = set()
         for policy in resource["Properties"].get("Policies", []):
             for statement in template.resolve(policy.get("Statement", [])) if isinstance(policy, dict) else []:
-                if statement.get("Effect") != "Allow" or not {"s3:ListBucket", "s3:*", "*"} & _listed(statement["Action"]):
+                allowed = _listed(statement["Action"]) if statement.get("Effect") == "Allow" else set()
+                if not {"s3:ListBucket", "s3:*", "*"} & allowed:
                     continue
                 buckets |= {r.removeprefix("arn:aws:s3:::") for r in _listed(statement["Resource"]) if "/" not in r}
         found[logical_id] = buckets

@@ -299,7 +299,8 @@ def test_completion_after_the_execution_stopped_is_dropped_not_retried(make_runt
         "Timestamp": 0, "Video": {"S3ObjectName": upload.key, "S3Bucket": runtime.stack.media_bucket}}))
 
     # THEN the callback records the completion, learns nobody is waiting and drops the message
-    wait_until(lambda: "CompletedStatus" in dynamodb.get_item(TableName=jobs_table, Key={"JobId": job["JobId"]})["Item"])
+    key = {"JobId": job["JobId"]}
+    wait_until(lambda: "CompletedStatus" in dynamodb.get_item(TableName=jobs_table, Key=key)["Item"])
     wait_until(lambda: queue_depth(runtime, "VideoCompletionQueue") == 0)
     assert queue_depth(runtime, "VideoCompletionDeadLetterQueue") == 0
     assert runtime.pollers["VideoCompletionFunction"].failed_records == 0
