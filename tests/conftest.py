@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -16,6 +17,7 @@ from PIL import Image
 
 from rekflow import PROJECT_ROOT
 from rekflow.local.runtime import ExecutionResult, LocalRuntime
+from rekflow.local.state_cases import CASES_PATH, CaseRecorder
 
 SCHEMAS = PROJECT_ROOT / "schemas"
 # moto logs every failing state with its whole parse tree; the tests assert on the history instead.
@@ -25,6 +27,8 @@ FAST_RETRIES = 0.001
 
 _entered: set[str] = set()
 _defined: set[str] = set()
+# Every state of every execution run through a Recorder, as TestState cases (tests/aws); written at the end.
+state_cases = CaseRecorder()
 
 
 def defined_states(definition: dict[str, Any]) -> set[str]:
@@ -44,14 +48,16 @@ class Recorder:
         _defined.update(defined_states(runtime.stack.definition))
 
     def run(self, event: dict[str, Any], name: str | None = None, timeout: float = 120.0) -> ExecutionResult:
-        return self.record(self.runtime.run(event, name=name, timeout=timeout))
+        return self.record(self.runtime.run(event, name=name, timeout=timeout), self.runtime)
 
     def wait(self, execution_arn: str, timeout: float = 120.0) -> ExecutionResult:
-        return self.record(self.runtime.wait(execution_arn, timeout=timeout))
+        return self.record(self.runtime.wait(execution_arn, timeout=timeout), self.runtime)
 
     @staticmethod
-    def record(result: ExecutionResult) -> ExecutionResult:
+    def record(result: ExecutionResult, runtime: LocalRuntime | None = None) -> ExecutionResult:
         _entered.update(result.states_entered())
+        if runtime is not None:
+            state_cases.record(result.history, runtime.stack.definition, result.arn, result.name)
         return result
 
     def __getattr__(self, attribute: str) -> Any:
@@ -105,6 +111,7 @@ def schema_validator(name: str) -> jsonschema.Draft7Validator:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    _skip_reasons(terminalreporter)
     if not _defined:
         return
     covered = _entered & _defined
@@ -113,6 +120,25 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
                                 f" ({100 * len(covered) / len(_defined):.0f}%)")
     for name in sorted(_defined - covered):
         terminalreporter.write_line(f"  never entered: {name}")
+
+
+def pytest_sessionfinish(session: Any) -> None:
+    """Write the session's state cases for tests/aws (REKFLOW_STATE_CASES names another file)."""
+    if state_cases.cases:
+        state_cases.write(Path(os.environ.get("REKFLOW_STATE_CASES") or CASES_PATH))
+
+
+def _skip_reasons(terminalreporter: Any) -> None:
+    """Each distinct skip reason once, with how many tests it skipped, so a skipped tier says why."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+            reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+            reasons[reason] = reasons.get(reason, 0) + 1
+    if reasons:
+        terminalreporter.write_sep("-", "skipped, and why")
+        for reason, count in sorted(reasons.items()):
+            terminalreporter.write_line(f"{count} skipped: {reason}")
 
 
 def read_json(path: Path) -> Any:
