@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import unquote
 
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
@@ -31,8 +32,8 @@ def test_object_created_event_replays_through_the_state_machine(runtime, name):
     schema_validator("s3-object-created.schema.json").validate(event)
     sample_name, status, reason = EXPECTED[name]
     sample = next(s for s in SAMPLES if s.name == sample_name)
-    validate = runtime.function("ValidateFunction").module
-    upload = runtime.upload(sample.make(), validate.decode_event_key(event["detail"]["object"]["key"]))
+    # The special-key event carries its key percent-encoded: one of the forms Validate must resolve.
+    upload = runtime.upload(sample.make(), unquote(event["detail"]["object"]["key"]))
     event["detail"]["bucket"]["name"] = runtime.stack.media_bucket
     event["resources"] = [f"arn:aws:s3:::{runtime.stack.media_bucket}"]
     event["detail"]["object"]["version-id"] = upload.version_id
