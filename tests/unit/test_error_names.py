@@ -1,0 +1,105 @@
+"""Every name in a Retry or Catch is one that Step Functions can raise for that state on AWS.
+
+The rule (README, "Error names in Retry and Catch"): optimised integrations run on the AWS SDK for
+Java v1 and raise "<Service>.<modelled error shape>" with "Exception" appended where the shape name
+lacks it, or the SDK's base class for an unmodelled error; aws-sdk integrations run on the Java SDK
+v2 and raise "<Service>.<Shape>Exception" with the v2 service spelling (DynamoDb, not DynamoDB), or
+"<Service>.<Service>Exception". A Lambda task raises Lambda's own names or the errorType of what the
+function raises. This test would have caught "DynamoDB.RequestLimitExceeded", which never matches.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import botocore.session
+import pytest
+
+from rekflow import PROJECT_ROOT, TEMPLATE_PATH
+from rekflow.local.template import Template
+
+STATES_ERRORS = {"States.ALL", "States.Timeout", "States.HeartbeatTimeout", "States.TaskFailed", "States.Permissions",
+                 "States.ResultPathMatchFailure", "States.ParameterPathFailure", "States.BranchFailed",
+                 "States.NoChoiceMatched", "States.IntrinsicFailure", "States.ExceedToleratedFailureThreshold",
+                 "States.ItemReaderFailed", "States.ResultWriterFailed", "States.QueryEvaluationError"}
+# https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html and the Lambda integration page.
+LAMBDA_ERRORS = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+                 "Lambda.TooManyRequestsException", "Lambda.ClientExecutionTimeoutException", "Lambda.Unknown"}
+# Service prefix and base exception class per SDK generation.
+JAVA_V1 = {"dynamodb": ("DynamoDB", "AmazonDynamoDBException"), "sns": ("SNS", "AmazonSNSException"),
+           "events": ("EventBridge", "AmazonEventBridgeException")}
+JAVA_V2 = {"dynamodb": "DynamoDb", "s3": "S3", "rekognition": "Rekognition"}
+# https://docs.aws.amazon.com/step-functions/latest/dg/connect-eventbridge.html
+EXTRA = {"events": {"EventBridge.FailedEntry"}}
+
+
+def modelled(service: str, prefix: str) -> set[str]:
+    model = botocore.session.get_session().get_service_model(service)
+    return {f"{prefix}.{s.name if s.name.endswith('Exception') else s.name + 'Exception'}" for s in model.error_shapes}
+
+
+def errors_raised_by_code(code_dir: Path) -> set[str]:
+    """Exception classes a function defines, and the error names it sends with SendTaskFailure."""
+    names = set()
+    for source in code_dir.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ClassDef) and any(getattr(b, "id", "") == "Exception" for b in node.bases):
+                names.add(node.name)
+            if isinstance(node, ast.Dict):
+                for key, value in zip(node.keys, node.values, strict=True):
+                    if isinstance(key, ast.Constant) and key.value == "error" and isinstance(value, ast.Constant):
+                        names.add(value.value)
+    return names
+
+
+def task_states() -> list[tuple[str, dict]]:
+    definition = json.loads((PROJECT_ROOT / "statemachines/media_analysis.asl.json").read_text())
+    found = []
+
+    def walk(machine: dict) -> None:
+        for name, state in machine["States"].items():
+            if state["Type"] == "Task":
+                found.append((name, state))
+            for branch in state.get("Branches", []):
+                walk(branch)
+
+    walk(definition)
+    return found
+
+
+def possible_errors(state: dict, template: Template) -> set[str]:
+    integration, _, pattern = state["Resource"].removeprefix("arn:aws:states:::").partition(".")
+    possible = set(STATES_ERRORS)
+    if pattern == "waitForTaskToken":
+        # What the callback sends with SendTaskFailure.
+        possible |= errors_raised_by_code(PROJECT_ROOT / "lambdas/video_results")
+    if integration == "lambda:invoke":
+        function = state["Parameters"]["FunctionName"].strip("${}").removesuffix("Arn")
+        code_uri = template.resources[function]["Properties"]["CodeUri"]
+        return possible | LAMBDA_ERRORS | errors_raised_by_code(PROJECT_ROOT / code_uri)
+    if integration.startswith("aws-sdk:"):
+        service = integration.split(":")[1]
+        prefix = JAVA_V2[service]
+        return possible | modelled(service, prefix) | {f"{prefix}.{prefix}Exception", f"{prefix}.SdkClientException"}
+    service = integration.split(":")[0]
+    prefix, base = JAVA_V1[service]
+    return possible | modelled(service, prefix) | {f"{prefix}.{base}"} | EXTRA.get(service, set())
+
+
+@pytest.mark.parametrize("name,state", task_states(), ids=[name for name, _ in task_states()])
+def test_every_retry_and_catch_name_can_be_raised_by_its_state(name, state):
+    possible = possible_errors(state, Template.load(TEMPLATE_PATH))
+    named = {error for rule in state.get("Retry", []) + state.get("Catch", []) for error in rule["ErrorEquals"]}
+    assert named - possible == set(), f"{name}: no such error for {state['Resource']}"
+
+
+def test_the_rule_rejects_the_names_that_never_match():
+    dynamodb = possible_errors({"Resource": "arn:aws:states:::dynamodb:putItem"}, Template.load(TEMPLATE_PATH))
+    assert "DynamoDB.RequestLimitExceededException" in dynamodb and "DynamoDB.RequestLimitExceeded" not in dynamodb
+    assert "DynamoDb.ConditionalCheckFailedException" not in dynamodb  # the aws-sdk spelling
+    rekognition = possible_errors({"Resource": "arn:aws:states:::aws-sdk:rekognition:detectText"},
+                                  Template.load(TEMPLATE_PATH))
+    assert "Rekognition.InternalServerErrorException" in rekognition
+    assert "Rekognition.InternalServerError" not in rekognition
