@@ -96,12 +96,17 @@ def test_image_goes_to_rekognition_as_bytes_and_its_answer_comes_back(aws_runtim
 
 def test_rekognition_errors_keep_their_names(aws_runtime, aws):
     runtime = aws_runtime()
-    aws.faults.inject("DetectText", "AccessDeniedException")
-    result = runtime.run(runtime.object_created_event(runtime.upload(jpeg_bytes(), "photos/denied.jpg")))
+    # An error about the image gives a FAILED feature, by AWS's name
+    aws.faults.inject("DetectText", "InvalidImageFormatException")
+    refused = runtime.run(runtime.object_created_event(runtime.upload(jpeg_bytes(), "photos/refused.jpg")))
+    assert refused.output["status"] == "PARTIAL"
+    assert refused.output["features"]["text"] == {"status": "FAILED", "count": 0,
+                                                  "error": "Rekognition.InvalidImageFormatException"}
 
-    assert result.output["status"] == "PARTIAL"
-    text = result.output["features"]["text"]
-    assert (text["status"], text["error"]) == ("FAILED", "Rekognition.AccessDeniedException")
+    # AccessDenied fails the execution, by AWS's name
+    aws.faults.inject("DetectFaces", "AccessDeniedException")
+    denied = runtime.run(runtime.object_created_event(runtime.upload(jpeg_bytes(), "photos/denied.jpg")))
+    assert (denied.status, denied.error) == ("FAILED", "Rekognition.AccessDeniedException")
 
 
 def test_large_image_is_staged_for_the_call_and_removed(aws_runtime, aws):

@@ -19,7 +19,7 @@ def test_analyze_json_reports_every_sample(tmp_path, capsys):
     for line in lines:
         assert (line["status"], line["reason"]) == expected[line["key"]], line
         assert {"file", "status", "reason", "execution", "results", "features"} <= set(line)
-        assert json.loads(Path(line["results"]).read_text(encoding="utf-8"))["assetId"] == line["execution"]
+        assert json.loads(Path(line["results"]).read_text(encoding="utf-8"))["execution"]["name"] == line["execution"]
 
 
 def test_table_output_names_every_file(tmp_path, capsys):
