@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -127,3 +128,28 @@ def _java_v1_from_error(original: Any, service: str, prefix: str, base: str, lab
                             event_details=EventDetails(taskFailedEventDetails=details))
 
     return from_error
+
+
+_DYNAMODB_WRITE_LOCK = threading.RLock()
+
+
+def serialise_dynamodb_writes() -> None:
+    """Make moto's DynamoDB writes to one item atomic, as DynamoDB's are.
+
+    moto applies an UpdateItem as read, change, store without a lock: two branches adding their
+    task tokens to one job's item at the same moment lost one of them (two executions of one
+    upload, each parking on the shared JobId), and that branch then waited out its timeout.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        method = getattr(DynamoDBBackend, name)
+        if getattr(method, "_rekflow_serialised", False):
+            continue
+
+        def serialised(self: Any, *args: Any, _method: Any = method, **kwargs: Any) -> Any:
+            with _DYNAMODB_WRITE_LOCK:
+                return _method(self, *args, **kwargs)
+
+        serialised._rekflow_serialised = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, serialised)

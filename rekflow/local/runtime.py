@@ -125,6 +125,7 @@ class LocalRuntime:
         self._mock.start()
         engine.use_aws_error_names()
         engine.use_java_v1_error_names()
+        engine.serialise_dynamodb_writes()
         engine.scale_retry_waits(self.retry_time_scale)
         session = boto3._get_default_session()
         self._router = Router(load_functions(self.template), self.backend)

@@ -140,6 +140,9 @@ class VideoJobs:
         if channel and not all(str(channel.get(k, "")).startswith("arn:") for k in ("SNSTopicArn", "RoleArn")):
             raise RekognitionError("InvalidParameterException", "NotificationChannel needs SNSTopicArn and RoleArn.")
         token = params.get("ClientRequestToken")
+        self._check_object(s3_object)
+        # One lock over "is this token known?" and "start the job": two executions starting the same job
+        # at once must get one JobId, as from Rekognition.
         with self._lock:
             if token and token in self._by_token:
                 job = self._jobs[self._by_token[token]]
@@ -147,8 +150,6 @@ class VideoJobs:
                     raise RekognitionError("IdempotentParameterMismatchException",
                                            "ClientRequestToken was already used with other parameters.")
                 return {"JobId": job.job_id}
-        self._check_object(s3_object)
-        with self._lock:
             planned = self._plans.get(feature)
             plan = planned.pop(0) if planned else JobPlan()
             job = Job(uuid.uuid4().hex, feature, api, dict(params), plan)

@@ -156,7 +156,7 @@ def test_two_deliveries_of_one_upload_both_wait_on_the_same_jobs_and_both_resume
         return sum(len([a for a in item if a.startswith("Waiter:")]) for item in
                    dynamodb.scan(TableName=jobs_table)["Items"])
 
-    wait_until(lambda: waiters() == 10, timeout=90)  # two tokens on each of the five job items
+    wait_until(lambda: waiters() == 10)  # two tokens on each of the five job items
 
     # WHEN the jobs finish and each publishes one completion
     runtime.backend.video.finish_all()
