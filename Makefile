@@ -25,14 +25,14 @@ OFFLINE_AWS := AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-nodeps.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-nodeps.txt requirements-dev.txt pyproject.toml \
+		rekflow/vision/models/efficientnet_export.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(BIN)/pip install --quiet --no-deps -e .
-	# torch (the CPU wheel this machine image carries) is needed once, to convert the labels model.
-	$(BIN)/pip install --quiet torch==2.13.0 onnx==1.23.2
+	# The labels checkpoint is converted to ONNX with numpy and onnx (no torch).
 	$(BIN)/python -m rekflow.vision.models.efficientnet_export $(LABELS_MODEL)
 	touch $@
 

@@ -17,10 +17,10 @@ from PIL import Image
 from rekflow import PROJECT_ROOT
 from rekflow.vision.models.onnx_session import cpu_session
 
-# Built by `make setup` (python -m rekflow.vision.models.efficientnet_export); the export is
-# deterministic, so the file must have exactly this digest.
+# Built by `make setup` (python -m rekflow.vision.models.efficientnet_export, numpy and onnx, no torch) from
+# the checkpoint it pins; the conversion is deterministic, so the file must have exactly this digest.
 MODEL_PATH = PROJECT_ROOT / ".cache" / "models" / "efficientnet-lite0.onnx"
-MODEL_SHA256 = "7ab9c52c0dda9c278bdb3f27b21f8685a128459ecaa7a83c3ca5d02ab9272dd1"
+MODEL_SHA256 = "cfb78ec75fcfb4a19cf35cc8ff454583814aabeac198e7280d0177538fec7d14"
 LABEL_MAP = Path(__file__).resolve().parent.parent / "label_map.json"
 MEAN = np.array([123.675, 116.28, 103.53], np.float32)
 STD = np.array([58.395, 57.12, 57.375], np.float32)
@@ -54,11 +54,15 @@ def _groups() -> dict[int, LabelGroup]:
     return groups
 
 
+def preprocess(image: Image.Image) -> np.ndarray:
+    """The model's input: RGB resized to 224 by 224, normalised with ImageNet's mean and deviation, NCHW."""
+    pixels = np.asarray(image.resize((224, 224), Image.BILINEAR), np.float32)
+    return ((pixels - MEAN) / STD).transpose(2, 0, 1)[None]
+
+
 def classify(image: Image.Image) -> list[tuple[int, float]]:
     """Top ImageNet classes as (index, probability)."""
-    pixels = np.asarray(image.resize((224, 224), Image.BILINEAR), np.float32)
-    tensor = ((pixels - MEAN) / STD).transpose(2, 0, 1)[None]
-    probabilities = _session().run(None, {"pixels": tensor})[0][0]
+    probabilities = _session().run(None, {"pixels": preprocess(image)})[0][0]
     top = np.argsort(probabilities)[::-1][:TOP_K]
     return [(int(i), float(probabilities[i])) for i in top]
 
