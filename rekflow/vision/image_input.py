@@ -17,6 +17,11 @@ MAX_BYTES_S3 = 15 * 1024 * 1024
 SUPPORTED_FORMATS = {"JPEG", "PNG"}
 # Beyond this many pixels an image is refused before it is decoded (a decompression bomb).
 MAX_PIXELS = 80_000_000
+# EXIF Orientation -> the transpose that turns the stored pixels upright (as PIL's ImageOps.exif_transpose).
+UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+           5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+           8: Image.Transpose.ROTATE_90}
+EXIF_ORIENTATION = 0x0112
 
 
 @dataclass(frozen=True)
@@ -26,10 +31,41 @@ class ImageInput:
     width: int
     height: int
 
-    def decode(self) -> Image.Image:
-        """The pixels as RGB; `inspect` has already held the size to the pixel budget."""
+    def decode(self, max_side: int | None = None, min_side: int | None = None) -> Image.Image:
+        """The pixels as RGB, upright, downscaled as `downscale` says (never enlarged).
+
+        A JPEG is turned as its EXIF Orientation says: Rekognition corrects a JPEG's orientation and
+        gives boxes relative to the corrected image (a PNG's are left as stored). A JPEG that needs
+        downscaling decodes straight at the largest 1/2, 1/4 or 1/8 scale that still covers the size
+        asked for (libjpeg's DCT scaling), so a 12 MP photo is never held at full size. `inspect`
+        has already held the size to the pixel budget."""
         with Image.open(io.BytesIO(self.data)) as image:
-            return image.convert("RGB")
+            wanted = scaled_size(image.size, max_side, min_side)
+            if wanted != image.size and image.format == "JPEG":
+                image.draft("RGB", wanted)
+            orientation = image.getexif().get(EXIF_ORIENTATION, 1) if image.format == "JPEG" else 1
+            rgb = image.convert("RGB")
+        if orientation in UPRIGHT:
+            rgb = rgb.transpose(UPRIGHT[orientation])
+        return downscale(rgb, max_side, min_side)
+
+
+def scaled_size(size: tuple[int, int], max_side: int | None = None, min_side: int | None = None) -> tuple[int, int]:
+    """`size` scaled down so that the longer side is at most `max_side` (what a detector needs to see), or
+    only so far that the shorter side stays at least `min_side` (what a fixed-input classifier needs)."""
+    width, height = size
+    scale = 1.0
+    if max_side is not None:
+        scale = min(scale, max_side / max(width, height))
+    if min_side is not None:
+        scale = min(scale, min_side / min(width, height))
+    return (max(1, round(width * scale)), max(1, round(height * scale))) if scale < 1 else size
+
+
+def downscale(image: Image.Image, max_side: int | None = None, min_side: int | None = None) -> Image.Image:
+    """`image` at `scaled_size` (itself when it is no larger); Pillow's reducing resize, so no aliasing."""
+    wanted = scaled_size(image.size, max_side, min_side)
+    return image if wanted == image.size else image.resize(wanted, Image.Resampling.BILINEAR, reducing_gap=3.0)
 
 
 def read_image(image: dict[str, Any], s3: Any) -> ImageInput:

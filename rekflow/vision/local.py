@@ -2,19 +2,26 @@
 
 Each model loads once per process, on first use. Request checks (formats, sizes, the
 pixel budget) happen before any pixel is decoded, with Rekognition's own error codes.
+
+A photo is decoded once, at the size the most demanding model needs (the text recogniser's
+2048 px; a 12 MP JPEG decodes straight at half size), and that copy is shared by the four
+features, which the workflow asks for at once; each model then sees its own downscaled copy.
+Boxes and polygons are relative, so they hold for the photo as sent.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
-from functools import lru_cache
-from typing import Any
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from PIL import Image
 
-from rekflow.vision.image_input import ImageInput
+from rekflow.vision.image_input import ImageInput, downscale
 from rekflow.vision.image_operations import ImageOperationsBackend
 from rekflow.vision.models import faces, labels, moderation, segments, text
 from rekflow.vision.video_input import fetch_video
@@ -23,17 +30,66 @@ from rekflow.vision.video_jobs import VideoAnalysis
 LABEL_MODEL_VERSION = "local-efficientnet-lite0"
 MODERATION_MODEL_VERSION = "local-image-safety-classifier-s"
 TEXT_MODEL_VERSION = "local-pp-ocr"
+# The classifiers squash the photo to 224x224 themselves; they are given at least twice that on the
+# shorter side, so their own resize still averages the pixels rather than skipping them.
+CLASSIFIER_MIN_SIDE = 2 * moderation.INPUT_SIDE
+
+Key = TypeVar("Key", bound=Hashable)
+Value = TypeVar("Value")
 
 
-@lru_cache(maxsize=8)
-def _faces(image: ImageInput) -> list[dict[str, Any]]:
-    """Faces of one image; DetectLabels needs them for Person, so the workflow's two calls share one run."""
-    return faces.detect_faces(np.asarray(image.decode()))
+class SharedResults(Generic[Key, Value]):
+    """`compute(key)` once per key for the last `size` keys; a caller that asks while the first one
+    computes waits for its result (lru_cache would compute it twice: the workflow's branches ask at once)."""
+
+    def __init__(self, compute: Callable[[Key], Value], size: int) -> None:
+        self._compute, self._size = compute, size
+        self._results: OrderedDict[Key, Future[Value]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, key: Key) -> Value:
+        with self._lock:
+            result = self._results.get(key)
+            first = result is None
+            if result is None:
+                result = self._results[key] = Future()
+                while len(self._results) > self._size:
+                    self._results.popitem(last=False)
+            else:
+                self._results.move_to_end(key)
+        if first:
+            try:
+                result.set_result(self._compute(key))
+            except BaseException as error:
+                with self._lock:  # a failure is not remembered: the next caller tries again
+                    if self._results.get(key) is result:
+                        del self._results[key]
+                result.set_exception(error)
+        return result.result()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._results.clear()
+
+
+def _working_copy(image: ImageInput) -> Image.Image:
+    return image.decode(max_side=max(faces.MAX_SIDE, text.MAX_SIDE))
+
+
+def _face_details(image: ImageInput) -> list[dict[str, Any]]:
+    return faces.detect_faces(np.asarray(downscale(_pixels(image), faces.MAX_SIDE)))
+
+
+# Decoded photos (9 MB each at 2048x1536) for the executions in flight: `rekflow analyze` runs 4 at once.
+_pixels: SharedResults[ImageInput, Image.Image] = SharedResults(_working_copy, size=4)
+# Faces of one image; DetectLabels needs them for Person, so the workflow's two calls share one run.
+_faces: SharedResults[ImageInput, list[dict[str, Any]]] = SharedResults(_face_details, size=8)
 
 
 def forget_faces() -> None:
-    """Drop the shared face results, so a benchmark times the model and not the cache."""
-    _faces.cache_clear()
+    """Drop the shared decoded photos and face results, so a benchmark times the work and not the cache."""
+    _faces.clear()
+    _pixels.clear()
 
 
 class LocalModelsBackend(ImageOperationsBackend):
@@ -48,16 +104,18 @@ class LocalModelsBackend(ImageOperationsBackend):
     def detect_labels(self, image: ImageInput, params: dict[str, Any]) -> dict[str, Any]:
         floor = float(params.get("MinConfidence", 55))
         person_boxes = [face["BoundingBox"] for face in _faces(image)]
-        found = [label for label in labels.detect_labels(image.decode(), person_boxes) if label["Confidence"] >= floor]
+        picture = downscale(_pixels(image), min_side=CLASSIFIER_MIN_SIDE)
+        found = [label for label in labels.detect_labels(picture, person_boxes) if label["Confidence"] >= floor]
         return {"Labels": found[: int(params.get("MaxLabels", 1000))], "LabelModelVersion": LABEL_MODEL_VERSION}
 
     def detect_moderation_labels(self, image: ImageInput, params: dict[str, Any]) -> dict[str, Any]:
-        found = moderation.detect_moderation_labels(image.decode(), float(params.get("MinConfidence", 50)))
+        picture = downscale(_pixels(image), min_side=CLASSIFIER_MIN_SIDE)
+        found = moderation.detect_moderation_labels(picture, float(params.get("MinConfidence", 50)))
         return {"ModerationLabels": found, "ModerationModelVersion": MODERATION_MODEL_VERSION}
 
     def detect_text(self, image: ImageInput, params: dict[str, Any]) -> dict[str, Any]:
         floor = float(params.get("Filters", {}).get("WordFilter", {}).get("MinConfidence", 0))
-        detections = text.detect_text(np.asarray(image.decode()), floor)
+        detections = text.detect_text(np.asarray(downscale(_pixels(image), text.MAX_SIDE)), floor)
         return {"TextDetections": detections, "TextModelVersion": TEXT_MODEL_VERSION}
 
     def detect_faces(self, image: ImageInput, params: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +145,7 @@ class LocalModelsBackend(ImageOperationsBackend):
             floor = float(request.get("Filters", {}).get("WordFilter", {}).get("MinConfidence", 0))
             return [{"TextDetection": d} for d in text.detect_text(frame, floor)]
         floor = float(request.get("MinConfidence", 50))
-        picture = Image.fromarray(frame)
+        picture = downscale(Image.fromarray(frame), min_side=CLASSIFIER_MIN_SIDE)
         if feature == "moderation":
             return [{"ModerationLabel": label} for label in moderation.detect_moderation_labels(picture, floor)]
         person_boxes = [face["BoundingBox"] for face in faces.detect_faces(frame)]

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import io
 
+import numpy as np
 import pytest
+from PIL import Image
 
+from rekflow.phone_photos import PHONE_SIZE, astronaut_faces, astronauts_canvas, encode_jpeg
 from rekflow.samples import SAMPLES, sign_text_lines
 from rekflow.vision.backend import RekognitionError
 from rekflow.vision.local import LocalModelsBackend
@@ -29,10 +33,29 @@ def sample_bytes(name: str) -> bytes:
     return next(s for s in SAMPLES if s.name == name).make()
 
 
-def ask(backend: LocalModelsBackend, operation: str, sample: str) -> dict:
-    response = backend.handle(operation, {"Image": {"Bytes": sample_bytes(sample)}, **OPERATIONS[operation]})
+def ask(backend: LocalModelsBackend, operation: str, sample: str | bytes) -> dict:
+    data = sample if isinstance(sample, bytes) else sample_bytes(sample)
+    response = backend.handle(operation, {"Image": {"Bytes": data}, **OPERATIONS[operation]})
     assert shape_errors(operation, response) == ""
     return response
+
+
+def assert_lines_read(detections: list[dict]) -> None:
+    lines = [d["DetectedText"] for d in detections if d["Type"] == "LINE"]
+    assert len(lines) == len(sign_text_lines()), lines
+    for expected, read in zip(sign_text_lines(), lines, strict=True):
+        wrong = sum(max(a, b) for op, a1, a2, b1, b2 in difflib.SequenceMatcher(None, expected, read).get_opcodes()
+                    if op != "equal" for a, b in [(a2 - a1, b2 - b1)])
+        assert wrong <= 1, (expected, read)
+
+
+def assert_one_face_per_paste(face_details: list[dict], regions: list[tuple[float, float, float, float]]) -> None:
+    """Each face's centre lies in the region of a different pasted astronaut, and every paste has its face."""
+    centres = [(f["BoundingBox"]["Left"] + f["BoundingBox"]["Width"] / 2,
+                f["BoundingBox"]["Top"] + f["BoundingBox"]["Height"] / 2) for f in face_details]
+    found = sorted(next((i for i, (left, t, r, b) in enumerate(regions) if left <= x <= r and t <= y <= b), -1)
+                   for x, y in centres)
+    assert found == list(range(len(regions))), (centres, regions)
 
 
 def test_person_photo_yields_a_face_and_person(backend):
@@ -54,14 +77,36 @@ def test_cat_photo_yields_cat_under_animal(backend):
 
 def test_rendered_text_is_read_back(backend):
     detections = ask(backend, "DetectText", "shop sign + hours 100% café.png")["TextDetections"]
-    lines = [d["DetectedText"] for d in detections if d["Type"] == "LINE"]
-    assert len(lines) == len(sign_text_lines())
-    for expected, read in zip(sign_text_lines(), lines, strict=True):
-        wrong = sum(max(a, b) for op, a1, a2, b1, b2 in difflib.SequenceMatcher(None, expected, read).get_opcodes()
-                    if op != "equal" for a, b in [(a2 - a1, b2 - b1)])
-        assert wrong <= 1, (expected, read)
+    assert_lines_read(detections)
     words = [d for d in detections if d["Type"] == "WORD"]
     assert {w["ParentId"] for w in words} == {d["Id"] for d in detections if d["Type"] == "LINE"}
+
+
+def test_faces_are_found_at_every_size_in_a_phone_photo(backend):
+    """Astronauts pasted at three sizes (faces of about 2.5 %, 5 % and 10 % of the width): the detector sees a
+    downscaled copy of a 12 MP photo, and still finds each face, with boxes relative to the whole photo."""
+    photo = encode_jpeg(astronauts_canvas(PHONE_SIZE), np.random.default_rng(7))
+    details = ask(backend, "DetectFaces", photo)["FaceDetails"]
+    assert_one_face_per_paste(details, astronaut_faces(PHONE_SIZE))
+    assert all(face["Confidence"] > 95 for face in details)
+    labels = {label["Name"]: label for label in ask(backend, "DetectLabels", photo)["Labels"]}
+    assert len(labels["Person"]["Instances"]) == len(details)
+
+
+def test_phone_photo_stored_sideways_is_read_upright(backend):
+    """A phone turned sideways stores its pixels turned, with EXIF Orientation 6 (turn them 90° clockwise to
+    view them); Rekognition turns a JPEG upright before it answers, and its boxes are relative to the upright photo."""
+    upright = astronauts_canvas(PHONE_SIZE)
+    stored = encode_jpeg(upright.transpose(Image.Transpose.ROTATE_90), np.random.default_rng(7), orientation=6)
+    assert Image.open(io.BytesIO(stored)).size == PHONE_SIZE[::-1]
+    assert_one_face_per_paste(ask(backend, "DetectFaces", stored)["FaceDetails"], astronaut_faces(PHONE_SIZE))
+
+
+def test_text_is_read_in_a_phone_photo(backend):
+    sign = Image.open(io.BytesIO(sample_bytes("shop sign + hours 100% café.png"))).convert("RGB")
+    canvas = Image.new("RGB", PHONE_SIZE, (200, 190, 170))
+    canvas.paste(sign.resize((sign.width * 3, sign.height * 3), Image.Resampling.BICUBIC), (500, 900))
+    assert_lines_read(ask(backend, "DetectText", encode_jpeg(canvas, np.random.default_rng(3)))["TextDetections"])
 
 
 def test_blank_image_has_no_faces_and_no_text(backend):
