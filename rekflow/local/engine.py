@@ -1,17 +1,34 @@
-"""Make moto's Step Functions interpreter behave like AWS where the workflow depends on it."""
+"""Every change rekflow makes to moto's internals, applied and reverted in one place.
+
+moto's Step Functions interpreter (a port of LocalStack's) runs the real ASL. These patches make it
+answer as AWS does where the workflow depends on it (error names, atomic DynamoDB writes) and make
+it fast enough for a laptop (one parse per definition, clients reused, no global-lock scans):
+
+    with patched_moto(retry_time_scale=0.001):
+        ...  # inside mock_aws
+
+They were written against MOTO_VERSION and refuse any other: an upgrade must re-read each target
+(tests/unit/test_moto_patches.py checks that every target still has the shape a patch relies on).
+Patches are counted, so nested local runtimes share them and the last one out reverts them.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
+import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib.metadata import version
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import botocore.session
-from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
+
+MOTO_VERSION = "5.2.5"
 
 # AWS names aws-sdk integration errors "<Service>.<Code>" with the service in PascalCase
 # (Rekognition.ThrottlingException, S3.NoSuchKeyException). moto only knows a few services
@@ -19,19 +36,230 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 AWS_SDK_ERROR_PREFIXES = {"rekognition": "Rekognition", "s3": "S3", "sns": "SNS", "sqs": "SQS",
                           "eventbridge": "EventBridge", "lambda": "Lambda"}
 
+# The optimised integrations (dynamodb:, sns:, events:) run on the AWS SDK for Java v1, and Step
+# Functions names their errors "<Prefix>.<exception class>": the modelled error's shape name with
+# "Exception" appended where it lacks it (DynamoDB.RequestLimitExceededException), or the SDK's base
+# class for an error the model does not know (DynamoDB.AmazonDynamoDBException for a
+# ValidationException). Seen in recordings of AWS's answers (README, "Error names").
+# moto names them "<Prefix>.<error code>" (DynamoDB.RequestLimitExceeded) or, for EventBridge,
+# States.Runtime, which no Retry written for AWS would match.
+_JAVA_V1_SERVICES = {
+    # moto's integration class: (botocore service, error prefix, base exception class, service label in causes)
+    "StateTaskServiceDynamoDB": ("dynamodb", "DynamoDB", "AmazonDynamoDBException", "AmazonDynamoDBv2"),
+    "StateTaskServiceSns": ("sns", "SNS", "AmazonSNSException", "AmazonSNS"),
+    "StateTaskServiceEvents": ("events", "EventBridge", "AmazonEventBridgeException", "AmazonEventBridge"),
+}
 
-def use_aws_error_names() -> None:
-    state_task_service_aws_sdk._SERVICE_ERROR_NAMES.update(AWS_SDK_ERROR_PREFIXES)
+_SERVICE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service"
 
 
-def scale_retry_waits(scale: float) -> None:
-    """Run Retry back-off waits `scale` times as long (1.0 is real time; tests use a tiny scale).
+@dataclass
+class Patch:
+    """Replace `owner.name` with `replacement` while the patches are applied."""
 
-    The interpreter sleeps between attempts with time.sleep; only its module's view of `time` changes.
+    owner: Any
+    name: str
+    replacement: Any
+    original: Any = None
+
+
+class _State:
+    lock = threading.Lock()
+    depth = 0
+    applied: ClassVar[list[Patch]] = []
+    retry_time_scale = 1.0
+
+
+def patches() -> list[Patch]:
+    """Every patch, built fresh against the moto modules as they are now."""
+    from moto.core.base_backend import BackendDict
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    aws_sdk = importlib.import_module(f"{_SERVICE}.state_task_service_aws_sdk")
+    found = [
+        Patch(aws_sdk, "_SERVICE_ERROR_NAMES", {**aws_sdk._SERVICE_ERROR_NAMES, **AWS_SDK_ERROR_PREFIXES}),
+        # The interpreter sleeps between Retry attempts with time.sleep; only its module's view of time changes.
+        Patch(retrier_decl, "time", SimpleNamespace(sleep=_scaled_sleep)),
+        Patch(ExecutionWorker, "_get_evaluation_entrypoint", _cached_entrypoint),
+        Patch(BackendDict, "_create_account_specific_backend",
+              _known_accounts_fast(BackendDict._create_account_specific_backend)),
+    ]
+    for module_name, class_name in (("state_task_service_dynamodb", "StateTaskServiceDynamoDB"),
+                                    ("state_task_service_sns", "StateTaskServiceSns"),
+                                    ("state_task_service_events", "StateTaskServiceEvents")):
+        integration = getattr(importlib.import_module(f"{_SERVICE}.{module_name}"), class_name)
+        found.append(Patch(integration, "_from_error",
+                           _java_v1_from_error(integration._from_error, *_JAVA_V1_SERVICES[class_name])))
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        found.append(Patch(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name))))
+    # moto's interpreter imports boto_client_for by name into each integration module.
+    for module in [m for name, m in list(sys.modules.items()) if name.startswith("moto.stepfunctions.parser")]:
+        if getattr(module, "boto_client_for", None) is not None:
+            found.append(Patch(module, "boto_client_for", _reused_client(module.boto_client_for)))
+    return found
+
+
+@contextlib.contextmanager
+def patched_moto(retry_time_scale: float = 1.0) -> Iterator[None]:
+    """Apply every patch (once, however deeply nested) for the duration of the block."""
+    installed = version("moto")
+    if installed != MOTO_VERSION:
+        raise RuntimeError(f"rekflow's moto patches were written for moto {MOTO_VERSION}, not {installed}: "
+                           "re-check each target in rekflow/local/engine.py and update MOTO_VERSION")
+    with _State.lock:
+        _State.retry_time_scale = retry_time_scale
+        if _State.depth == 0:
+            _load_integrations()
+            _State.applied = patches()
+            for patch in _State.applied:
+                patch.original = getattr(patch.owner, patch.name)
+                setattr(patch.owner, patch.name, patch.replacement)
+        _State.depth += 1
+    try:
+        yield
+    finally:
+        with _State.lock:
+            _State.depth -= 1
+            if _State.depth == 0:
+                for patch in reversed(_State.applied):
+                    setattr(patch.owner, patch.name, patch.original)
+                _State.applied = []
+                _clients.clear()
+                _parsed.cache_clear()
+
+
+def _scaled_sleep(seconds: float) -> None:
+    time.sleep(seconds * _State.retry_time_scale)
+
+
+def _load_integrations() -> None:
+    """Import every integration module, so each one's boto_client_for is there to patch."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_factory
+
+    del state_task_service_factory  # importing it imports every integration
+
+
+# ---------------------------------------------------------------- error names
+@functools.cache
+def _modelled_errors(service: str) -> dict[str, str]:
+    """Error code → exception shape name, from botocore's model of the service."""
+    model = botocore.session.get_session().get_service_model(service)
+    return {shape.error_code: shape.name for shape in model.error_shapes}
+
+
+def java_v1_error_name(service: str, prefix: str, base: str, code: str) -> str:
+    shape = _modelled_errors(service).get(code)
+    if shape is None:
+        return f"{prefix}.{base}"
+    return f"{prefix}.{shape if shape.endswith('Exception') else shape + 'Exception'}"
+
+
+def _java_v1_from_error(original: Any, service: str, prefix: str, base: str, label: str) -> Any:
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    def from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if not isinstance(ex, ClientError):
+            return original(self, env, ex)
+        code = ex.response["Error"]["Code"]
+        error = java_v1_error_name(service, prefix, base, code)
+        metadata = ex.response.get("ResponseMetadata", {})
+        cause = (f"{ex.response['Error'].get('Message', '')} (Service: {label}; Status Code: "
+                 f"{metadata.get('HTTPStatusCode')}; Error Code: {code}; Request ID: {metadata.get('RequestId')}; "
+                 "Proxy: null)")
+        details = TaskFailedEventDetails(error=error, cause=cause, resource=self._get_sfn_resource(),
+                                         resourceType=self._get_sfn_resource_type())
+        return FailureEvent(env=env, error_name=CustomErrorName(error), event_type=HistoryEventType.TaskFailed,
+                            event_details=EventDetails(taskFailedEventDetails=details))
+
+    return from_error
+
+
+# ---------------------------------------------------------------- DynamoDB writes
+_DYNAMODB_WRITE_LOCK = threading.RLock()
+
+
+def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A DynamoDB write applied atomically, as DynamoDB applies it.
+
+    moto applies an UpdateItem as read, change, store without a lock: two branches adding their
+    task tokens to one job's item at the same moment lost one of them (two executions of one
+    upload, each parking on the shared JobId), and that branch then waited out its timeout.
     """
-    retrier_decl.time = SimpleNamespace(sleep=lambda seconds: time.sleep(seconds * scale))  # type: ignore[assignment]
+
+    @functools.wraps(method)
+    def serialised(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _DYNAMODB_WRITE_LOCK:
+            return method(self, *args, **kwargs)
+
+    return serialised
 
 
+# ---------------------------------------------------------------- speed
+@functools.lru_cache(maxsize=16)
+def _parsed(definition: str) -> Any:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    return AmazonStateLanguageParser.parse(definition)[0]
+
+
+_parse_lock = threading.Lock()
+
+
+def _cached_entrypoint(self: Any) -> Any:
+    """The parsed program of the execution's definition, parsed once per definition.
+
+    moto parsed the whole ASL again with its pure-Python ANTLR parser for every execution (a fifth
+    of a local execution's time). The program's components keep no per-execution state: that lives
+    in each execution's Environment.
+    """
+    with _parse_lock:  # ten executions starting at once should wait for one parse, not make ten
+        return _parsed(self._evaluation_details.state_machine_details.definition)
+
+
+def _known_accounts_fast(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto runs this on every backend lookup: it takes a global lock and scans a list of every
+    service's BackendDict with `in`, which compares dicts by value. Once an account's backend
+    exists, there is nothing to do."""
+
+    def create_once(self: Any, account_id: str) -> None:
+        if dict.__contains__(self, account_id):
+            return
+        original(self, account_id)
+
+    return create_once
+
+
+_clients: dict[tuple[int, str, str], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _reused_client(original: Callable[..., Any]) -> Callable[..., Any]:
+    """One client per service and region for the interpreter, instead of one per task.
+
+    Creating a botocore client copies the session's event hooks and builds an SSL context: a
+    third of a local execution's time. Clients are thread-safe; keyed by the default session,
+    so a new local runtime (a new session with its own hooks) gets new ones.
+    """
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        import boto3
+
+        key = (id(boto3._get_default_session()), region, service)
+        with _clients_lock:
+            if key not in _clients:
+                _clients[key] = original(region=region, service=service, state_credentials=state_credentials)
+            return _clients[key]
+
+    return client_for
+
+
+# ---------------------------------------------------------------- memory
 def forget_execution(execution_arn: str, account_id: str, region: str) -> None:
     """Drop a finished execution from moto's Step Functions.
 
@@ -61,95 +289,17 @@ def let_finished_threads_go() -> None:
         TMP_THREADS.remove(thread)
 
 
-# The optimised integrations (dynamodb:, sns:, events:) run on the AWS SDK for Java v1, and Step
-# Functions names their errors "<Prefix>.<exception class>": the modelled error's shape name with
-# "Exception" appended where it lacks it (DynamoDB.RequestLimitExceededException), or the SDK's base
-# class for an error the model does not know (DynamoDB.AmazonDynamoDBException for a
-# ValidationException). Seen in Step Functions' own snapshots of AWS answers (README, "Error names").
-# moto names them "<Prefix>.<error code>" (DynamoDB.RequestLimitExceeded) or, for EventBridge,
-# States.Runtime, which no Retry written for AWS would match.
-_JAVA_V1_SERVICES = {
-    # moto's integration class: (botocore service, error prefix, base exception class, service label in causes)
-    "StateTaskServiceDynamoDB": ("dynamodb", "DynamoDB", "AmazonDynamoDBException", "AmazonDynamoDBv2"),
-    "StateTaskServiceSns": ("sns", "SNS", "AmazonSNSException", "AmazonSNS"),
-    "StateTaskServiceEvents": ("events", "EventBridge", "AmazonEventBridgeException", "AmazonEventBridge"),
-}
+def wait_for_execution(execution_arn: str, account_id: str, region: str, timeout: float) -> None:
+    """Block until the execution has ended, watching moto's own record of it.
 
-
-@functools.cache
-def _modelled_errors(service: str) -> dict[str, str]:
-    """Error code → exception shape name, from botocore's model of the service."""
-    model = botocore.session.get_session().get_service_model(service)
-    return {shape.error_code: shape.name for shape in model.error_shapes}
-
-
-def java_v1_error_name(service: str, prefix: str, base: str, code: str) -> str:
-    shape = _modelled_errors(service).get(code)
-    if shape is None:
-        return f"{prefix}.{base}"
-    return f"{prefix}.{shape if shape.endswith('Exception') else shape + 'Exception'}"
-
-
-def use_java_v1_error_names() -> None:
-    """Name the optimised integrations' errors as Step Functions does on AWS (see _JAVA_V1_SERVICES)."""
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-        state_task_service_dynamodb,
-        state_task_service_events,
-        state_task_service_sns,
-    )
-
-    for integration in (state_task_service_dynamodb.StateTaskServiceDynamoDB,
-                        state_task_service_sns.StateTaskServiceSns, state_task_service_events.StateTaskServiceEvents):
-        if not hasattr(integration, "_rekflow_original_from_error"):
-            integration._rekflow_original_from_error = integration._from_error
-            integration._from_error = _java_v1_from_error(integration._from_error,
-                                                          *_JAVA_V1_SERVICES[integration.__name__])
-
-
-def _java_v1_from_error(original: Any, service: str, prefix: str, base: str, label: str) -> Any:
-    from botocore.exceptions import ClientError
-    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
-    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
-    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
-    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-
-    def from_error(self: Any, env: Any, ex: Exception) -> Any:
-        if not isinstance(ex, ClientError):
-            return original(self, env, ex)
-        code = ex.response["Error"]["Code"]
-        error = java_v1_error_name(service, prefix, base, code)
-        metadata = ex.response.get("ResponseMetadata", {})
-        cause = (f"{ex.response['Error'].get('Message', '')} (Service: {label}; Status Code: "
-                 f"{metadata.get('HTTPStatusCode')}; Error Code: {code}; Request ID: {metadata.get('RequestId')}; "
-                 "Proxy: null)")
-        details = TaskFailedEventDetails(error=error, cause=cause, resource=self._get_sfn_resource(),
-                                         resourceType=self._get_sfn_resource_type())
-        return FailureEvent(env=env, error_name=CustomErrorName(error), event_type=HistoryEventType.TaskFailed,
-                            event_details=EventDetails(taskFailedEventDetails=details))
-
-    return from_error
-
-
-_DYNAMODB_WRITE_LOCK = threading.RLock()
-
-
-def serialise_dynamodb_writes() -> None:
-    """Make moto's DynamoDB writes to one item atomic, as DynamoDB's are.
-
-    moto applies an UpdateItem as read, change, store without a lock: two branches adding their
-    task tokens to one job's item at the same moment lost one of them (two executions of one
-    upload, each parking on the shared JobId), and that branch then waited out its timeout.
+    Polling DescribeExecution through botocore from every waiting thread cost a tenth of the CPU of
+    a folder run; reading the status attribute costs nothing.
     """
-    from moto.dynamodb.models import DynamoDBBackend
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        method = getattr(DynamoDBBackend, name)
-        if getattr(method, "_rekflow_serialised", False):
-            continue
-
-        def serialised(self: Any, *args: Any, _method: Any = method, **kwargs: Any) -> Any:
-            with _DYNAMODB_WRITE_LOCK:
-                return _method(self, *args, **kwargs)
-
-        serialised._rekflow_serialised = True  # type: ignore[attr-defined]
-        setattr(DynamoDBBackend, name, serialised)
+    execution = stepfunctions_parser_backends[account_id][region].describe_execution(execution_arn)
+    deadline = time.monotonic() + timeout
+    while execution.exec_status is None or execution.exec_status.value == "RUNNING":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{execution_arn} still running after {timeout} s")
+        time.sleep(0.01)

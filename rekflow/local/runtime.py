@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,8 +30,6 @@ from rekflow.local.service_faults import ServiceFaults
 from rekflow.local.stack import LocalStack, deploy
 from rekflow.local.template import ACCOUNT_ID, REGION, Template
 from rekflow.vision.backend import Backend, FaultInjectingBackend
-
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 # Settings that differ offline: no X-Ray daemon, no CloudWatch, schemas read from the repo.
 LOCAL_ENVIRONMENT = {
@@ -70,9 +67,23 @@ class ExecutionResult:
         return [e for e in self.history if e["type"] == event_type]
 
 
+_clients: dict[tuple[int, str], Any] = {}
+
+
+def client(service: str) -> Any:
+    """A client of the local runtime's (moto) `service`, made once per boto3 default session.
+
+    Making a client copies the session's hooks and loads the service model: reused, not remade per
+    call. A new local runtime has a new default session (and new hooks), so it gets new clients.
+    """
+    key = (id(boto3._get_default_session()), service)
+    if key not in _clients:
+        _clients[key] = boto3.client(service)
+    return _clients[key]
+
+
 def _runtime_s3() -> Any:
-    """An S3 client of the runtime's own (moto) S3, made where it is used: clients are per thread."""
-    return boto3.client("s3")
+    return client("s3")
 
 
 def make_backend(name: str, video_frames_per_second: float = 1.0, aws_bucket: str | None = None) -> Backend:
@@ -123,10 +134,8 @@ class LocalRuntime:
         environment["POWERTOOLS_METRICS_DISABLED"] = "true"
         os.environ.update({**environment, **LOCAL_ENVIRONMENT})
         self._mock.start()
-        engine.use_aws_error_names()
-        engine.use_java_v1_error_names()
-        engine.serialise_dynamodb_writes()
-        engine.scale_retry_waits(self.retry_time_scale)
+        self._patches = engine.patched_moto(self.retry_time_scale)
+        self._patches.__enter__()
         session = boto3._get_default_session()
         self._router = Router(load_functions(self.template), self.backend)
         self._router.install(session._session)
@@ -146,9 +155,11 @@ class LocalRuntime:
         for poller in self.pollers.values():
             poller.stop()
         self.backend.close()
-        self.service_faults.clear()
+        self.service_faults.uninstall()
         self._s3_permissions.uninstall(boto3._get_default_session()._session)
         self._router.uninstall(boto3._get_default_session()._session)
+        self._patches.__exit__(None, None, None)
+        _clients.clear()
         self._mock.stop()
         if self._saved_environ is not None:
             os.environ.clear()
@@ -160,13 +171,13 @@ class LocalRuntime:
 
     # ------------------------------------------------------------------ S3 side
     def upload(self, data: bytes, key: str) -> Upload:
-        response = boto3.client("s3").put_object(Bucket=self.stack.media_bucket, Key=key, Body=data)
+        response = client("s3").put_object(Bucket=self.stack.media_bucket, Key=key, Body=data)
         return Upload(key, len(data), response["ETag"], response.get("VersionId"))
 
     def delete_upload(self, upload: Upload) -> None:
         """Delete the uploaded version itself (a plain delete would only add a delete marker)."""
         version = {"VersionId": upload.version_id} if upload.version_id else {}
-        boto3.client("s3").delete_object(Bucket=self.stack.media_bucket, Key=upload.key, **version)
+        client("s3").delete_object(Bucket=self.stack.media_bucket, Key=upload.key, **version)
 
     def object_created_event(self, upload: Upload, key_encoding: str = "raw") -> dict[str, Any]:
         return object_created_event(self.stack.media_bucket, upload.key, upload.size, upload.etag, upload.version_id,
@@ -182,20 +193,14 @@ class LocalRuntime:
         """
         if not EventPattern.load(json.dumps(self.stack.object_created_pattern)).matches_event(event):
             raise ValueError("the ObjectCreated rule in template.yaml does not match this event")
-        return str(boto3.client("stepfunctions").start_execution(
+        return str(client("stepfunctions").start_execution(
             stateMachineArn=self.stack.state_machine_arn, name=name or str(uuid.uuid4()),
             input=json.dumps(event))["executionArn"])
 
     def wait(self, execution_arn: str, timeout: float = 300.0) -> ExecutionResult:
-        sfn = boto3.client("stepfunctions")
-        started = time.monotonic()
-        while True:
-            described = sfn.describe_execution(executionArn=execution_arn)
-            if described["status"] in TERMINAL:
-                break
-            if time.monotonic() - started > timeout:
-                raise TimeoutError(f"{execution_arn} still {described['status']} after {timeout} s")
-            time.sleep(0.05)
+        engine.wait_for_execution(execution_arn, ACCOUNT_ID, REGION, timeout)
+        sfn = client("stepfunctions")
+        described = sfn.describe_execution(executionArn=execution_arn)
         engine.let_finished_threads_go()
         history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
         output = json.loads(described["output"]) if described.get("output") else None
@@ -213,13 +218,13 @@ class LocalRuntime:
     def replay(self, execution_arn: str, attempt: int = 1) -> ExecutionResult:
         """Run a finished execution's input again under a new name (moto has no RedriveExecution;
         on AWS, redrive resumes a FAILED execution from the state that failed)."""
-        sfn = boto3.client("stepfunctions")
+        sfn = client("stepfunctions")
         described = sfn.describe_execution(executionArn=execution_arn)
         return self.run(json.loads(described["input"]), name=f"{described['name'][:60]}-replay-{attempt}")
 
     # ------------------------------------------------------------------ what the workflow left behind
     def results_document(self, results_key: str) -> dict[str, Any]:
-        body = boto3.client("s3").get_object(Bucket=self.stack.results_bucket, Key=results_key)["Body"]
+        body = client("s3").get_object(Bucket=self.stack.results_bucket, Key=results_key)["Body"]
         return dict(json.loads(body.read()))
 
     def summary_items(self) -> list[dict[str, Any]]:
@@ -233,7 +238,7 @@ class LocalRuntime:
         return [json.loads(body) for body in self._drain(self.stack.events_tap_url)]
 
     def _drain(self, queue_url: str) -> Iterator[str]:
-        sqs = boto3.client("sqs")
+        sqs = client("sqs")
         while True:
             messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
             if not messages:

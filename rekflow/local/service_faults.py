@@ -31,30 +31,33 @@ class ServiceFaults:
     """Errors planned per `service.Operation`, taken in order by the calls they apply to."""
 
     def __init__(self, session: Session) -> None:
+        # Registered for every call at once: a client copies the session's hooks when it is made,
+        # and the interpreter's clients are made once and reused.
         self._session = session
         self._lock = threading.Lock()
         self._planned: dict[str, list[PlannedFault]] = {}
         self.failed: dict[str, int] = {}
+        session.register("before-parameter-build", _remember_params)
+        session.register("before-call", self._answer)
 
     def inject(self, service: str, operation: str, code: str, *, status: int = 400, times: int = 1,
                when: Callable[[dict[str, Any]], bool] = lambda params: True) -> None:
         """Answer the next `times` calls of service.Operation whose parameters satisfy `when` with `code`."""
-        event = f"{service}.{operation}"
         with self._lock:
-            if event not in self._planned:
-                self._planned[event] = []
-                self._session.register(f"before-parameter-build.{event}", _remember_params)
-                self._session.register(f"before-call.{event}", self._answer)
-            self._planned[event].append(PlannedFault(code, status, times, when))
+            self._planned.setdefault(f"{service}.{operation}", []).append(PlannedFault(code, status, times, when))
 
     def clear(self) -> None:
         with self._lock:
-            for event in self._planned:
-                self._session.unregister(f"before-parameter-build.{event}", _remember_params)
-                self._session.unregister(f"before-call.{event}", self._answer)
             self._planned.clear()
 
+    def uninstall(self) -> None:
+        self.clear()
+        self._session.unregister("before-parameter-build", _remember_params)
+        self._session.unregister("before-call", self._answer)
+
     def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if not self._planned:
+            return None
         event = f"{model.service_model.service_name}.{model.name}"
         params = context.get(_PARAMS_KEY, {})
         with self._lock:
