@@ -76,11 +76,14 @@ lint: setup deploy-tools
 
 bench: setup
 	$(BIN)/python -m rekflow.bench
+	$(BIN)/python -m rekflow.bench_throughput 10
 
 # Memory of `rekflow analyze` over a folder of IMAGES photos with the real models (about 1.5 s a photo).
 IMAGES ?= 1000
+# SIZE=12mp makes 4000x3000 phone photos instead of 320-1024 px crops.
+SIZE ?= small
 bench-folder: setup
-	$(BIN)/python -m rekflow.bench_folder $(IMAGES) local
+	$(BIN)/python -m rekflow.bench_folder $(IMAGES) local $(SIZE)
 
 build: deploy-tools
 	$(OFFLINE_AWS) $(DEPLOY_BIN)/sam validate --lint --template-file template.yaml
