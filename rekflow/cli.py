@@ -1,6 +1,7 @@
 """rekflow command line: run the MediaAnalysis workflow offline on files and folders.
 
-    rekflow analyze [--json] [--backend local|fixture|aws] [--aws-bucket NAME] [--video-fps N] [--output DIR] PATH...
+    rekflow analyze [--json] [--logs] [--backend local|fixture|aws] [--aws-bucket NAME] [--video-fps N]
+                    [--output DIR] [--concurrency N] PATH...
     rekflow samples DIR
 """
 
@@ -10,8 +11,9 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +22,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from rekflow import malloc
+from rekflow.local.function_logs import FunctionLogs, function_by_logical_id
 from rekflow.local.runtime import ExecutionResult, LocalRuntime, make_backend
 from rekflow.samples import write_samples
 from rekflow.vision.aws import AwsSetupError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# The functions log at the level template.yaml's Globals give them; their logs go to <output>/logs/.
+FUNCTION_LOG_LEVEL = "INFO"
 
 
 @dataclass(frozen=True)
@@ -33,18 +38,49 @@ class InputFile:
     key: str  # the object key it is uploaded under: its path relative to the folder given
 
 
-def collect(paths: list[Path]) -> list[InputFile]:
-    """Every file under the given files and folders, in a stable order, hidden files skipped."""
+@dataclass
+class Skipped:
+    """What a folder held that is not analysed."""
+
+    results: int = 0  # files in the results folder (--output): an earlier run's documents and logs
+    hidden: dict[str, int] = field(default_factory=dict)  # a hidden file or folder: the files in it
+
+    def describe(self, output: Path) -> str | None:
+        """One line for stderr, or None when nothing was skipped."""
+        parts = []
+        if self.results:
+            parts.append(f"{self.results} file(s) in the results folder {output}/")
+        if self.hidden:
+            names = sorted(self.hidden)
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            parts.append(f"{sum(self.hidden.values())} hidden file(s) ({shown})")
+        return f"rekflow: skipped {' and '.join(parts)}" if parts else None
+
+
+def collect(paths: list[Path], output: Path | None = None) -> tuple[list[InputFile], Skipped]:
+    """Every file under the given files and folders, in a stable order. In a folder, the results
+    folder `output` and hidden files and folders (a name starting with '.') are skipped; a file
+    named on the command line is always analysed."""
     found: list[InputFile] = []
+    skipped = Skipped()
+    results_folder = output.resolve() if output is not None else None
     for root in paths:
         if root.is_file():
             found.append(InputFile(root, root.name))
             continue
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             relative = path.relative_to(root)
-            if not any(part.startswith(".") for part in relative.parts):
-                found.append(InputFile(path, relative.as_posix()))
-    return found
+            if results_folder is not None and path.resolve().is_relative_to(results_folder):
+                skipped.results += 1
+                continue
+            hidden = next((i for i, part in enumerate(relative.parts) if part.startswith(".")), None)
+            if hidden is not None:
+                # Named by the hidden entry itself: a folder's files count once, under "photos/.thumbs/".
+                name = "/".join(relative.parts[:hidden + 1]) + ("/" if hidden < len(relative.parts) - 1 else "")
+                skipped.hidden[name] = skipped.hidden.get(name, 0) + 1
+                continue
+            found.append(InputFile(path, relative.as_posix()))
+    return found, skipped
 
 
 def report(item: InputFile, result: ExecutionResult, results_path: Path | None) -> dict[str, Any]:
@@ -73,12 +109,16 @@ def report(item: InputFile, result: ExecutionResult, results_path: Path | None) 
 
 
 def analyze(args: argparse.Namespace) -> int:
-    err = Console(stderr=True)
+    # Bound to the stderr of now: while the functions run, sys.stderr routes their writes to their logs.
+    err = Console(file=sys.stderr)
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
         err.print(f"[red]rekflow: no such file or folder: {', '.join(missing)}[/red]")
         return EXIT_USAGE
-    items = collect(args.paths)
+    items, skipped = collect(args.paths, args.output)
+    said = skipped.describe(args.output)
+    if said:
+        err.print(said, markup=False, highlight=False, soft_wrap=True)
     if not items:
         err.print("[yellow]rekflow: no files to analyse[/yellow]")
         return EXIT_OK
@@ -91,8 +131,15 @@ def analyze(args: argparse.Namespace) -> int:
         err.print(f"[red]rekflow: {error}[/red]")
         return EXIT_USAGE
     args.output.mkdir(parents=True, exist_ok=True)
-    with LocalRuntime(backend) as runtime:
-        finished = _run_all(runtime, items, args, err)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    # Outermost the progress display: in a terminal it wraps sys.stdout and sys.stderr to print
+    # above itself, and the functions' writes must meet the logs' routing first. The logs close
+    # after the runtime, which may invoke a function from a poller until it stops.
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress, \
+            FunctionLogs(args.output / "logs", _echo_to(err) if args.logs else None) as logs, \
+            LocalRuntime(backend, log_level=FUNCTION_LOG_LEVEL) as runtime:
+        logs.attach(function_by_logical_id(runtime))
+        finished = _run_all(runtime, items, args, progress)
     lines = [line for line, _ in finished]
     if args.json:
         for line in lines:
@@ -106,7 +153,14 @@ def analyze(args: argparse.Namespace) -> int:
 Finished = tuple[dict[str, Any], list[str]]
 
 
-def _run_all(runtime: LocalRuntime, items: list[InputFile], args: argparse.Namespace, err: Console) -> list[Finished]:
+def _echo_to(err: Console) -> Callable[[str, str], None]:
+    def echo(logical_id: str, line: str) -> None:
+        err.out(f"[{logical_id}] {line}", highlight=False)
+    return echo
+
+
+def _run_all(runtime: LocalRuntime, items: list[InputFile], args: argparse.Namespace,
+             progress: Progress) -> list[Finished]:
     def one(item: InputFile) -> Finished:
         upload = runtime.upload(item.path.read_bytes(), item.key)
         try:
@@ -123,14 +177,12 @@ def _run_all(runtime: LocalRuntime, items: list[InputFile], args: argparse.Names
             results_path.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
         return report(item, result, results_path), _findings(document)
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
-        task = progress.add_task("analysing", total=len(items))
-        with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
-            finished = []
-            for done in pool.map(one, items):
-                finished.append(done)
-                progress.advance(task)
+    task = progress.add_task("analysing", total=len(items))
+    with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+        finished = []
+        for done in pool.map(one, items):
+            finished.append(done)
+            progress.advance(task)
     return finished
 
 
@@ -145,6 +197,7 @@ def _print_table(finished: list[Finished], output: Path) -> None:
         table.add_row(line["key"], status, *findings)
     Console().print(table)
     Console().print(f"Full results: {output}/")
+    Console().print(f"Lambda functions' logs: {output / 'logs'}/")
 
 
 def _findings(document: dict[str, Any] | None) -> list[str]:
@@ -205,6 +258,8 @@ def parser() -> argparse.ArgumentParser:
                      help="frames per second of video the local models look at (default 1)")
     run.add_argument("--output", type=Path, default=Path("rekflow-results"), help="folder for the full results")
     run.add_argument("--concurrency", type=int, default=4, help="executions run at once (default 4)")
+    run.add_argument("--logs", action="store_true",
+                     help="also show the Lambda functions' logs on stderr (always written to OUTPUT/logs/)")
     run.set_defaults(func=analyze)
     make = commands.add_parser("samples", help="write the bundled sample media into a folder")
     make.add_argument("folder", type=Path)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
+
+from PIL import Image
 
 from rekflow.cli import main
 from rekflow.samples import SAMPLES, write_samples
@@ -32,3 +35,83 @@ def test_table_output_names_every_file(tmp_path, capsys):
 
 def test_missing_path_is_a_usage_error(tmp_path):
     assert main(["analyze", "--backend", "fixture", str(tmp_path / "nope")]) == 2
+
+
+def _small_jpegs(folder: Path, count: int) -> list[str]:
+    """`count` different 32x24 JPEGs, named photo-NNN.jpg."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for number in range(count):
+        buffer = io.BytesIO()
+        Image.new("RGB", (32, 24), (number % 256, 90, 255 - number % 256)).save(buffer, "JPEG")
+        names.append(f"photo-{number:03d}.jpg")
+        (folder / names[-1]).write_bytes(buffer.getvalue())
+    return names
+
+
+def _log_records(log: Path) -> tuple[set[str], list[dict]]:
+    """(the request ids of the START lines, the JSON lines) of one function's log."""
+    lines = log.read_text(encoding="utf-8").splitlines()
+    starts = {line.split()[2] for line in lines if line.startswith("START RequestId: ")}
+    return starts, [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def test_json_over_many_files_prints_rows_only_and_functions_log_to_files(tmp_path, capsys):
+    # Over a hundred: with metrics disabled, Powertools still prints a metric once it holds 100 values.
+    names = _small_jpegs(tmp_path / "in", 110)
+    out = tmp_path / "out"
+    code = main(["analyze", "--json", "--backend", "fixture", "--concurrency", "16", "--output", str(out),
+                 str(tmp_path / "in")])
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines()]  # every line is one JSON row
+    assert code == 0
+    assert sorted(row["key"] for row in rows) == names
+    assert {row["status"] for row in rows} == {"SUCCEEDED"}
+    assert "_aws" not in captured.err and "RequestId" not in captured.err  # no function output without --logs
+
+    logs = out / "logs"
+    assert sorted(p.name for p in logs.iterdir()) == sorted(
+        f"{f}.log" for f in ("ValidateFunction", "BuildResultsFunction", "VideoCompletionFunction",
+                             "VideoPollFunction"))
+    starts, records = _log_records(logs / "ValidateFunction.log")
+    assert len(starts) >= len(names)
+    verdicts = [r for r in records if r.get("message") == "verdict"]
+    assert sorted(r["verdict"]["key"] for r in verdicts) == names
+    # Each line names the invocation that wrote it, though invocations ran side by side.
+    assert all(r["function_request_id"] in starts and r["function_name"].endswith("validatefunction")
+               for r in verdicts)
+    assert (logs / "BuildResultsFunction.log").read_text(encoding="utf-8").count("START RequestId: ") >= len(names)
+    every_log = "".join(log.read_text(encoding="utf-8") for log in logs.iterdir())
+    assert every_log.count("END RequestId: ") == every_log.count("START RequestId: ")
+    assert '"_aws"' in every_log  # the metric blob went to a log, not to the rows
+
+
+def test_logs_flag_echoes_the_functions_logs_on_stderr(tmp_path, capsys):
+    _small_jpegs(tmp_path / "in", 2)
+    assert main(["analyze", "--json", "--logs", "--backend", "fixture", "--output", str(tmp_path / "out"),
+                 str(tmp_path / "in")]) == 0
+    captured = capsys.readouterr()
+    assert len([json.loads(line) for line in captured.out.splitlines()]) == 2
+    echoed = [line for line in captured.err.splitlines() if line.startswith("[ValidateFunction] ")]
+    logged = (tmp_path / "out" / "logs" / "ValidateFunction.log").read_text(encoding="utf-8").splitlines()
+    def words(lines):  # the terminal's console expands the REPORT line's tabs
+        return sorted(" ".join(line.split()) for line in lines)
+    assert words(line.removeprefix("[ValidateFunction] ") for line in echoed) == words(logged)
+    assert any('"message":"verdict"' in line for line in echoed)
+
+
+def test_a_second_run_skips_the_results_folder_and_hidden_files(tmp_path, capsys, monkeypatch):
+    names = _small_jpegs(tmp_path, 2)
+    (tmp_path / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    _small_jpegs(tmp_path / ".thumbnails", 3)
+    monkeypatch.chdir(tmp_path)
+    for run in (1, 2):
+        assert main(["analyze", "--json", "--backend", "fixture", "."]) == 0, run
+        captured = capsys.readouterr()
+        rows = [json.loads(line) for line in captured.out.splitlines()]
+        assert sorted(row["key"] for row in rows) == names, run
+        assert "hidden file(s) (.DS_Store, .thumbnails/)" in captured.err
+    assert "rekflow: skipped 6 file(s) in the results folder rekflow-results/ and 4 hidden file(s)" in captured.err
+    # A hidden file named on the command line is analysed: it was asked for.
+    assert main(["analyze", "--json", "--backend", "fixture", ".DS_Store"]) == 0
+    assert [json.loads(line)["key"] for line in capsys.readouterr().out.splitlines()] == [".DS_Store"]
