@@ -75,14 +75,14 @@ def patches() -> list[Patch]:
     from moto.core.base_backend import BackendDict
     from moto.dynamodb.models import DynamoDBBackend
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
     aws_sdk = importlib.import_module(f"{_SERVICE}.state_task_service_aws_sdk")
     found = [
         Patch(aws_sdk, "_SERVICE_ERROR_NAMES", {**aws_sdk._SERVICE_ERROR_NAMES, **AWS_SDK_ERROR_PREFIXES}),
         # The interpreter sleeps between Retry attempts with time.sleep; only its module's view of time changes.
         Patch(retrier_decl, "time", SimpleNamespace(sleep=_scaled_sleep)),
-        Patch(ExecutionWorker, "_get_evaluation_entrypoint", _cached_entrypoint),
+        Patch(AmazonStateLanguageParser, "parse", staticmethod(_parsed_once(AmazonStateLanguageParser.parse))),
         Patch(BackendDict, "_create_account_specific_backend",
               _known_accounts_fast(BackendDict._create_account_specific_backend)),
     ]
@@ -127,7 +127,6 @@ def patched_moto(retry_time_scale: float = 1.0) -> Iterator[None]:
                     setattr(patch.owner, patch.name, patch.original)
                 _State.applied = []
                 _clients.clear()
-                _parsed.cache_clear()
 
 
 def _scaled_sleep(seconds: float) -> None:
@@ -201,25 +200,26 @@ def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # ---------------------------------------------------------------- speed
-@functools.lru_cache(maxsize=16)
-def _parsed(definition: str) -> Any:
-    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
-
-    return AmazonStateLanguageParser.parse(definition)[0]
-
-
 _parse_lock = threading.Lock()
+# Parsed definitions, kept across local runtimes: the same ASL is deployed by every test.
+_parses: dict[str, Any] = {}
 
 
-def _cached_entrypoint(self: Any) -> Any:
-    """The parsed program of the execution's definition, parsed once per definition.
+def _parsed_once(original: Callable[[str], Any]) -> Callable[[str], Any]:
+    """moto parses the whole ASL with its pure-Python ANTLR parser when a state machine is created
+    and again for every execution: about a second each time here, a fifth of a local execution and
+    most of a test's set-up. Parse each definition once. The program's components keep no
+    per-execution state: that lives in each execution's Environment."""
 
-    moto parsed the whole ASL again with its pure-Python ANTLR parser for every execution (a fifth
-    of a local execution's time). The program's components keep no per-execution state: that lives
-    in each execution's Environment.
-    """
-    with _parse_lock:  # ten executions starting at once should wait for one parse, not make ten
-        return _parsed(self._evaluation_details.state_machine_details.definition)
+    def parse(definition: str) -> Any:
+        with _parse_lock:  # ten executions starting at once wait for one parse instead of making ten
+            if definition not in _parses:
+                if len(_parses) >= 16:
+                    _parses.clear()
+                _parses[definition] = original(definition)
+            return _parses[definition]
+
+    return parse
 
 
 def _known_accounts_fast(original: Callable[..., Any]) -> Callable[..., Any]:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import uuid
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.loaders
 from moto import mock_aws
 from moto.events.models import EventPattern
 
@@ -82,6 +84,11 @@ def client(service: str) -> Any:
     return _clients[key]
 
 
+@functools.cache
+def _shared_loader() -> Any:
+    return botocore.loaders.create_loader()
+
+
 def _runtime_s3() -> Any:
     return client("s3")
 
@@ -137,6 +144,9 @@ class LocalRuntime:
         self._patches = engine.patched_moto(self.retry_time_scale)
         self._patches.__enter__()
         session = boto3._get_default_session()
+        # moto gives each runtime a new default session; sharing one loader keeps the service models
+        # it has parsed (JSON, a second or so per runtime) instead of parsing them again.
+        session._session.register_component("data_loader", _shared_loader())
         self._router = Router(load_functions(self.template), self.backend)
         self._router.install(session._session)
         self._s3_permissions = S3ListPermissions(self.template)

@@ -24,6 +24,7 @@ AWS material relied on (see tests/aws/README.md for the full list):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
@@ -363,10 +364,15 @@ def read_cases(path: Path = CASES_PATH) -> dict[str, Any] | None:
 # ------------------------------------------------------------------ mocks against the API models
 def output_shape(integration: Integration) -> Any:
     """botocore's output shape of the integration's API operation (None when the operation has none)."""
+    return _service_model(integration.service).operation_model(integration.operation).output_shape
+
+
+@functools.cache
+def _service_model(service: str) -> Any:
+    """Loaded once: a new botocore session parses the model's JSON again (a thousand cases, one model)."""
     import botocore.session
 
-    model = botocore.session.get_session().get_service_model(integration.service)
-    return model.operation_model(integration.operation).output_shape
+    return botocore.session.get_session().get_service_model(service)
 
 
 def shape_problems(value: Any, shape: Any, where: str = "$") -> list[str]:

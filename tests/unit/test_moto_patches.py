@@ -28,11 +28,13 @@ def test_every_target_still_has_the_shape_its_patch_relies_on():
     # ...and the moto internals the patches call or read still look the way they were written against.
     from moto.core.base_backend import BackendDict
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
     from moto.stepfunctions.parser.utils import TMP_THREADS
 
-    assert "state_machine_details.definition" in inspect.getsource(ExecutionWorker._get_evaluation_entrypoint)
+    assert "AmazonStateLanguageParser.parse(" in inspect.getsource(ExecutionWorker._get_evaluation_entrypoint)
+    assert list(inspect.signature(AmazonStateLanguageParser.parse).parameters) == ["definition"]
     assert list(inspect.signature(BackendDict._create_account_specific_backend).parameters) == ["self", "account_id"]
     assert list(inspect.signature(boto_client_for).parameters) == ["region", "service", "state_credentials"]
     assert isinstance(state_task_service_aws_sdk._SERVICE_ERROR_NAMES, dict)
