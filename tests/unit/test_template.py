@@ -243,6 +243,10 @@ def table_calls(code_dir: Path, handler_module: str) -> set[tuple[str, str]]:
     return calls
 
 
+def _listed(value: object) -> list:
+    return value if isinstance(value, list) else [value]
+
+
 def test_each_table_call_is_allowed_on_that_table():
     # The action-set test above cannot see that an action is granted on the wrong table: the
     # completion callback once called UpdateItem on the jobs table with only GetItem/DeleteItem there.
@@ -255,9 +259,7 @@ def test_each_table_call_is_allowed_on_that_table():
         for action, variable in table_calls(PROJECT_ROOT / props["CodeUri"], str(props["Handler"]).split(".")[0]):
             table = environment[variable]["Ref"]
             arn = t.get_att(table, "Arn")
-            allowed = [s for s in statements if action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
-                       and arn in ([t.resolve(s["Resource"])] if not isinstance(s["Resource"], list)
-                                   else t.resolve(s["Resource"]))]
-            assert allowed, f"{logical_id} calls {action} on {table} ({variable}) but its policy does not allow it there"
+            allowed = [s for s in statements if action in _listed(s["Action"]) and arn in _listed(t.resolve(s["Resource"]))]
+            assert allowed, f"{logical_id} calls {action} on {table} ({variable}); its policy does not allow it there"
             checked += 1
     assert checked >= 5  # the callback's jobs-table update and its idempotency store, at least
