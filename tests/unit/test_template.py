@@ -259,7 +259,8 @@ def test_each_table_call_is_allowed_on_that_table():
         for action, variable in table_calls(PROJECT_ROOT / props["CodeUri"], str(props["Handler"]).split(".")[0]):
             table = environment[variable]["Ref"]
             arn = t.get_att(table, "Arn")
-            allowed = [s for s in statements if action in _listed(s["Action"]) and arn in _listed(t.resolve(s["Resource"]))]
+            allowed = [s for s in statements
+                       if action in _listed(s["Action"]) and arn in _listed(t.resolve(s["Resource"]))]
             assert allowed, f"{logical_id} calls {action} on {table} ({variable}); its policy does not allow it there"
             checked += 1
     assert checked >= 5  # the callback's jobs-table update and its idempotency store, at least
