@@ -46,8 +46,8 @@ GET_OPERATIONS = {
 MAX_RESULTS = 1000
 MAX_VIDEO_BYTES = 10 * 1024**3
 NOTIFY_MODES = ("once", "twice", "never", "before_token_stored")
-# How long Start… holds its answer after an early completion: ample time for the callback to see it first.
-EARLY_COMPLETION_WINDOW_SECONDS = 1.0
+# The longest Start… holds its answer after an early completion, waiting for the plan's condition.
+EARLY_COMPLETION_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,9 @@ Analyse = Callable[[str, dict[str, Any], dict[str, Any]], VideoAnalysis]
 class JobPlan:
     status: str = "SUCCEEDED"  # FAILED: the job ends without results; IN_PROGRESS: it never ends
     notify: str = "once"  # once, twice, never, before_token_stored
+    # before_token_stored: Start… answers only once this holds for the JobId (e.g. the callback has
+    # handled the completion), so the race is staged on the event itself, not on a sleep.
+    released_when: Callable[[str], bool] | None = None
 
 
 @dataclass
@@ -96,12 +99,15 @@ class VideoJobs:
         self._plans: dict[str, list[JobPlan]] = {}
         self.notifications_sent: list[dict[str, Any]] = []
 
-    def plan(self, feature: str, *, status: str = "SUCCEEDED", notify: str = "once") -> None:
+    def plan(self, feature: str, *, status: str = "SUCCEEDED", notify: str = "once",
+             released_when: Callable[[str], bool] | None = None) -> None:
         """Make the next job of `feature` end with `status` and publish its completion as `notify` says."""
         if notify not in NOTIFY_MODES:
             raise ValueError(f"notify must be one of {NOTIFY_MODES}")
+        if (notify == "before_token_stored") != (released_when is not None):
+            raise ValueError("before_token_stored needs released_when(job_id), and only it takes one")
         with self._lock:
-            self._plans.setdefault(feature, []).append(JobPlan(status, notify))
+            self._plans.setdefault(feature, []).append(JobPlan(status, notify, released_when))
 
     def handles(self, operation: str) -> bool:
         return operation in START_OPERATIONS or operation in GET_OPERATIONS
@@ -156,9 +162,13 @@ class VideoJobs:
             self._jobs[job.job_id] = job
             if token:
                 self._by_token[token] = job.job_id
-        if plan.notify == "before_token_stored":
+        if plan.released_when is not None:
             self._run(job)
-            time.sleep(EARLY_COMPLETION_WINDOW_SECONDS)
+            deadline = time.monotonic() + EARLY_COMPLETION_TIMEOUT_SECONDS
+            while not plan.released_when(job.job_id):
+                if time.monotonic() > deadline:
+                    raise RekognitionError("InternalServerError", "the planned early completion was never handled")
+                time.sleep(0.01)
         else:
             self._pool.submit(self._run, job)
         return {"JobId": job.job_id}

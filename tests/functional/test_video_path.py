@@ -108,8 +108,14 @@ def test_results_over_the_payload_limit_are_paged_and_stored_in_s3(make_runtime)
 
 
 def test_completion_before_the_token_is_stored_is_recorded_and_the_branch_polls_at_once(runtime):
-    # GIVEN the label job publishes its completion before the workflow can park its task token
-    runtime.backend.video.plan("labels", notify="before_token_stored")
+    # GIVEN the label job publishes its completion, and Start answers only once the callback has handled it
+    jobs_table = runtime.template.ref("VideoJobsTable")
+
+    def completion_recorded(job_id: str) -> bool:
+        item = boto3.client("dynamodb").get_item(TableName=jobs_table, Key={"JobId": {"S": job_id}}).get("Item")
+        return bool(item and "CompletedStatus" in item)
+
+    runtime.backend.video.plan("labels", notify="before_token_stored", released_when=completion_recorded)
 
     # WHEN the workflow runs
     result = analyse_video(runtime)
