@@ -11,12 +11,37 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode.cfn_yaml import loads as load_cfn_yaml
+import yaml
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 PARTITION = "aws"
 _SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
+
+
+class _TemplateLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short-form intrinsic tags (!Ref, !GetAtt, !Sub, ...) read as their
+    long form ({"Ref": ...}, {"Fn::GetAtt": [resource, attribute]}, {"Fn::Sub": ...})."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if tag_suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {"Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}": value}
+
+
+_TemplateLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_template_yaml(text: str) -> dict[str, Any]:
+    return dict(yaml.load(text, Loader=_TemplateLoader))  # noqa: S506 - a SafeLoader with intrinsic tags
 
 
 @dataclass
@@ -31,7 +56,7 @@ class Template:
     @classmethod
     def load(cls, path: Path, stack_name: str = "rekflow-local",
              parameter_overrides: dict[str, str] | None = None) -> Template:
-        body = load_cfn_yaml(path.read_text(encoding="utf-8"))
+        body = load_template_yaml(path.read_text(encoding="utf-8"))
         template = cls(path, body, stack_name, dict(parameter_overrides or {}))
         unknown = set(template.parameter_overrides) - set(body.get("Parameters", {}))
         if unknown:

@@ -1,4 +1,4 @@
-"""template.yaml is lint-clean, complete for its ASL, and grants exactly what the code calls."""
+"""template.yaml is complete for its ASL and grants exactly what the code calls (cfn-lint runs in tests/deploy)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import botocore.session
-from cfnlint.api import lint
 
 from rekflow import PROJECT_ROOT, TEMPLATE_PATH
 from rekflow.local.stack import render_definition
@@ -46,11 +45,6 @@ IDEMPOTENCY_ACTIONS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateI
 
 def template() -> Template:
     return Template.load(TEMPLATE_PATH)
-
-
-def test_template_is_cfn_lint_clean():
-    matches = lint(TEMPLATE_PATH.read_text())
-    assert [str(m) for m in matches if m.rule.id[0] in "EW"] == []
 
 
 def test_every_definition_substitution_is_defined_and_used():
