@@ -22,9 +22,9 @@ ASTRONAUT_FACE = (0.34, 0.10, 0.54, 0.36)  # left, top, right, bottom
 
 @cache
 def _sample(name: str) -> Image.Image:
-    from skimage import data
+    from rekflow.samples import bundled_photo
 
-    return Image.fromarray(getattr(data, name)()).convert("RGB")
+    return bundled_photo(name)
 
 
 def encode_jpeg(image: Image.Image, rng: np.random.Generator | None = None, orientation: int = 1,

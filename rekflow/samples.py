@@ -6,6 +6,7 @@ Each sample names the outcome the workflow should reach for it.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import struct
 import tempfile
@@ -33,11 +34,23 @@ def _encode(pixels: np.ndarray | Image.Image, fmt: str, **options: object) -> by
     return buffer.getvalue()
 
 
+# Photographs that ship inside the scikit-image wheel (public domain or CC0, see its data/README.txt).
+_BUNDLED_PHOTOS = {"astronaut": "astronaut.png", "chelsea": "chelsea.png", "coffee": "coffee.png",
+                   "rocket": "rocket.jpg"}
+
+
+def bundled_photo(name: str) -> Image.Image:
+    """One of scikit-image's test photographs, read as the file it ships as (pixel for pixel what
+    skimage.data returns). No scikit-image code runs, so it is installed without its scientific
+    dependencies: scipy alone would be 140 MB of the environment."""
+    spec = importlib.util.find_spec("skimage")  # finds the package without importing it
+    assert spec and spec.submodule_search_locations, "scikit-image is not installed (make setup installs it)"
+    return Image.open(Path(spec.submodule_search_locations[0]) / "data" / _BUNDLED_PHOTOS[name]).convert("RGB")
+
+
 def _photo(name: str) -> Callable[[], bytes]:
     def make() -> bytes:
-        from skimage import data
-
-        return _encode(getattr(data, name)(), "JPEG", quality=92)
+        return _encode(bundled_photo(name), "JPEG", quality=92)
 
     return make
 
@@ -107,9 +120,8 @@ def sample_video(container: str = "mp4", codec: str = "libx264", faststart: bool
     faststart puts the movie header first, as streaming tools do; without it the header follows the media.
     """
     import imageio_ffmpeg
-    from skimage import data
 
-    pictures = {"astronaut": _frame(data.astronaut()), "cat": _frame(data.chelsea()),
+    pictures = {"astronaut": _frame(bundled_photo("astronaut")), "cat": _frame(bundled_photo("chelsea")),
                 "sign": _frame(Image.open(io.BytesIO(_sign()))), "black": _frame(Image.new("RGB", VIDEO_SIZE))}
     with tempfile.TemporaryDirectory() as folder:
         path = f"{folder}/sample.{container}"
