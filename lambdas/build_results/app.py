@@ -12,10 +12,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from aws_lambda_powertools.utilities.validation import validate
 from boto3.dynamodb.types import TypeSerializer
 
 from results_document import build
@@ -29,9 +29,11 @@ RESULTS_PREFIX = os.environ["RESULTS_PREFIX"]
 REVIEW_THRESHOLD = float(os.environ["MODERATION_REVIEW_THRESHOLD"])
 RECORD_CLAIM_SECONDS = int(os.environ["RECORD_CLAIM_SECONDS"])
 _SCHEMAS = Path(os.environ["SCHEMAS_DIR"])
-DOCUMENT_SCHEMA = json.loads((_SCHEMAS / "results-document.schema.json").read_text())
-SUMMARY_SCHEMA = json.loads((_SCHEMAS / "summary-item.schema.json").read_text())
-EVENT_SCHEMA = json.loads((_SCHEMAS / "media-analyzed-event.schema.json").read_text())
+# Compiled once per container with fastjsonschema, the validator behind Powertools' validate(), which
+# compiles the schema again on every call: that was a fifth of a whole local execution's CPU.
+check_document = fastjsonschema.compile(json.loads((_SCHEMAS / "results-document.schema.json").read_text()))
+check_summary = fastjsonschema.compile(json.loads((_SCHEMAS / "summary-item.schema.json").read_text()))
+check_event = fastjsonschema.compile(json.loads((_SCHEMAS / "media-analyzed-event.schema.json").read_text()))
 _serializer = TypeSerializer()
 
 
@@ -43,9 +45,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                   results_prefix=RESULTS_PREFIX, review_threshold=REVIEW_THRESHOLD,
                   claim_seconds=RECORD_CLAIM_SECONDS)
     # Every output is checked against its published schema before anything is stored.
-    validate(event=built["document"], schema=DOCUMENT_SCHEMA)
-    validate(event=built["summary"], schema=SUMMARY_SCHEMA)
-    validate(event=built["event"], schema=EVENT_SCHEMA)
+    check_document(built["document"])
+    check_summary(built["summary"])
+    check_event(built["event"])
     metrics.add_metric(name=f"Assets{built['outcome']['status'].title()}", unit=MetricUnit.Count, value=1)
     return {
         "document": built["document"],

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools.utilities.validation import validate
+import fastjsonschema
 
 SCHEMA_VERSION = "1.0"
 PAGE_SIZE = 1000  # Rekognition's largest MaxResults
 TOP_ITEMS = 25  # how many names, lines or segments a summary lists
-RESULT_SCHEMA = json.loads((Path(os.environ["SCHEMAS_DIR"]) / "video-feature-result.schema.json").read_text())
+# Compiled once per container (Powertools' validate() compiles on every call), with the same validator.
+check_result = fastjsonschema.compile(
+    json.loads((Path(os.environ["SCHEMAS_DIR"]) / "video-feature-result.schema.json").read_text()))
 
 
 class VideoJobStillRunning(Exception):
@@ -140,7 +142,7 @@ def collect(rekognition: Any, s3: Any, *, feature: str, job_id: str, asset_id: s
         "videoMetadata": pages[0].get("VideoMetadata"),
         "items": items,
     }
-    validate(event=document, schema=RESULT_SCHEMA)
+    check_result(document)
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(document).encode("utf-8"),
                   ContentType="application/json")
     return {"status": "SUCCEEDED", "jobId": job_id, "resultsLocation": f"s3://{bucket}/{key}",

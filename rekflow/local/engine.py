@@ -76,6 +76,7 @@ def patches() -> list[Patch]:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.utils import json_path
 
     aws_sdk = importlib.import_module(f"{_SERVICE}.state_task_service_aws_sdk")
     found = [
@@ -83,6 +84,7 @@ def patches() -> list[Patch]:
         # The interpreter sleeps between Retry attempts with time.sleep; only its module's view of time changes.
         Patch(retrier_decl, "time", SimpleNamespace(sleep=_scaled_sleep)),
         Patch(AmazonStateLanguageParser, "parse", staticmethod(_parsed_once(AmazonStateLanguageParser.parse))),
+        Patch(json_path, "parse", _jsonpath_once(json_path.parse)),
         Patch(BackendDict, "_create_account_specific_backend",
               _known_accounts_fast(BackendDict._create_account_specific_backend)),
     ]
@@ -220,6 +222,12 @@ def _parsed_once(original: Callable[[str], Any]) -> Callable[[str], Any]:
             return _parses[definition]
 
     return parse
+
+
+def _jsonpath_once(original: Callable[[str], Any]) -> Callable[[str], Any]:
+    """moto builds a new JSONPath parser (its yacc tables included) for every path it reads; a parsed
+    path is immutable, so each one is parsed once."""
+    return functools.lru_cache(maxsize=1024)(original)
 
 
 def _known_accounts_fast(original: Callable[..., Any]) -> Callable[..., Any]:

@@ -39,6 +39,9 @@ def test_every_target_still_has_the_shape_its_patch_relies_on():
     assert list(inspect.signature(boto_client_for).parameters) == ["region", "service", "state_credentials"]
     assert isinstance(state_task_service_aws_sdk._SERVICE_ERROR_NAMES, dict)
     assert isinstance(TMP_THREADS, list)
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    assert "parse(path)" in inspect.getsource(json_path.extract_json)
 
 
 def test_patches_apply_nest_and_revert():
