@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import threading
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,8 +107,30 @@ def version_argument(s3_object: dict[str, Any]) -> dict[str, str]:
     return {"VersionId": s3_object["Version"]} if s3_object.get("Version") not in (None, "null") else {}
 
 
+# The four image features of one execution read the same object version at once; a version's bytes
+# never change, so the last few are kept (an unversioned object is always read again).
+_RECENT_VERSIONS = 4
+_recent: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
+_recent_lock = threading.Lock()
+
+
 def _read_s3_object(s3_object: dict[str, Any], s3: Any) -> bytes:
     version = version_argument(s3_object)
+    identity = (s3_object["Bucket"], s3_object["Name"], version.get("VersionId", ""))
+    with _recent_lock:
+        if version and identity in _recent:
+            _recent.move_to_end(identity)
+            return _recent[identity]
+    data = _read_s3_object_once(s3_object, s3, version)
+    if version:
+        with _recent_lock:
+            _recent[identity] = data
+            while len(_recent) > _RECENT_VERSIONS:
+                _recent.popitem(last=False)
+    return data
+
+
+def _read_s3_object_once(s3_object: dict[str, Any], s3: Any, version: dict[str, str]) -> bytes:
     try:
         head = s3.head_object(Bucket=s3_object["Bucket"], Key=s3_object["Name"], **version)
         if head["ContentLength"] > MAX_BYTES_S3:
