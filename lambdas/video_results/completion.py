@@ -84,7 +84,8 @@ def resume_branch(completion: dict[str, Any]) -> dict[str, Any]:
     else:
         answer = {"error": "VideoJobFailed",
                   "cause": f"{feature} job {job_id} ended {completion['Status']}: {completion.get('Message', '')}"}
-    resumed = sum(_resume(boto3.client("stepfunctions"), token, answer) for token in tokens)
+    sfn = boto3.client("stepfunctions")
+    resumed = sum(_resume(sfn, token, answer) for token in tokens)
     outcome = "FAILED" if "error" in answer else "RESUMED"
     metrics.add_metric(name=f"VideoJobs{outcome.title()}", unit=MetricUnit.Count, value=resumed)
     metrics.add_metric(name="VideoJobsNobodyWaiting", unit=MetricUnit.Count, value=len(tokens) - resumed)

@@ -24,8 +24,14 @@ _PARAMS_KEY = "rekflow_api_params"
 
 
 def _remember_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-    # before-call only sees the serialised request; keep the API parameters for it.
+    # before-call and after-call only see the serialised request; keep the API parameters for them.
     context[_PARAMS_KEY] = params
+
+
+def api_params(context: dict[str, Any]) -> dict[str, Any]:
+    """The API parameters of the call a before-call or after-call hook is handling (Router installs the
+    hook that keeps them, for every call)."""
+    return dict(context.get(_PARAMS_KEY, {}))
 
 
 def _response(status: int, parsed: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
@@ -42,19 +48,17 @@ class Router:
         self.backend = backend
 
     def install(self, session: Session) -> None:
-        session.register("before-parameter-build.lambda.Invoke", _remember_params)
-        session.register("before-parameter-build.rekognition", _remember_params)
+        session.register("before-parameter-build", _remember_params)
         session.register("before-call.lambda.Invoke", self._invoke_lambda)
         session.register("before-call.rekognition", self._call_rekognition)
 
     def uninstall(self, session: Session) -> None:
-        session.unregister("before-parameter-build.lambda.Invoke", _remember_params)
-        session.unregister("before-parameter-build.rekognition", _remember_params)
+        session.unregister("before-parameter-build", _remember_params)
         session.unregister("before-call.lambda.Invoke", self._invoke_lambda)
         session.unregister("before-call.rekognition", self._call_rekognition)
 
     def _invoke_lambda(self, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        params = context[_PARAMS_KEY]
+        params = api_params(context)
         function = self.functions.get(params["FunctionName"])
         if function is None:
             return _response(404, {"Error": {"Code": "ResourceNotFoundException",
@@ -69,7 +73,7 @@ class Router:
 
     def _call_rekognition(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         try:
-            return _response(200, self.backend.handle(model.name, dict(context[_PARAMS_KEY])))
+            return _response(200, self.backend.handle(model.name, api_params(context)))
         except RekognitionError as error:
             # A 4xx/5xx with an Error code makes botocore raise the modelled exception class,
             # which is what Step Functions turns into "Rekognition.<Code>".

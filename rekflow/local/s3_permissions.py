@@ -17,10 +17,10 @@ from typing import Any
 from botocore.session import Session
 
 from rekflow.local.functions import current_function
+from rekflow.local.routing import api_params
 from rekflow.local.template import Template
 
 _OPERATIONS = ("HeadObject", "GetObject")
-_PARAMS_KEY = "rekflow_s3_params"
 
 
 def listable_buckets(template: Template) -> dict[str, set[str]]:
@@ -50,23 +50,17 @@ class S3ListPermissions:
 
     def install(self, session: Session) -> None:
         for operation in _OPERATIONS:
-            session.register(f"before-parameter-build.s3.{operation}", self._remember_bucket)
             session.register(f"after-call.s3.{operation}", self._answer_as_s3)
 
     def uninstall(self, session: Session) -> None:
         for operation in _OPERATIONS:
-            session.unregister(f"before-parameter-build.s3.{operation}", self._remember_bucket)
             session.unregister(f"after-call.s3.{operation}", self._answer_as_s3)
-
-    @staticmethod
-    def _remember_bucket(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context[_PARAMS_KEY] = params.get("Bucket")
 
     def _answer_as_s3(self, http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         function = current_function.get()
         if function is None or http_response.status_code != 404:
             return
-        if context.get(_PARAMS_KEY) in self.listable.get(function.logical_id, set()):
+        if api_params(context).get("Bucket") in self.listable.get(function.logical_id, set()):
             return
         # botocore raises from `parsed` after this hook: the caller sees S3's 403.
         head = parsed.get("Error", {}).get("Code") == "404"  # a HEAD error has no body, only its status

@@ -16,7 +16,7 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 from botocore.session import Session
 
-_PARAMS_KEY = "rekflow_fault_params"
+from rekflow.local.routing import api_params
 
 
 @dataclass
@@ -37,7 +37,6 @@ class ServiceFaults:
         self._lock = threading.Lock()
         self._planned: dict[str, list[PlannedFault]] = {}
         self.failed: dict[str, int] = {}
-        session.register("before-parameter-build", _remember_params)
         session.register("before-call", self._answer)
 
     def inject(self, service: str, operation: str, code: str, *, status: int = 400, times: int = 1,
@@ -52,14 +51,13 @@ class ServiceFaults:
 
     def uninstall(self) -> None:
         self.clear()
-        self._session.unregister("before-parameter-build", _remember_params)
         self._session.unregister("before-call", self._answer)
 
     def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
         if not self._planned:
             return None
         event = f"{model.service_model.service_name}.{model.name}"
-        params = context.get(_PARAMS_KEY, {})
+        params = api_params(context)
         with self._lock:
             fault = next((f for f in self._planned.get(event, []) if f.remaining > 0 and f.applies(params)), None)
             if fault is None:
@@ -71,6 +69,3 @@ class ServiceFaults:
                                        "HTTPHeaders": {}, "RetryAttempts": 0}}
         return AWSResponse("https://local.rekflow", fault.status, {}, None), parsed
 
-
-def _remember_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-    context[_PARAMS_KEY] = params
