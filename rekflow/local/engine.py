@@ -43,11 +43,17 @@ AWS_SDK_ERROR_PREFIXES = {"rekognition": "Rekognition", "s3": "S3", "sns": "SNS"
 # ValidationException). Seen in recordings of AWS's answers (README, "Error names").
 # moto names them "<Prefix>.<error code>" (DynamoDB.RequestLimitExceeded) or, for EventBridge,
 # States.Runtime, which no Retry written for AWS would match.
+JAVA_V1_NAMING = {
+    # botocore service: (error prefix, the SDK's base exception class)
+    "dynamodb": ("DynamoDB", "AmazonDynamoDBException"),
+    "sns": ("SNS", "AmazonSNSException"),
+    "events": ("EventBridge", "AmazonEventBridgeException"),
+}
 _JAVA_V1_SERVICES = {
-    # moto's integration class: (botocore service, error prefix, base exception class, service label in causes)
-    "StateTaskServiceDynamoDB": ("dynamodb", "DynamoDB", "AmazonDynamoDBException", "AmazonDynamoDBv2"),
-    "StateTaskServiceSns": ("sns", "SNS", "AmazonSNSException", "AmazonSNS"),
-    "StateTaskServiceEvents": ("events", "EventBridge", "AmazonEventBridgeException", "AmazonEventBridge"),
+    # moto's integration class: (botocore service, service label in causes)
+    "StateTaskServiceDynamoDB": ("dynamodb", "AmazonDynamoDBv2"),
+    "StateTaskServiceSns": ("sns", "AmazonSNS"),
+    "StateTaskServiceEvents": ("events", "AmazonEventBridge"),
 }
 
 _SERVICE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service"
@@ -150,14 +156,23 @@ def _modelled_errors(service: str) -> dict[str, str]:
     return {shape.error_code: shape.name for shape in model.error_shapes}
 
 
-def java_v1_error_name(service: str, prefix: str, base: str, code: str) -> str:
-    shape = _modelled_errors(service).get(code)
-    if shape is None:
-        return f"{prefix}.{base}"
+def exception_name(prefix: str, shape: str) -> str:
+    """Step Functions' name for a modelled error: the SDK's class, which always ends in "Exception"."""
     return f"{prefix}.{shape if shape.endswith('Exception') else shape + 'Exception'}"
 
 
-def _java_v1_from_error(original: Any, service: str, prefix: str, base: str, label: str) -> Any:
+def modelled_exception_names(service: str, prefix: str) -> set[str]:
+    """Every name Step Functions can give a modelled error of `service` under `prefix`."""
+    return {exception_name(prefix, shape) for shape in _modelled_errors(service).values()}
+
+
+def java_v1_error_name(service: str, code: str) -> str:
+    prefix, base = JAVA_V1_NAMING[service]
+    shape = _modelled_errors(service).get(code)
+    return exception_name(prefix, shape) if shape else f"{prefix}.{base}"
+
+
+def _java_v1_from_error(original: Any, service: str, label: str) -> Any:
     from botocore.exceptions import ClientError
     from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
     from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
@@ -168,7 +183,7 @@ def _java_v1_from_error(original: Any, service: str, prefix: str, base: str, lab
         if not isinstance(ex, ClientError):
             return original(self, env, ex)
         code = ex.response["Error"]["Code"]
-        error = java_v1_error_name(service, prefix, base, code)
+        error = java_v1_error_name(service, code)
         metadata = ex.response.get("ResponseMetadata", {})
         cause = (f"{ex.response['Error'].get('Message', '')} (Service: {label}; Status Code: "
                  f"{metadata.get('HTTPStatusCode')}; Error Code: {code}; Request ID: {metadata.get('RequestId')}; "

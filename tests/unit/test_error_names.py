@@ -14,10 +14,11 @@ import ast
 import json
 from pathlib import Path
 
-import botocore.session
 import pytest
 
 from rekflow import PROJECT_ROOT, TEMPLATE_PATH
+from rekflow.local.engine import JAVA_V1_NAMING, modelled_exception_names
+from rekflow.local.state_cases import states_by_name
 from rekflow.local.template import Template
 
 STATES_ERRORS = {"States.ALL", "States.Timeout", "States.HeartbeatTimeout", "States.TaskFailed", "States.Permissions",
@@ -27,17 +28,11 @@ STATES_ERRORS = {"States.ALL", "States.Timeout", "States.HeartbeatTimeout", "Sta
 # https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html and the Lambda integration page.
 LAMBDA_ERRORS = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
                  "Lambda.TooManyRequestsException", "Lambda.ClientExecutionTimeoutException", "Lambda.Unknown"}
-# Service prefix and base exception class per SDK generation.
-JAVA_V1 = {"dynamodb": ("DynamoDB", "AmazonDynamoDBException"), "sns": ("SNS", "AmazonSNSException"),
-           "events": ("EventBridge", "AmazonEventBridgeException")}
+# aws-sdk integrations' service prefixes (the optimised ones' come from the engine's JAVA_V1_NAMING, the
+# same table the local runtime names errors by).
 JAVA_V2 = {"dynamodb": "DynamoDb", "s3": "S3", "rekognition": "Rekognition"}
 # https://docs.aws.amazon.com/step-functions/latest/dg/connect-eventbridge.html
 EXTRA = {"events": {"EventBridge.FailedEntry"}}
-
-
-def modelled(service: str, prefix: str) -> set[str]:
-    model = botocore.session.get_session().get_service_model(service)
-    return {f"{prefix}.{s.name if s.name.endswith('Exception') else s.name + 'Exception'}" for s in model.error_shapes}
 
 
 def errors_raised_by_code(code_dir: Path) -> set[str]:
@@ -56,17 +51,7 @@ def errors_raised_by_code(code_dir: Path) -> set[str]:
 
 def task_states() -> list[tuple[str, dict]]:
     definition = json.loads((PROJECT_ROOT / "statemachines/media_analysis.asl.json").read_text())
-    found = []
-
-    def walk(machine: dict) -> None:
-        for name, state in machine["States"].items():
-            if state["Type"] == "Task":
-                found.append((name, state))
-            for branch in state.get("Branches", []):
-                walk(branch)
-
-    walk(definition)
-    return found
+    return [(name, state) for name, state in states_by_name(definition).items() if state["Type"] == "Task"]
 
 
 def possible_errors(state: dict, template: Template) -> set[str]:
@@ -82,10 +67,11 @@ def possible_errors(state: dict, template: Template) -> set[str]:
     if integration.startswith("aws-sdk:"):
         service = integration.split(":")[1]
         prefix = JAVA_V2[service]
-        return possible | modelled(service, prefix) | {f"{prefix}.{prefix}Exception", f"{prefix}.SdkClientException"}
+        return possible | modelled_exception_names(service, prefix) | {f"{prefix}.{prefix}Exception",
+                                                                       f"{prefix}.SdkClientException"}
     service = integration.split(":")[0]
-    prefix, base = JAVA_V1[service]
-    return possible | modelled(service, prefix) | {f"{prefix}.{base}"} | EXTRA.get(service, set())
+    prefix, base = JAVA_V1_NAMING[service]
+    return possible | modelled_exception_names(service, prefix) | {f"{prefix}.{base}"} | EXTRA.get(service, set())
 
 
 @pytest.mark.parametrize("name,state", task_states(), ids=[name for name, _ in task_states()])
