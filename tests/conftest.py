@@ -17,7 +17,7 @@ from PIL import Image
 
 from rekflow import PROJECT_ROOT
 from rekflow.local.runtime import ExecutionResult, LocalRuntime
-from rekflow.local.state_cases import CASES_PATH, CaseRecorder
+from rekflow.local.state_cases import CASES_PATH, CaseRecorder, states_by_name
 
 SCHEMAS = PROJECT_ROOT / "schemas"
 # moto logs every failing state with its whole parse tree; the tests assert on the history instead.
@@ -31,21 +31,12 @@ _defined: set[str] = set()
 state_cases = CaseRecorder()
 
 
-def defined_states(definition: dict[str, Any]) -> set[str]:
-    names = set()
-    for name, state in definition["States"].items():
-        names.add(name)
-        for branch in state.get("Branches", []):
-            names |= defined_states(branch)
-    return names
-
-
 class Recorder:
     """Wraps the runtime so every execution's history feeds the coverage report."""
 
     def __init__(self, runtime: LocalRuntime) -> None:
         self.runtime = runtime
-        _defined.update(defined_states(runtime.stack.definition))
+        _defined.update(states_by_name(runtime.stack.definition))
 
     def run(self, event: dict[str, Any], name: str | None = None, timeout: float = 120.0) -> ExecutionResult:
         return self.record(self.runtime.run(event, name=name, timeout=timeout), self.runtime)
@@ -103,6 +94,11 @@ def video_bytes(codec: str = "libx264") -> bytes:
     from rekflow.samples import sample_video
 
     return sample_video(codec=codec)
+
+
+def task_errors(result: ExecutionResult) -> list[str]:
+    """The error of every failed task attempt, in the order the history records them."""
+    return [e["taskFailedEventDetails"]["error"] for e in result.events_of_type("TaskFailed")]
 
 
 def schema_validator(name: str) -> jsonschema.Draft7Validator:

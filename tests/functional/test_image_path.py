@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import boto3
 
-from tests.conftest import jpeg_bytes, png_bytes, schema_validator
+from tests.conftest import jpeg_bytes, png_bytes, schema_validator, task_errors
 
 FEATURES = ("labels", "moderation", "text", "faces")
 
@@ -12,10 +12,6 @@ FEATURES = ("labels", "moderation", "text", "faces")
 def detect_attempts(result, api: str) -> list[dict]:
     """TaskScheduled events of one Rekognition API (one per attempt); branches interleave, so match the resource."""
     return [e for e in result.events_of_type("TaskScheduled") if e["taskScheduledEventDetails"]["resource"] == api]
-
-
-def task_errors(result) -> list[str]:
-    return [e["taskFailedEventDetails"]["error"] for e in result.events_of_type("TaskFailed")]
 
 
 def test_happy_path_stores_document_summary_and_event(runtime):

@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from rekflow.vision.fixture import FixtureBackend
-from tests.conftest import schema_validator, video_bytes
+from tests.conftest import schema_validator, task_errors, video_bytes
 
 FEATURES = ("labels", "moderation", "text", "faces", "segments")
 START = {"labels": "StartLabelDetection", "moderation": "StartContentModeration", "text": "StartTextDetection",
@@ -40,10 +40,6 @@ def wait_until(condition, timeout: float = 20.0):
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.05)
-
-
-def task_errors(result) -> list[str]:
-    return [e["taskFailedEventDetails"]["error"] for e in result.events_of_type("TaskFailed")]
 
 
 def queue_depth(runtime, logical_id: str) -> int:

@@ -13,7 +13,7 @@ import json
 import boto3
 import pytest
 
-from tests.conftest import jpeg_bytes
+from tests.conftest import jpeg_bytes, task_errors
 
 FLAGGED = {"ModerationLabels": [{"Name": "Violence", "ParentName": "", "Confidence": 91.0, "TaxonomyLevel": 1}],
            "ModerationModelVersion": "7.0"}
@@ -48,10 +48,6 @@ def flagged_upload(runtime, key: str):
     # A moderation hit above the review threshold, so the review topic is written as well.
     runtime.backend.inner._overrides["DetectModerationLabels"] = FLAGGED
     return runtime.upload(jpeg_bytes(), key)
-
-
-def task_errors(result) -> list[str]:
-    return [e["taskFailedEventDetails"]["error"] for e in result.events_of_type("TaskFailed")]
 
 
 def assert_one_of_each(runtime, result) -> None:

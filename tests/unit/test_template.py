@@ -11,6 +11,7 @@ import botocore.session
 
 from rekflow import PROJECT_ROOT, TEMPLATE_PATH
 from rekflow.local.stack import render_definition
+from rekflow.local.state_cases import states_by_name
 from rekflow.local.template import Template
 
 # IAM actions an optimised integration needs (aws-sdk integrations map directly: service:Operation).
@@ -58,19 +59,10 @@ def test_every_definition_substitution_is_defined_and_used():
     json.loads(rendered)
 
 
-def _states(definition: dict) -> list[dict]:
-    found = []
-    for state in definition["States"].values():
-        found.append(state)
-        for branch in state.get("Branches", []):
-            found.extend(_states(branch))
-    return found
-
-
 def asl_actions() -> set[str]:
     definition = json.loads((PROJECT_ROOT / "statemachines/media_analysis.asl.json").read_text())
     actions = set()
-    for state in _states(definition):
+    for state in states_by_name(definition).values():
         resource = state.get("Resource", "")
         if not resource.startswith("arn:aws:states:::"):
             continue
