@@ -250,3 +250,21 @@ def test_each_table_call_is_allowed_on_that_table():
             assert allowed, f"{logical_id} calls {action} on {table} ({variable}); its policy does not allow it there"
             checked += 1
     assert checked >= 5  # the callback's jobs-table update and its idempotency store, at least
+
+
+def test_each_sqs_event_source_queue_hides_messages_six_times_as_long_as_its_function_runs():
+    # Lambda refuses an SQS event source mapping whose function timeout exceeds the queue's visibility
+    # timeout, and advises six times the function timeout (Lambda guide, services-sqs-configure); moto checks neither.
+    t = template()
+    default_timeout = t.body.get("Globals", {}).get("Function", {}).get("Timeout", 3)
+    checked = 0
+    for logical_id, resource in t.resources_of_type("AWS::Serverless::Function").items():
+        props = resource["Properties"]
+        for event in props.get("Events", {}).values():
+            if event["Type"] != "SQS":
+                continue
+            queue = event["Properties"]["Queue"]["Fn::GetAtt"][0]
+            visibility = int(t.resources[queue]["Properties"].get("VisibilityTimeout", 30))
+            assert visibility >= 6 * int(props.get("Timeout", default_timeout)), (logical_id, queue)
+            checked += 1
+    assert checked >= 1
