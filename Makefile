@@ -21,7 +21,7 @@ DEPLOY_STAMPS := $(DEPLOY_VENV)/.installed $(CHECKOV_VENV)/.installed $(NODE_PRE
 OFFLINE_AWS := AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline \
 	AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 
-.PHONY: setup deploy-tools demo test test-fast lint bench bench-folder build deploy clean
+.PHONY: setup deploy-tools demo test test-fast lint bench bench-folder build deploy clean asl
 
 setup: $(STAMP)
 
@@ -67,6 +67,10 @@ test: setup deploy-tools
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not models"
+
+# statemachines/*.asl.json are generated from rekflow/asl and schemas/features.json (a test checks they are current).
+asl: setup
+	$(BIN)/python -m rekflow.asl
 
 lint: setup deploy-tools
 	$(BIN)/ruff check .

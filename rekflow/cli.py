@@ -21,9 +21,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rekflow import malloc
+from rekflow import malloc, media_sources
+from rekflow.features import NAMES
 from rekflow.local.function_logs import FunctionLogs, function_by_logical_id
 from rekflow.local.runtime import ExecutionResult, LocalRuntime, make_backend
+from rekflow.report import register as register_report
 from rekflow.samples import write_samples
 from rekflow.vision.aws import AwsSetupError
 
@@ -141,6 +143,8 @@ def analyze(args: argparse.Namespace) -> int:
         logs.attach(function_by_logical_id(runtime))
         finished = _run_all(runtime, items, args, progress)
     lines = [line for line, _ in finished]
+    # `rekflow report` finds the file behind each document through this index.
+    media_sources.record(args.output, ((line["key"], Path(line["file"])) for line in lines))
     if args.json:
         for line in lines:
             print(json.dumps(line, ensure_ascii=False))
@@ -188,7 +192,7 @@ def _run_all(runtime: LocalRuntime, items: list[InputFile], args: argparse.Names
 
 def _print_table(finished: list[Finished], output: Path) -> None:
     table = Table(title="rekflow analyze", show_lines=True)
-    for column in ("file", "status", "labels", "moderation", "text", "faces", "shots"):
+    for column in ("file", "status", *NAMES):
         table.add_column(column, overflow="fold")
     for line, findings in finished:
         status = line["status"] + (" (partial)" if line.get("partial") else "")
@@ -226,14 +230,15 @@ def _findings(document: dict[str, Any] | None) -> list[str]:
         cues = [f"{c['CueType']} {c['Start']}-{c['End']}" for c in r["technicalCues"][:3]]
         return "\n".join([f"{r['shotCount']} shot(s) from {starts}", *cues])
 
-    return [
-        cell("labels", lambda r: ", ".join(f"{x['Name']} {x['Confidence']:.0f}%" for x in r["labels"][:5])),
-        cell("moderation", lambda r: ", ".join(f"{x['Name']} {x['Confidence']:.0f}%" for x in r["labels"][:3])
-             or "nothing flagged"),
-        cell("text", text_lines),
-        cell("faces", faces),
-        cell("segments", shots),
-    ]
+    describe = {
+        "labels": lambda r: ", ".join(f"{x['Name']} {x['Confidence']:.0f}%" for x in r["labels"][:5]),
+        "moderation": lambda r: ", ".join(f"{x['Name']} {x['Confidence']:.0f}%" for x in r["labels"][:3])
+        or "nothing flagged",
+        "text": text_lines,
+        "faces": faces,
+        "segments": shots,
+    }
+    return [cell(name, describe[name]) for name in NAMES]
 
 
 def samples(args: argparse.Namespace) -> int:
@@ -264,6 +269,7 @@ def parser() -> argparse.ArgumentParser:
     make = commands.add_parser("samples", help="write the bundled sample media into a folder")
     make.add_argument("folder", type=Path)
     make.set_defaults(func=samples)
+    register_report(commands)
     return top
 
 

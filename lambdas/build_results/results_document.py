@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = "1.0"
-FEATURES = ("labels", "moderation", "text", "faces", "segments")
+# The feature registry, from the schemas layer.
+FEATURES = tuple(f["name"] for f in json.loads((Path(os.environ["SCHEMAS_DIR"]) / "features.json").read_text())
+                 ["features"])
 TOP_LABELS = 5
 
 

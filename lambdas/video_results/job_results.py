@@ -36,16 +36,14 @@ class VideoJobFailed(Exception):
 @dataclass(frozen=True)
 class Feature:
     name: str
-    # (rekognition client, **request) -> one Get… response; each call is spelled out, not looked up
-    # by name, so the template test can derive the function's IAM actions from the source.
     get_page: Callable[..., dict[str, Any]]
     items_key: str
     model_version: Callable[[dict[str, Any]], str]
     summarise: Callable[[list[dict[str, Any]]], dict[str, Any]]
 
 
-def _version(key: str) -> Callable[[dict[str, Any]], str]:
-    return lambda page: str(page.get(key, ""))
+def _version(key: str | None) -> Callable[[dict[str, Any]], str]:
+    return lambda page: str(page.get(key, "")) if key else ""
 
 
 def _segment_versions(page: dict[str, Any]) -> str:
@@ -98,18 +96,41 @@ def _segments(items: list[dict[str, Any]]) -> dict[str, Any]:
             "shots": shots[:TOP_ITEMS], "technicalCues": cues[:TOP_ITEMS]}
 
 
-FEATURES = {f.name: f for f in (
-    Feature("labels", lambda client, **request: client.get_label_detection(**request), "Labels",
-            _version("LabelModelVersion"), lambda items: _named(items, "Label")),
-    Feature("moderation", lambda client, **request: client.get_content_moderation(**request), "ModerationLabels",
-            _version("ModerationModelVersion"), lambda items: _named(items, "ModerationLabel", ("ParentName",))),
-    Feature("text", lambda client, **request: client.get_text_detection(**request), "TextDetections",
-            _version("TextModelVersion"), _lines),
-    Feature("faces", lambda client, **request: client.get_face_detection(**request), "Faces",
-            lambda page: "", _faces),
-    Feature("segments", lambda client, **request: client.get_segment_detection(**request), "Segments",
-            _segment_versions, _segments),
-)}
+# Each Get… call is spelled out, not looked up by name, so the template test can derive the
+# function's IAM actions from the source; what each response holds comes from the feature registry.
+_GET_PAGE: dict[str, Callable[..., dict[str, Any]]] = {
+    "labels": lambda client, **request: client.get_label_detection(**request),
+    "moderation": lambda client, **request: client.get_content_moderation(**request),
+    "text": lambda client, **request: client.get_text_detection(**request),
+    "faces": lambda client, **request: client.get_face_detection(**request),
+    "segments": lambda client, **request: client.get_segment_detection(**request),
+}
+_SUMMARISE: dict[str, Callable[[list[dict[str, Any]]], dict[str, Any]]] = {
+    "labels": lambda items: _named(items, "Label"),
+    "moderation": lambda items: _named(items, "ModerationLabel", ("ParentName",)),
+    "text": _lines,
+    "faces": _faces,
+    "segments": _segments,
+}
+
+
+def _features(registry: dict[str, Any]) -> dict[str, Feature]:
+    """One Feature per video feature of schemas/features.json; a feature without a reader here fails loudly."""
+    features = {}
+    for entry in registry["features"]:
+        job = entry["video"]
+        if job is None:
+            continue
+        if entry["name"] not in _GET_PAGE:
+            raise KeyError(f"video feature {entry['name']!r} has no Get… call or summary in job_results.py")
+        # Segment detection has a model version per segment type, not one field.
+        version = _segment_versions if entry["name"] == "segments" else _version(job["modelVersion"])
+        features[entry["name"]] = Feature(entry["name"], _GET_PAGE[entry["name"]], job["items"], version,
+                                          _SUMMARISE[entry["name"]])
+    return features
+
+
+FEATURES = _features(json.loads((Path(os.environ["SCHEMAS_DIR"]) / "features.json").read_text()))
 
 
 def collect(rekognition: Any, s3: Any, *, feature: str, job_id: str, asset_id: str, bucket: str,

@@ -24,25 +24,14 @@ from typing import Any
 
 import boto3
 
+from rekflow.features import VIDEO_FEATURES
 from rekflow.vision.backend import RekognitionError
 from rekflow.vision.image_input import version_argument
 
 # Start operation -> (feature, the API name Rekognition puts in its completion message)
-START_OPERATIONS = {
-    "StartLabelDetection": ("labels", "LABEL_DETECTION"),
-    "StartContentModeration": ("moderation", "CONTENT_MODERATION"),
-    "StartTextDetection": ("text", "TEXT_DETECTION"),
-    "StartFaceDetection": ("faces", "FACE_DETECTION"),
-    "StartSegmentDetection": ("segments", "SEGMENT_DETECTION"),
-}
+START_OPERATIONS = {f.video.start: (f.name, f.video.api) for f in VIDEO_FEATURES if f.video}
 # Get operation -> (feature, key of the result list, key of the model version or None)
-GET_OPERATIONS = {
-    "GetLabelDetection": ("labels", "Labels", "LabelModelVersion"),
-    "GetContentModeration": ("moderation", "ModerationLabels", "ModerationModelVersion"),
-    "GetTextDetection": ("text", "TextDetections", "TextModelVersion"),
-    "GetFaceDetection": ("faces", "Faces", None),
-    "GetSegmentDetection": ("segments", "Segments", None),
-}
+GET_OPERATIONS = {f.video.get: (f.name, f.video.items, f.video.model_version) for f in VIDEO_FEATURES if f.video}
 MAX_RESULTS = 1000
 MAX_VIDEO_BYTES = 10 * 1024**3
 NOTIFY_MODES = ("once", "twice", "never", "before_token_stored")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import boto3
 
+from rekflow.features import IMAGE_FEATURES
 from tests.conftest import jpeg_bytes, png_bytes, schema_validator, task_errors
 
-FEATURES = ("labels", "moderation", "text", "faces")
+FEATURES = tuple(f.name for f in IMAGE_FEATURES)
 
 
 def detect_attempts(result, api: str) -> list[dict]:

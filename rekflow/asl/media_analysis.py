@@ -1,0 +1,275 @@
+"""The MediaAnalysis state machine: validate → route → analyse → store.
+
+Each feature's branch is built from schemas/features.json, each Retry and Catch comes from
+policies.py; template.yaml fills the ${…} placeholders (DefinitionSubstitutions).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rekflow.asl import policies
+from rekflow.features import IMAGE_FEATURES, VIDEO_FEATURES, Feature
+
+State = dict[str, Any]
+S3_OBJECT = {"Bucket.$": "$.asset.bucket", "Name.$": "$.asset.key", "Version.$": "$.asset.versionId"}
+
+
+def _wanted(feature: str, title: str, when_wanted: str) -> State:
+    return {"Type": "Choice",
+            "Choices": [{"Variable": "$.settings.features", "StringMatches": f"*{feature}*", "Next": when_wanted}],
+            "Default": f"{title} not requested"}
+
+
+def _failed() -> State:
+    return {"Type": "Pass", "Parameters": {"status": "FAILED", "error.$": "$.error.Error", "cause.$": "$.error.Cause"},
+            "End": True}
+
+
+def _not_requested() -> State:
+    return {"Type": "Pass", "Result": {"status": "SKIPPED"}, "End": True}
+
+
+def _sdk(service: str, operation: str) -> str:
+    """The aws-sdk integration's resource: the operation's name in camel case."""
+    return f"arn:aws:states:::aws-sdk:{service}:{operation[0].lower()}{operation[1:]}"
+
+
+def image_branch(feature: Feature) -> State:
+    assert feature.image is not None
+    title = feature.name.capitalize()
+    detect, failed = f"Detect {feature.name}", f"{title} failed"
+    return {"StartAt": f"{title} wanted?", "States": {
+        f"{title} wanted?": _wanted(feature.name, title, detect),
+        detect: {
+            "Type": "Task",
+            "Resource": _sdk("rekognition", feature.image.operation),
+            "Parameters": {"Image": {"S3Object": S3_OBJECT}, **feature.image.request},
+            "ResultSelector": {"status": "SUCCEEDED", **feature.image.result},
+            "Retry": [policies.REKOGNITION],
+            "Catch": [policies.catch(policies.IMAGE_MEDIA_ERRORS, failed)],
+            "End": True,
+        },
+        failed: _failed(),
+        f"{title} not requested": _not_requested(),
+    }}
+
+
+def video_branch(feature: Feature) -> State:
+    job = feature.video
+    assert job is not None
+    title = f"Video {feature.name}"
+    start, wait, poll, failed = (f"Start {job.job}", f"Wait for {job.job}", f"Poll {job.job} once",
+                                 f"{title} failed")
+    return {"StartAt": f"{title} wanted?", "States": {
+        f"{title} wanted?": _wanted(feature.name, title, start),
+        start: {
+            "Type": "Task",
+            "Comment": "The same object version and feature always send the same ClientRequestToken, "
+                       "so a rerun joins the job already started.",
+            "Resource": _sdk("rekognition", job.start),
+            "Parameters": {
+                "Video": {"S3Object": S3_OBJECT},
+                "NotificationChannel": {"SNSTopicArn": "${VideoCompletionTopicArn}",
+                                        "RoleArn": "${RekognitionPublishRoleArn}"},
+                "JobTag": feature.name,
+                "ClientRequestToken.$": f"States.Hash(States.Format('{{}}:{feature.name}', $.asset.assetId), 'MD5')",
+                **job.request,
+            },
+            "ResultSelector": {"id.$": "$.JobId", "feature": feature.name},
+            "ResultPath": "$.job",
+            "Retry": [policies.REKOGNITION, policies.REKOGNITION_JOB_LIMIT],
+            "Catch": [policies.catch(policies.VIDEO_MEDIA_ERRORS, failed)],
+            "Next": wait,
+        },
+        wait: {
+            "Type": "Task",
+            "Comment": "Add this branch's task token to the job's item unless the job has already completed "
+                       "(a rerun reuses the ClientRequestToken and gets the finished job back): then poll it "
+                       "at once.",
+            "Resource": "arn:aws:states:::aws-sdk:dynamodb:updateItem.waitForTaskToken",
+            "Parameters": {
+                "TableName": "${VideoJobsTable}",
+                "Key": {"JobId": {"S.$": "$.job.id"}},
+                "UpdateExpression": "SET Feature = :feature, AssetId = :asset, ExpiresAt = :expires, "
+                                    "#waiter = :token",
+                "ConditionExpression": "attribute_not_exists(CompletedStatus)",
+                "ExpressionAttributeNames": {"#waiter.$": "States.Format('Waiter:{}', $$.Execution.Name)"},
+                "ExpressionAttributeValues": {
+                    ":feature": {"S": feature.name},
+                    ":asset": {"S.$": "$.asset.assetId"},
+                    ":expires": {"N.$": "States.Format('{}', $.asset.video.tokenExpiresAt)"},
+                    ":token": {"S.$": "$$.Task.Token"},
+                },
+            },
+            "TimeoutSecondsPath": "$.asset.video.jobTimeoutSeconds",
+            "Retry": [policies.DYNAMODB_SDK],
+            "Catch": [policies.catch(["States.Timeout", "DynamoDb.ConditionalCheckFailedException"], poll,
+                                     "$.waitEnded"),
+                      policies.catch(policies.VIDEO_JOB_ERRORS, failed)],
+            "End": True,
+        },
+        poll: {
+            "Type": "Task",
+            "Comment": "No completion arrived in time: read the job once instead of waiting forever.",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "${VideoPollFunctionArn}",
+                           "Payload": {"jobId.$": "$.job.id", "feature": feature.name,
+                                       "assetId.$": "$.asset.assetId"}},
+            "ResultSelector": {"result.$": "$.Payload"},
+            "OutputPath": "$.result",
+            "Retry": [policies.LAMBDA],
+            "Catch": [policies.catch(["VideoJobStillRunning", *policies.VIDEO_JOB_ERRORS], failed)],
+            "End": True,
+        },
+        failed: _failed(),
+        f"{title} not requested": _not_requested(),
+    }}
+
+
+def _parallel(comment: str, features: tuple[Feature, ...], branch: Any) -> State:
+    return {"Type": "Parallel", "Comment": comment,
+            "Branches": [branch(f) for f in features],
+            "ResultSelector": {f"{f.name}.$": f"$[{i}]" for i, f in enumerate(features)},
+            "ResultPath": "$.analysis", "Next": "Build results"}
+
+
+def _accepted(media_type: str, next_state: str) -> dict[str, Any]:
+    return {"And": [{"Variable": "$.asset.status", "StringEquals": "ACCEPTED"},
+                    {"Variable": "$.asset.mediaType", "StringEquals": media_type}], "Next": next_state}
+
+
+def definition() -> State:
+    return {
+        "Comment": "rekflow MediaAnalysis: validate an uploaded object, route it, analyse it with Rekognition, "
+                   "store the results.",
+        "StartAt": "Validate object",
+        "States": {
+            "Validate object": {
+                "Type": "Task",
+                "Comment": "Decide from the object's bytes whether Rekognition can analyse it.",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "${ValidateFunctionArn}", "Payload.$": "$"},
+                "ResultSelector": {"asset.$": "$.Payload"},
+                "ResultPath": "$",
+                "Retry": [policies.LAMBDA, policies.S3_UNAVAILABLE],
+                "Next": "Apply settings",
+            },
+            "Apply settings": {
+                "Type": "Pass",
+                "Comment": "Template parameters arrive as strings; numbers are parsed once here.",
+                "Parameters": {"features": "${Features}",
+                               "minConfidence.$": "States.StringToJson('${MinConfidence}')",
+                               "maxLabels.$": "States.StringToJson('${MaxLabels}')"},
+                "ResultPath": "$.settings",
+                "Next": "What kind of media is it?",
+            },
+            "What kind of media is it?": {
+                "Type": "Choice",
+                "Choices": [_accepted("image", "Analyze image"), _accepted("video", "Analyze video")],
+                "Default": "Build results",
+            },
+            "Analyze video": _parallel("One Rekognition video job per feature, each branch waiting for its own "
+                                       "completion; a failing feature yields a partial result.",
+                                       VIDEO_FEATURES, video_branch),
+            "Analyze image": _parallel("One branch per Rekognition feature; a failing feature yields a partial "
+                                       "result, not a lost one.", IMAGE_FEATURES, image_branch),
+            "Build results": {
+                "Type": "Task",
+                "Comment": "Assemble the schema-versioned document, the summary item and the event from what the "
+                           "run found.",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "${BuildResultsFunctionArn}",
+                               "Payload": {"run.$": "$",
+                                           "execution": {"id.$": "$$.Execution.Id", "name.$": "$$.Execution.Name",
+                                                         "startedAt.$": "$$.Execution.StartTime"}}},
+                "ResultSelector": {"document.$": "$.Payload.document", "item.$": "$.Payload.item",
+                                   "event.$": "$.Payload.event", "outcome.$": "$.Payload.outcome",
+                                   "claim.$": "$.Payload.claim"},
+                "ResultPath": "$",
+                "Retry": [policies.LAMBDA],
+                "Next": "Store results document",
+            },
+            "Store results document": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:s3:putObject",
+                "Parameters": {"Bucket": "${ResultsBucket}", "Key.$": "$.outcome.resultsKey",
+                               "Body.$": "States.JsonToString($.document)", "ContentType": "application/json"},
+                "ResultPath": None,
+                "Next": "Record summary",
+                "Comment": "Same key for every run of this object version: a rerun overwrites, never duplicates.",
+                "Retry": [policies.S3_SDK],
+            },
+            "Record summary": {
+                "Type": "Task",
+                "Comment": "Claim the record: a first run, a redrive of the run that claimed it, or a run whose "
+                           "claim expired unannounced may write; any other run of the same object version stops "
+                           "at Already recorded.",
+                "Resource": "arn:aws:states:::dynamodb:putItem",
+                "Parameters": {
+                    "TableName": "${ResultsTable}",
+                    "Item.$": "$.item",
+                    "ConditionExpression": "attribute_not_exists(AssetId) OR (Announced = :false AND "
+                                           "(ExecutionArn = :execution OR ClaimExpiresAt <= :now))",
+                    "ExpressionAttributeValues": {":false": {"BOOL": False}, ":execution": {"S.$": "$$.Execution.Id"},
+                                                  ":now": {"N.$": "$.claim.now"}},
+                },
+                "ResultPath": None,
+                "Retry": [policies.DYNAMODB_OPTIMISED],
+                "Catch": [policies.catch(["DynamoDB.ConditionalCheckFailedException"], "Already recorded", None)],
+                "Next": "Needs moderation review?",
+            },
+            "Already recorded": {
+                "Type": "Pass",
+                "Comment": "Another run of this object version recorded it (or is recording it now): nothing more "
+                           "to do.",
+                "Result": True,
+                "ResultPath": "$.outcome.duplicate",
+                "OutputPath": "$.outcome",
+                "End": True,
+            },
+            "Needs moderation review?": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.outcome.needsReview", "BooleanEquals": True,
+                             "Next": "Ask for moderation review"}],
+                "Default": "Announce results",
+            },
+            "Ask for moderation review": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sns:publish",
+                "Parameters": {"TopicArn": "${ModerationReviewTopicArn}",
+                               "Subject": "rekflow: moderation review needed",
+                               "Message.$": "States.JsonToString($.event)"},
+                "ResultPath": None,
+                "Next": "Announce results",
+                "Retry": [_backoff_sns()],
+            },
+            "Announce results": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::events:putEvents",
+                "Parameters": {"Entries": [{"EventBusName": "${EventBusName}", "Source": "${EventSource}",
+                                            "DetailType": "Media Analyzed", "Detail.$": "$.event"}]},
+                "ResultPath": None,
+                "Retry": [policies.EVENTBRIDGE],
+                "Next": "Mark announced",
+            },
+            "Mark announced": {
+                "Type": "Task",
+                "Comment": "The event is out: from now on every other run of this object version stops at "
+                           "Already recorded.",
+                "Resource": "arn:aws:states:::dynamodb:updateItem",
+                "Parameters": {"TableName": "${ResultsTable}", "Key": {"AssetId": {"S.$": "$.outcome.assetId"}},
+                               "UpdateExpression": "SET Announced = :true",
+                               "ExpressionAttributeValues": {":true": {"BOOL": True}}},
+                "ResultPath": None,
+                "OutputPath": "$.outcome",
+                "Retry": [policies.DYNAMODB_OPTIMISED],
+                "End": True,
+            },
+        },
+    }
+
+
+def _backoff_sns() -> dict[str, Any]:
+    return policies._backoff(["SNS.ThrottledException", "SNS.InternalErrorException", "SNS.KMSThrottlingException",
+                              "SNS.AmazonSNSException"], 1, 5, 2)

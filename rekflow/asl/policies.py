@@ -1,0 +1,53 @@
+"""Every Retry and Catch policy of the state machines, written once.
+
+Error names are the ones Step Functions reports for each integration (see the README's table
+"Error names in Retry and Catch"): `Lambda.*` for lambda:invoke, the service's exception names with
+the integration's prefix for aws-sdk and optimised integrations. Note the two DynamoDB prefixes:
+the optimised integration (dynamodb:putItem) reports `DynamoDB.`, the SDK integration
+(aws-sdk:dynamodb:…) reports `DynamoDb.`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _backoff(errors: list[str], interval: float, attempts: int, rate: float, max_delay: int | None = None
+             ) -> dict[str, Any]:
+    retrier: dict[str, Any] = {"ErrorEquals": errors, "IntervalSeconds": interval, "MaxAttempts": attempts,
+                               "BackoffRate": rate}
+    if max_delay is not None:
+        retrier["MaxDelaySeconds"] = max_delay
+    retrier["JitterStrategy"] = "FULL"
+    return retrier
+
+
+# Lambda's transient service errors (AWS's recommended retrier for lambda:invoke).
+LAMBDA = _backoff(["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+                   "Lambda.TooManyRequestsException"], 2, 6, 2)
+# Validate raises S3Unavailable for S3's throttling and 5xx answers.
+S3_UNAVAILABLE = _backoff(["S3Unavailable"], 1, 5, 2, max_delay=30)
+REKOGNITION = _backoff(["Rekognition.ThrottlingException", "Rekognition.ProvisionedThroughputExceededException",
+                        "Rekognition.InternalServerErrorException"], 1, 4, 2, max_delay=20)
+# Too many concurrent video jobs (20 by default): wait for running jobs to finish.
+REKOGNITION_JOB_LIMIT = _backoff(["Rekognition.LimitExceededException"], 30, 10, 1.5, max_delay=300)
+DYNAMODB_OPTIMISED = _backoff(["DynamoDB.ProvisionedThroughputExceededException", "DynamoDB.ThrottlingException",
+                               "DynamoDB.RequestLimitExceededException", "DynamoDB.InternalServerErrorException",
+                               "DynamoDB.AmazonDynamoDBException"], 1, 5, 2)
+DYNAMODB_SDK = _backoff(["DynamoDb.ProvisionedThroughputExceededException", "DynamoDb.ThrottlingException",
+                         "DynamoDb.InternalServerErrorException", "DynamoDb.RequestLimitExceededException"], 1, 5, 2)
+S3_SDK = _backoff(["S3.S3Exception", "S3.SdkClientException"], 1, 5, 2)
+EVENTBRIDGE = _backoff(["EventBridge.InternalException", "EventBridge.AmazonEventBridgeException",
+                        "EventBridge.FailedEntry"], 1, 5, 2)
+
+# Errors about the media itself: caught per feature, so one unreadable feature gives a PARTIAL result.
+IMAGE_MEDIA_ERRORS = ["Rekognition.InvalidS3ObjectException", "Rekognition.InvalidImageFormatException",
+                      "Rekognition.ImageTooLargeException", "Rekognition.InvalidParameterException"]
+VIDEO_MEDIA_ERRORS = ["Rekognition.InvalidS3ObjectException", "Rekognition.InvalidParameterException",
+                      "Rekognition.VideoTooLargeException", "Rekognition.IdempotentParameterMismatchException"]
+# Raised by the video results functions (lambdas/video_results): the job failed or its results cannot be read.
+VIDEO_JOB_ERRORS = ["VideoJobFailed", "VideoResultsUnavailable"]
+
+
+def catch(errors: list[str], next_state: str, result_path: str | None = "$.error") -> dict[str, Any]:
+    return {"ErrorEquals": errors, "ResultPath": result_path, "Next": next_state}
