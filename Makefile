@@ -61,8 +61,17 @@ demo: setup
 	$(BIN)/rekflow samples $(SAMPLES) > /dev/null
 	$(BIN)/rekflow analyze $(SAMPLES)
 
+# Chromium and its WebDriver for the report's browser test (tests/functional/test_report.py), Debian's packages:
+# installed where missing and apt-get runs as root; elsewhere nothing happens, and that test skips, saying why.
+.PHONY: browser
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	else echo "make browser: no chromium and chromedriver, and no apt-get as root: the report's browser test skips"; fi
+
 # REKFLOW_DEPLOY_GATE=1: a missing deploy tool fails tests/deploy instead of skipping it.
-test: setup deploy-tools
+test: setup deploy-tools browser
 	REKFLOW_DEPLOY_GATE=1 $(BIN)/python -m pytest
 
 test-fast: setup

@@ -1,0 +1,57 @@
+"""Small JPEG previews of analysed media, as data: URIs that a page embeds (it then loads nothing)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from rekflow.vision.image_input import ImageInput, downscale
+
+# Longest side of a preview, in pixels, and its JPEG quality: about 10-20 KB a photo.
+PREVIEW_SIDE = 320
+PREVIEW_QUALITY = 80
+
+
+@dataclass(frozen=True)
+class Preview:
+    uri: str  # data:image/jpeg;base64,...
+    width: int
+    height: int
+
+
+def image_preview(data: bytes, image_format: str) -> Preview:
+    """A photo's preview, upright as the boxes in its document are. Rekognition turns a JPEG by its
+    EXIF Orientation and gives boxes relative to the turned image; a PNG's are as stored (DetectFaces,
+    OrientationCorrection: https://docs.aws.amazon.com/rekognition/latest/APIReference/API_DetectFaces.html).
+    ImageInput.decode turns it exactly as the analysis saw it."""
+    # The size fields are not read by decode(); the image's own header gives the size.
+    return _encode(ImageInput(data, image_format, 0, 0).decode(max_side=PREVIEW_SIDE))
+
+
+def video_poster(path: Path, at_seconds: float) -> Preview:
+    """One frame of a video, `at_seconds` in, decoded by the ffmpeg that ships in imageio-ffmpeg."""
+    import imageio_ffmpeg
+
+    # -ss before the input seeks by keyframe index, then decodes only up to the frame asked for.
+    frames = imageio_ffmpeg.read_frames(str(path), input_params=["-ss", f"{max(at_seconds, 0.0):.3f}"],
+                                        output_params=["-frames:v", "1"])
+    try:
+        meta = next(frames)
+        pixels = next(frames, None)
+    finally:
+        frames.close()
+    if pixels is None:  # seeking past the last frame yields none
+        raise ValueError(f"no frame at {at_seconds:.3f} s")
+    frame = Image.frombytes("RGB", meta["size"], pixels)
+    return _encode(downscale(frame, max_side=PREVIEW_SIDE))
+
+
+def _encode(image: Image.Image) -> Preview:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=PREVIEW_QUALITY)
+    uri = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return Preview(uri, image.width, image.height)
