@@ -35,12 +35,13 @@ def _sdk(service: str, operation: str) -> str:
     return f"arn:aws:states:::aws-sdk:{service}:{operation[0].lower()}{operation[1:]}"
 
 
-def image_branch(feature: Feature) -> State:
+def image_branch(feature: Feature, chosen: bool) -> State:
+    """One feature's branch: Detect, retried, its media errors caught. With `chosen`, a Choice first
+    skips the feature when the Features parameter leaves it out."""
     assert feature.image is not None
     title = feature.name.capitalize()
     detect, failed = f"Detect {feature.name}", f"{title} failed"
-    return {"StartAt": f"{title} wanted?", "States": {
-        f"{title} wanted?": _wanted(feature.name, title, detect),
+    states: dict[str, State] = {
         detect: {
             "Type": "Task",
             "Resource": _sdk("rekognition", feature.image.operation),
@@ -51,8 +52,15 @@ def image_branch(feature: Feature) -> State:
             "End": True,
         },
         failed: _failed(),
-        f"{title} not requested": _not_requested(),
-    }}
+    }
+    if not chosen:
+        return {"StartAt": detect, "States": states}
+    # State names are unique across the whole definition, so this Parallel's copies are marked.
+    states = {f"{name} (chosen)": state for name, state in states.items()}
+    states[f"{detect} (chosen)"]["Catch"][0]["Next"] = f"{failed} (chosen)"
+    return {"StartAt": f"{title} wanted?", "States": {
+        f"{title} wanted?": _wanted(feature.name, title, f"{detect} (chosen)"), **states,
+        f"{title} not requested": _not_requested()}}
 
 
 def video_branch(feature: Feature) -> State:
@@ -134,12 +142,22 @@ def _parallel(comment: str, features: tuple[Feature, ...], branch: Any) -> State
             "ResultPath": "$.analysis", "Next": "Build results"}
 
 
-def _accepted(media_type: str, next_state: str) -> dict[str, Any]:
+def _accepted(media_type: str, next_state: str, extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {"And": [{"Variable": "$.asset.status", "StringEquals": "ACCEPTED"},
-                    {"Variable": "$.asset.mediaType", "StringEquals": media_type}], "Next": next_state}
+                    {"Variable": "$.asset.mediaType", "StringEquals": media_type}, *(extra or [])],
+            "Next": next_state}
 
 
 def definition() -> State:
+    """MediaAnalysis, the Standard workflow: images and videos."""
+    return _workflow("Analyze video", {"Analyze video": _parallel(
+        "One Rekognition video job per feature, each branch waiting for its own completion; a failing feature "
+        "yields a partial result.", VIDEO_FEATURES, video_branch)})
+
+
+def _workflow(video_route: str, video_states: dict[str, State]) -> State:
+    every_image_feature = [{"Variable": "$.settings.features", "StringMatches": f"*{f.name}*"}
+                           for f in IMAGE_FEATURES]
     return {
         "Comment": "rekflow MediaAnalysis: validate an uploaded object, route it, analyse it with Rekognition, "
                    "store the results.",
@@ -147,33 +165,34 @@ def definition() -> State:
         "States": {
             "Validate object": {
                 "Type": "Task",
-                "Comment": "Decide from the object's bytes whether Rekognition can analyse it.",
+                "Comment": "Decide from the object's bytes whether Rekognition can analyse it. The settings ride "
+                           "along from here: template parameters arrive as strings, numbers are parsed once.",
                 "Resource": "arn:aws:states:::lambda:invoke",
                 "Parameters": {"FunctionName": "${ValidateFunctionArn}", "Payload.$": "$"},
-                "ResultSelector": {"asset.$": "$.Payload"},
+                "ResultSelector": {"asset.$": "$.Payload",
+                                   "settings": {"features": "${Features}",
+                                                "minConfidence.$": "States.StringToJson('${MinConfidence}')",
+                                                "maxLabels.$": "States.StringToJson('${MaxLabels}')"}},
                 "ResultPath": "$",
                 "Retry": [policies.LAMBDA, policies.S3_UNAVAILABLE],
-                "Next": "Apply settings",
-            },
-            "Apply settings": {
-                "Type": "Pass",
-                "Comment": "Template parameters arrive as strings; numbers are parsed once here.",
-                "Parameters": {"features": "${Features}",
-                               "minConfidence.$": "States.StringToJson('${MinConfidence}')",
-                               "maxLabels.$": "States.StringToJson('${MaxLabels}')"},
-                "ResultPath": "$.settings",
                 "Next": "What kind of media is it?",
             },
             "What kind of media is it?": {
                 "Type": "Choice",
-                "Choices": [_accepted("image", "Analyze image"), _accepted("video", "Analyze video")],
+                "Comment": "Every image feature wanted (the default) takes the Parallel without a Choice per "
+                           "branch: four states fewer per image.",
+                "Choices": [_accepted("image", "Analyze image", every_image_feature),
+                            _accepted("image", "Analyze chosen image features"),
+                            _accepted("video", video_route)],
                 "Default": "Build results",
             },
-            "Analyze video": _parallel("One Rekognition video job per feature, each branch waiting for its own "
-                                       "completion; a failing feature yields a partial result.",
-                                       VIDEO_FEATURES, video_branch),
             "Analyze image": _parallel("One branch per Rekognition feature; a failing feature yields a partial "
-                                       "result, not a lost one.", IMAGE_FEATURES, image_branch),
+                                       "result, not a lost one.", IMAGE_FEATURES,
+                                       lambda f: image_branch(f, chosen=False)),
+            "Analyze chosen image features": _parallel("The same branches, each first asking whether the Features "
+                                                       "parameter wants it.", IMAGE_FEATURES,
+                                                       lambda f: image_branch(f, chosen=True)),
+            **video_states,
             "Build results": {
                 "Type": "Task",
                 "Comment": "Assemble the schema-versioned document, the summary item and the event from what the "
@@ -217,7 +236,7 @@ def definition() -> State:
                 "ResultPath": None,
                 "Retry": [policies.DYNAMODB_OPTIMISED],
                 "Catch": [policies.catch(["DynamoDB.ConditionalCheckFailedException"], "Already recorded", None)],
-                "Next": "Needs moderation review?",
+                "Next": "Announce results",
             },
             "Already recorded": {
                 "Type": "Pass",
@@ -228,27 +247,13 @@ def definition() -> State:
                 "OutputPath": "$.outcome",
                 "End": True,
             },
-            "Needs moderation review?": {
-                "Type": "Choice",
-                "Choices": [{"Variable": "$.outcome.needsReview", "BooleanEquals": True,
-                             "Next": "Ask for moderation review"}],
-                "Default": "Announce results",
-            },
-            "Ask for moderation review": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::sns:publish",
-                "Parameters": {"TopicArn": "${ModerationReviewTopicArn}",
-                               "Subject": "rekflow: moderation review needed",
-                               "Message.$": "States.JsonToString($.event)"},
-                "ResultPath": None,
-                "Next": "Announce results",
-                "Retry": [_backoff_sns()],
-            },
             "Announce results": {
                 "Type": "Task",
+                "Comment": "One event per asset; template.yaml's ModerationReviewRule sends those that need a "
+                           "moderation review on to the review topic.",
                 "Resource": "arn:aws:states:::events:putEvents",
                 "Parameters": {"Entries": [{"EventBusName": "${EventBusName}", "Source": "${EventSource}",
-                                            "DetailType": "Media Analyzed", "Detail.$": "$.event"}]},
+                                            "DetailType": "${EventDetailType}", "Detail.$": "$.event"}]},
                 "ResultPath": None,
                 "Retry": [policies.EVENTBRIDGE],
                 "Next": "Mark announced",
@@ -268,8 +273,3 @@ def definition() -> State:
             },
         },
     }
-
-
-def _backoff_sns() -> dict[str, Any]:
-    return policies._backoff(["SNS.ThrottledException", "SNS.InternalErrorException", "SNS.KMSThrottlingException",
-                              "SNS.AmazonSNSException"], 1, 5, 2)

@@ -69,6 +69,9 @@ class Patch:
     original: Any = None
 
 
+_INHERITED = object()  # Patch.original of a method the owner inherits: reverting deletes the owner's copy
+
+
 class _State:
     lock = threading.Lock()
     depth = 0
@@ -80,6 +83,7 @@ def patches() -> list[Patch]:
     """Every patch, built fresh against the moto modules as they are now."""
     from moto.core.base_backend import BackendDict
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.events.models import Rule as EventsRule
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.asl.utils import json_path
@@ -100,8 +104,10 @@ def patches() -> list[Patch]:
         integration = getattr(importlib.import_module(f"{_SERVICE}.{module_name}"), class_name)
         found.append(Patch(integration, "_from_error",
                            _java_v1_from_error(integration._from_error, *_JAVA_V1_SERVICES[class_name])))
+    found.append(Patch(EventsRule, "send_to_targets", _with_sns_targets(EventsRule.send_to_targets)))
     for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
         found.append(Patch(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name))))
+    found.extend(_distributed_map_patches())
     # moto's interpreter imports boto_client_for by name into each integration module.
     for module in [m for name, m in list(sys.modules.items()) if name.startswith("moto.stepfunctions.parser")]:
         if getattr(module, "boto_client_for", None) is not None:
@@ -122,7 +128,9 @@ def patched_moto(retry_time_scale: float = 1.0) -> Iterator[None]:
             _load_integrations()
             _State.applied = patches()
             for patch in _State.applied:
-                patch.original = getattr(patch.owner, patch.name)
+                # What the owner itself holds (a staticmethod as such; _INHERITED for a method it inherits), so
+                # the revert puts back exactly that.
+                patch.original = vars(patch.owner).get(patch.name, _INHERITED)
                 setattr(patch.owner, patch.name, patch.replacement)
         _State.depth += 1
     try:
@@ -132,7 +140,10 @@ def patched_moto(retry_time_scale: float = 1.0) -> Iterator[None]:
             _State.depth -= 1
             if _State.depth == 0:
                 for patch in reversed(_State.applied):
-                    setattr(patch.owner, patch.name, patch.original)
+                    if patch.original is _INHERITED:
+                        delattr(patch.owner, patch.name)
+                    else:
+                        setattr(patch.owner, patch.name, patch.original)
                 _State.applied = []
                 _clients.clear()
 
@@ -282,6 +293,261 @@ def _reused_client(original: Callable[..., Any]) -> Callable[..., Any]:
     return client_for
 
 
+# ---------------------------------------------------------------- Distributed Map and nested executions
+# The backfill (statemachines/backfill.asl.json) runs a Distributed Map over an S3 listing whose items each start
+# a MediaAnalysis execution with states:startExecution.sync:2. moto 5.2.5 runs Distributed Maps, but differs from
+# AWS where the backfill depends on it; each patch below names the AWS behaviour and its source.
+_DMAP = "moto.stepfunctions.parser.asl.component.state.exec.state_map"
+
+
+def _distributed_map_patches() -> list[Patch]:
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend as Backend
+
+    sfn = importlib.import_module(f"{_SERVICE}.state_task_service_sfn").StateTaskServiceSfn
+    reader = importlib.import_module(f"{_DMAP}.item_reader.eval.resource_eval_s3").ResourceEvalS3
+    writer = importlib.import_module(f"{_DMAP}.result_writer.resource_eval.resource_eval_s3").ResourceEvalS3
+    worker = importlib.import_module(
+        f"{_DMAP}.iteration.itemprocessor.distributed_item_processor_worker").DistributedItemProcessorWorker
+    iteration = importlib.import_module(
+        f"{_DMAP}.iteration.distributed_iteration_component").DistributedIterationComponent
+    return [
+        Patch(Backend, "start_execution", _named_execution(Backend.start_execution)),
+        Patch(sfn, "_normalise_parameters", _sfn_request_members(sfn._normalise_parameters)),
+        Patch(sfn, "_normalise_response", _sfn_result_fields),
+        Patch(reader, "eval_resource", _every_listed_object(reader.eval_resource)),
+        Patch(worker, "_eval_input", _item_input_kept(worker._eval_input)),
+        Patch(worker, "_eval_job", _item_result_kept(worker._eval_job)),
+        Patch(iteration, "_map_run", _failure_threshold_enforced(iteration._map_run)),
+        Patch(writer, "eval_resource", _map_run_results_written(writer.eval_resource)),
+    ]
+
+
+def _named_execution(start_execution: Callable[..., Any]) -> Callable[..., Any]:
+    """StartExecution without a name: Step Functions names the execution with a generated UUID (StartExecution,
+    `name`: https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html). moto's
+    interpreter backend names it "None", so a second unnamed start (every item of a Distributed Map starting a
+    child) fails with ExecutionAlreadyExists."""
+    import uuid
+
+    def start(self: Any, state_machine_arn: str, name: str | None = None, execution_input: Any = None,
+              trace_header: Any = None) -> Any:
+        return start_execution(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
+
+    return start
+
+
+@functools.cache
+def _api_shapes(service: str, operation: str) -> tuple[Any, Any]:
+    """(input shape, output shape) of a botocore operation named as moto names it (start_execution)."""
+    model = botocore.session.get_session().get_service_model(service)
+    (name,) = [op for op in model.operation_names if botocore.xform_name(op) == operation]
+    operation_model = model.operation_model(name)
+    return operation_model.input_shape, operation_model.output_shape
+
+
+def _sfn_request_members(normalise: Callable[..., None]) -> Callable[..., None]:
+    """The states: integration takes the API's fields in PascalCase (StateMachineArn, Input, Name: "Start Workflow
+    Executions from a Task State", https://docs.aws.amazon.com/step-functions/latest/dg/connect-stepfunctions.html)
+    and calls the Step Functions API, whose members are camelCase (stateMachineArn). moto passes the PascalCase
+    names to botocore, which refuses them: each is renamed to the API member it stands for."""
+
+    def normalise_parameters(self: Any, parameters: dict[str, Any], boto_service_name: str | None = None,
+                             service_action_name: str | None = None) -> None:
+        normalise(self, parameters, boto_service_name, service_action_name)
+        if service_action_name is None:
+            input_shape, _ = _api_shapes("stepfunctions", self._get_boto_service_action())
+            members = {member.lower(): member for member in input_shape.members}
+            for field in list(parameters):
+                member = members.get(field.lower())
+                if member is not None and member != field:
+                    parameters[member] = parameters.pop(field)
+
+    return normalise_parameters
+
+
+def _sfn_result_fields(self: Any, response: Any, boto_service_name: str | None = None,
+                       service_action_name: str | None = None) -> None:
+    """What the states: integration returns carries the API's fields in PascalCase: ExecutionArn and StartDate for
+    startExecution, the DescribeExecution fields (Status, Output, OutputDetails.Included...) for .sync:2 (same
+    page as above). moto returns botocore's camelCase; renamed here along the API's output shape, so the child's
+    own Input and Output, JSON values in .sync:2, keep their keys."""
+    operation = service_action_name or self._get_boto_service_action()
+    _, output_shape = _api_shapes("stepfunctions", operation)
+    if isinstance(response, dict):
+        _pascal_case_members(response, output_shape)
+
+
+def _pascal_case_members(value: dict[str, Any], shape: Any) -> None:
+    for member, member_shape in shape.members.items():
+        if member in value:
+            inner = value.pop(member)
+            if member_shape.type_name == "structure" and isinstance(inner, dict):
+                _pascal_case_members(inner, member_shape)
+            value[member[0].upper() + member[1:]] = inner
+
+
+def _every_listed_object(eval_resource: Callable[..., None]) -> Callable[..., None]:
+    """ItemReader over arn:aws:states:::s3:listObjectsV2: every object under the prefix, one item each, shaped
+    {Etag, Key, LastModified (epoch seconds), Size, StorageClass} ("ItemReader (Map)", Amazon S3 objects:
+    https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itemreader.html). moto reads one page of
+    ListObjectsV2 (1,000 keys at most), fails on a prefix with no objects (no "Contents"), and passes botocore's
+    items (a datetime, "ETag"). Other ItemReader resources stay moto's."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
+
+    def evaluate(self: Any, env: Any) -> None:
+        if self.resource.api_action.lower() != "listobjectsv2":
+            eval_resource(self, env)
+            return
+        self.resource.eval(env=env)
+        runtime_part = env.stack.pop()
+        parameters = env.stack.pop()
+        s3 = type(self)._get_s3_client(runtime_part, StateCredentials(role_arn=env.aws_execution_details.role_arn))
+        env.stack.append([
+            {"Etag": listed["ETag"], "Key": listed["Key"], "LastModified": int(listed["LastModified"].timestamp()),
+             "Size": listed["Size"], "StorageClass": listed.get("StorageClass", "STANDARD")}
+            for page in s3.get_paginator("list_objects_v2").paginate(**parameters)
+            for listed in page.get("Contents", [])])
+
+    return evaluate
+
+
+# The item processor input (what ItemSelector made of the item) of the job running on this thread.
+_item_input = threading.local()
+
+
+def _item_input_kept(eval_input: Callable[..., None]) -> Callable[..., None]:
+    """Keeps each child's input for its result record (below): moto does not keep it anywhere."""
+    import copy
+
+    def evaluate(self: Any, env_frame: Any) -> None:
+        eval_input(self, env_frame)
+        _item_input.value = copy.deepcopy(env_frame.states.get_input())
+
+    return evaluate
+
+
+def _item_result_kept(eval_job: Callable[..., None]) -> Callable[..., None]:
+    """Records each item's child workflow as ResultWriter reports it: input, status, and its output or its error
+    and cause. moto runs an item inline rather than as a child execution and keeps only the outputs of those that
+    succeeded, so a failed item's error is otherwise lost."""
+    from datetime import UTC, datetime
+
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramError, ProgramStopped
+
+    def evaluate(self: Any, env: Any, job: Any) -> None:
+        _item_input.value = job.job_input
+        started = datetime.now(UTC)
+        eval_job(self, env, job)
+        state = env.program_state()
+        result: dict[str, Any] = {"index": job.job_index, "input": _item_input.value, "started": started,
+                                  "stopped": datetime.now(UTC)}
+        if isinstance(state, ProgramError):
+            error = state.error or {}
+            result.update(status="FAILED", error=error.get("error"), cause=error.get("cause"))
+        elif isinstance(state, ProgramStopped):
+            result.update(status="ABORTED", error=state.error, cause=state.cause)
+        elif job.job_output is None:
+            result.update(status="FAILED", error="States.Runtime", cause="the item's workflow ended without output")
+        else:
+            result.update(status="SUCCEEDED", output=job.job_output)
+        vars(self._map_run_record).setdefault("rekflow_item_results", []).append(result)
+
+    return evaluate
+
+
+def _failure_threshold_enforced(map_run: Callable[..., None]) -> Callable[..., None]:
+    """A Map Run whose failed items exceed ToleratedFailurePercentage or ToleratedFailureCount fails with
+    States.ExceedToleratedFailureThreshold; with neither set, one failed item fails it ("Setting failure thresholds
+    for Distributed Map states": https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html#maprun-fail-threshold).
+    moto evaluates both fields and ignores them: its Map Run always succeeds. Here the threshold is checked once
+    every item has run (AWS stops the run as soon as it is crossed). moto reads an absent field as 0, so a field
+    at 0 counts as unset when the other is set."""
+    from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    def run(self: Any, env: Any, eval_input: Any) -> None:
+        map_run(self, env, eval_input)
+        items = eval_input.map_run_record.item_counter
+        failed, total = items.failed.get() + items.timed_out.get(), items.total.get()
+        count, percentage = eval_input.tolerated_failure_count, eval_input.tolerated_failure_percentage
+        over_count = failed > count and (count > 0 or not percentage)
+        over_percentage = total > 0 and failed * 100 > percentage * total and (percentage > 0 or not count)
+        if failed and (over_count or over_percentage):
+            name = StatesErrorNameType.StatesExceedToleratedFailureThreshold
+            cause = (f"{failed} of {total} items failed; tolerated: {percentage}% or {count} item(s)")
+            details = ExecutionFailedEventDetails(error=name.to_name(), cause=cause)
+            raise FailureEventException(FailureEvent(
+                env=env, error_name=StatesErrorName(typ=name), event_type=HistoryEventType.MapRunFailed,
+                event_details=EventDetails(executionFailedEventDetails=details)))
+
+    return run
+
+
+def _map_run_results_written(eval_resource: Callable[..., None]) -> Callable[..., None]:
+    """ResultWriter with arn:aws:states:::s3:putObject writes, under Prefix/<map run id>/, the child workflows'
+    results by status (SUCCEEDED_0.json, FAILED_0.json: a JSON array of executions with their Input and Output,
+    or Error and Cause, as JSON strings) and a manifest.json naming those files; the Map's output names the
+    manifest ("ResultWriter (Map)": https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html).
+    moto writes the manifest alone, with every list empty."""
+    import json
+    import uuid
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    def _result_entry(child: dict[str, Any], execution_prefix: str, state_machine_arn: str) -> dict[str, Any]:
+        name = str(uuid.uuid4())
+        entry: dict[str, Any] = {"ExecutionArn": f"{execution_prefix}:{name}", "Name": name,
+                                 "StateMachineArn": state_machine_arn, "Status": child["status"],
+                                 "Input": to_json_str(child["input"]), "InputDetails": {"Included": True},
+                                 "StartDate": child["started"].isoformat(), "StopDate": child["stopped"].isoformat()}
+        if child["status"] == "SUCCEEDED":
+            entry.update(Output=to_json_str(child["output"]), OutputDetails={"Included": True})
+        else:
+            entry.update(Error=child.get("error"), Cause=child.get("cause"))
+        return entry
+
+    def evaluate(self: Any, env: Any) -> None:
+        if self.resource.api_action.lower() != "putobject":
+            eval_resource(self, env)
+            return
+        self.resource.eval(env=env)
+        runtime_part = env.stack.pop()
+        parameters = env.stack.pop()
+        env.stack.pop()  # the children's outputs: the records kept by _item_result_kept carry them, and more
+        s3 = type(self)._get_s3_client(runtime_part, StateCredentials(role_arn=env.aws_execution_details.role_arn))
+        record = env.map_run_record_pool_manager.get_all()[-1]
+        bucket, prefix = parameters["Bucket"], parameters.get("Prefix", "")
+        folder = f"{prefix.rstrip('/')}/" if prefix else ""
+        folder += record.map_run_arn.split(":")[-1]
+        files: dict[str, list[dict[str, Any]]] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
+        children = sorted(vars(record).get("rekflow_item_results", []), key=lambda r: r["index"])
+        execution_prefix = record.map_state_machine_arn.replace(":stateMachine:", ":execution:")
+        for status in ("SUCCEEDED", "FAILED"):  # FAILED_n.json holds the aborted children too
+            entries = [_result_entry(child, execution_prefix, record.map_state_machine_arn) for child in children
+                       if (child["status"] == "SUCCEEDED") == (status == "SUCCEEDED")]
+            if entries:
+                key = f"{folder}/{status}_0.json"
+                body = json.dumps(entries, default=str).encode("utf-8")
+                s3.put_object(Bucket=bucket, Key=key, Body=body)
+                files[status].append({"Key": key, "Size": len(body)})
+        manifest_key = f"{folder}/manifest.json"
+        manifest = {"DestinationBucket": bucket, "MapRunArn": record.map_run_arn, "ResultFiles": files}
+        s3.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode("utf-8"))
+        env.stack.append({"MapRunArn": record.map_run_arn,
+                          "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key}})
+
+    return evaluate
+
+
 # ---------------------------------------------------------------- memory
 def forget_execution(execution_arn: str, account_id: str, region: str) -> None:
     """Drop a finished execution from moto's Step Functions.
@@ -326,3 +592,37 @@ def wait_for_execution(execution_arn: str, account_id: str, region: str, timeout
         if time.monotonic() > deadline:
             raise TimeoutError(f"{execution_arn} still running after {timeout} s")
         time.sleep(0.01)
+
+
+# ---------------------------------------------------------------- EventBridge rules
+def _with_sns_targets(send_to_targets: Callable[..., None]) -> Callable[..., None]:
+    """Deliver a matching event to a rule's SNS topic targets, as EventBridge does (moto 5.2.5 raises
+    NotImplementedError for them), applying the target's InputPath; other targets stay moto's."""
+    import copy
+    import json
+
+    from moto.sns.models import sns_backends
+    from moto.utilities.arns import parse_arn
+
+    def send(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
+        topics = [t for t in self.targets if parse_arn(t["Arn"]).service == "sns"]
+        if topics and self.event_pattern.matches_event(original_event):
+            for target in topics:
+                arn = parse_arn(target["Arn"])
+                message = _input_path(original_event, target.get("InputPath", "$"))
+                sns_backends[arn.account][arn.region].get_topic(target["Arn"]).publish(json.dumps(message))
+        rest = copy.copy(self)
+        rest.targets = [t for t in self.targets if t not in topics]
+        send_to_targets(rest, original_event, transform_input)
+
+    return send
+
+
+def _input_path(event: dict[str, Any], path: str) -> Any:
+    """A target's InputPath: "$" or a dotted path such as "$.detail" (all rekflow's template uses)."""
+    if path != "$" and not path.startswith("$."):
+        raise NotImplementedError(f"InputPath {path!r}: only $ and $.a.b paths are emulated")
+    value: Any = event
+    for part in path.split(".")[1:]:
+        value = value[part]
+    return value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -28,6 +28,7 @@ class LocalStack:
     review_tap_url: str
     events_tap_url: str
     queue_urls: dict[str, str]  # by logical id
+    state_machine_arns: dict[str, str] = field(default_factory=dict)  # every state machine, by logical id
 
 
 def render_definition(template: Template, logical_id: str) -> str:
@@ -65,12 +66,20 @@ def deploy(template: Template) -> LocalStack:
         sns.subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"],
                       Attributes=attributes)
 
-    (machine_id, machine), = template.resources_of_type("AWS::Serverless::StateMachine").items()
+    _create_rules(template, events)
+
+    machines = template.resources_of_type("AWS::Serverless::StateMachine")
+    state_machine_arns = {logical_id: sfn.create_state_machine(
+        name=template.state_machine_name(logical_id), definition=render_definition(template, logical_id),
+        roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{template.physical_name(logical_id)}-role",
+        type=str(resource["Properties"].get("Type", "STANDARD")))["stateMachineArn"]
+        for logical_id, resource in machines.items()}
+    # MediaAnalysis: the machine S3's Object Created events start (the backfill starts it as well).
+    machine_id, machine = next((logical_id, resource) for logical_id, resource in machines.items()
+                               if any(event["Type"] == "EventBridgeRule"
+                                      for event in resource["Properties"].get("Events", {}).values()))
     definition = render_definition(template, machine_id)
-    state_machine_arn = sfn.create_state_machine(
-        name=template.physical_name(machine_id), definition=definition,
-        roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{template.physical_name(machine_id)}-role",
-        type=str(machine["Properties"].get("Type", "STANDARD")))["stateMachineArn"]
+    state_machine_arn = state_machine_arns[machine_id]
     rule = next(e for e in machine["Properties"]["Events"].values() if e["Type"] == "EventBridgeRule")
     pattern = template.resolve(rule["Properties"]["Pattern"])
 
@@ -87,6 +96,7 @@ def deploy(template: Template) -> LocalStack:
         events_tap_url=_tap_event_source(
             events, sqs, template.resolve(machine["Properties"]["DefinitionSubstitutions"])),
         queue_urls=queue_urls,
+        state_machine_arns=state_machine_arns,
     )
 
 
@@ -104,6 +114,18 @@ def _create_queues(template: Template, sqs: Any) -> dict[str, str]:
         if attributes:
             sqs.set_queue_attributes(QueueUrl=urls[logical_id], Attributes=attributes)
     return urls
+
+
+def _create_rules(template: Template, events: Any) -> None:
+    """The template's own EventBridge rules (SAM's event sources are wired by the runtime)."""
+    for logical_id, resource in template.resources_of_type("AWS::Events::Rule").items():
+        props = template.resolve(resource["Properties"])
+        name, bus = template.physical_name(logical_id), str(props.get("EventBusName", "default"))
+        events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(props["EventPattern"]),
+                        State=str(props.get("State", "ENABLED")))
+        events.put_targets(Rule=name, EventBusName=bus, Targets=[
+            {key: str(target[key]) for key in ("Id", "Arn", "InputPath") if key in target}
+            for target in props["Targets"]])
 
 
 def _tap_queue(sqs: Any, name: str) -> tuple[str, str]:

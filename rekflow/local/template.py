@@ -79,6 +79,11 @@ class Template:
         """Local name of a resource: lower case so it is also a valid S3 bucket name."""
         return f"{self.stack_name}-{logical_id}".lower()
 
+    def state_machine_name(self, logical_id: str) -> str:
+        """A state machine's name: its Name property where the template sets one, else the local rule's."""
+        explicit = self.resources[logical_id]["Properties"].get("Name")
+        return str(self.resolve(explicit)) if explicit is not None else self.physical_name(logical_id)
+
     def ref(self, name: str) -> str:
         pseudo = {
             "AWS::Region": REGION,
@@ -92,19 +97,22 @@ class Template:
         if name in self.body.get("Parameters", {}):
             return self.parameter(name)
         resource_type = self.resources[name]["Type"]
+        if resource_type == "AWS::Serverless::StateMachine":
+            return f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{self.state_machine_name(name)}"
         physical = self.physical_name(name)
         by_type = {
             "AWS::SNS::Topic": f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{physical}",
             "AWS::SQS::Queue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{physical}",
-            "AWS::Serverless::StateMachine": f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{physical}",
             "AWS::Serverless::LayerVersion": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:layer:{physical}:1",
         }
         return by_type.get(resource_type, physical)
 
     def get_att(self, name: str, attribute: str) -> str:
+        resource_type = self.resources[name]["Type"]
+        if (resource_type, attribute) == ("AWS::Serverless::StateMachine", "Name"):
+            return self.state_machine_name(name)
         if attribute != "Arn":
             raise NotImplementedError(f"Fn::GetAtt {name}.{attribute} is not resolved locally")
-        resource_type = self.resources[name]["Type"]
         physical = self.physical_name(name)
         arns = {
             "AWS::S3::Bucket": f"arn:aws:s3:::{physical}",
@@ -119,7 +127,7 @@ class Template:
         return arns[resource_type]
 
     def resolve(self, value: Any) -> Any:
-        """Resolve Ref, Fn::GetAtt, Fn::Sub and Fn::Join inside a template value."""
+        """Resolve Ref, Fn::GetAtt, Fn::Sub, Fn::Join and Fn::FindInMap inside a template value."""
         if isinstance(value, dict):
             if len(value) == 1:
                 (key, arg), = value.items()
@@ -133,6 +141,9 @@ class Template:
                 if key == "Fn::Join":
                     delimiter, items = arg
                     return str(delimiter).join(str(self.resolve(item)) for item in items)
+                if key == "Fn::FindInMap":
+                    mapping, top, second = (self.resolve(part) for part in arg)
+                    return self.body["Mappings"][mapping][top][second]
             return {str(k): self.resolve(v) for k, v in value.items()}
         if isinstance(value, list):
             return [self.resolve(item) for item in value]

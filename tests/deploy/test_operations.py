@@ -47,7 +47,7 @@ def test_failures_timeouts_dead_letters_and_throttles_are_alarmed():
     machine = json.dumps({"Ref": "MediaAnalysisStateMachine"})
     assert ("AWS/States", "ExecutionsFailed", machine) in watched
     assert ("AWS/States", "ExecutionsTimedOut", machine) in watched
-    for queue in ("VideoCompletionDeadLetterQueue", "ObjectCreatedDeadLetterQueue"):
+    for queue in ("VideoCompletionDeadLetterQueue", "EventDeliveryDeadLetterQueue"):
         name = json.dumps({"Fn::GetAtt": [queue, "QueueName"]})
         assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", name) in watched, queue
     # Rekognition's only dimension is Operation; without it the metric covers all of the account's calls.
@@ -73,20 +73,26 @@ def test_dashboard_body_is_json_naming_only_template_resources():
     for name in names - {"AWS::Region"}:
         assert name.split(".")[0] in t.resources, name
     widgets = json.loads(t.resolve({"Fn::Sub": body.replace("${VideoCompletionDeadLetterQueue.QueueName}", "q1")
-                                    .replace("${ObjectCreatedDeadLetterQueue.QueueName}", "q2")}))["widgets"]
+                                    .replace("${EventDeliveryDeadLetterQueue.QueueName}", "q2")}))["widgets"]
     titles = {w["properties"]["title"] for w in widgets}
     assert titles == {"MediaAnalysis executions", "Dead-letter queue depth",
                       "Rekognition calls and throttles (account)", "Lambda errors"}
 
 
-def test_only_the_object_created_rule_may_dead_letter_to_its_queue(transformed):
-    # GIVEN the queue policy as written and the rule SAM generates for the ObjectCreated event
-    statement, = template().resources["ObjectCreatedDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    source = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
-    rule_id, attribute = source["Fn::GetAtt"]
-    # THEN the condition names that rule, which dead-letters to this queue
-    rule = transformed["Resources"][rule_id]
-    assert (rule["Type"], attribute) == ("AWS::Events::Rule", "Arn")
-    (target,) = rule["Properties"]["Targets"]
-    assert target["Arn"] == {"Ref": "MediaAnalysisStateMachine"}
-    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["ObjectCreatedDeadLetterQueue", "Arn"]}
+def test_only_rekflow_s_rules_may_dead_letter_to_their_queue(transformed):
+    # GIVEN the queue policy as written, and the rules as SAM generates them
+    statement, = template().resources["EventDeliveryDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    sources = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+    # THEN each source it admits is a rule whose targets dead-letter to this queue, and every rule is admitted
+    admitted = set()
+    for source in sources:
+        rule_id, attribute = source["Fn::GetAtt"]
+        rule = transformed["Resources"][rule_id]
+        assert (rule["Type"], attribute) == ("AWS::Events::Rule", "Arn")
+        for target in rule["Properties"]["Targets"]:
+            assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventDeliveryDeadLetterQueue", "Arn"]}
+        admitted.add(rule_id)
+    rules = {name for name, r in transformed["Resources"].items() if r["Type"] == "AWS::Events::Rule"}
+    assert admitted == rules
+    assert {"Ref": "MediaAnalysisStateMachine"} in [t["Arn"] for r in rules
+                                                    for t in transformed["Resources"][r]["Properties"]["Targets"]]

@@ -1,4 +1,4 @@
-"""The write path (document, summary record, review, event): every write retried, and every rerun converges.
+"""The write path (document, summary record, event): every write retried, and every rerun converges.
 
 Each write fails once (the Retry absorbs it) and fails for good (the execution fails with the service's
 error name). Locally a failed execution is finished by a replay once its claim on the record has lapsed
@@ -28,8 +28,6 @@ def writes(runtime) -> dict[str, tuple]:
         "summary": ("dynamodb", "PutItem", "ProvisionedThroughputExceededException", 400,
                     lambda p: p.get("TableName") == stack.results_table,
                     "DynamoDB.ProvisionedThroughputExceededException", "Record summary"),
-        "review": ("sns", "Publish", "Throttled", 400, lambda p: p.get("TopicArn") == stack.review_topic_arn,
-                   "SNS.ThrottledException", "Ask for moderation review"),
         "event": ("events", "PutEvents", "InternalException", 500, lambda p: True,
                   "EventBridge.InternalException", "Announce results"),
         "announced": ("dynamodb", "UpdateItem", "InternalServerError", 500,
@@ -60,7 +58,7 @@ def assert_one_of_each(runtime, result) -> None:
     assert len({v["Key"] for v in versions}) == 1
 
 
-@pytest.mark.parametrize("write", ["document", "summary", "review", "event", "announced"])
+@pytest.mark.parametrize("write", ["document", "summary", "event", "announced"])
 def test_a_write_that_fails_once_is_retried(runtime, write):
     # GIVEN the write fails once with the error its service sends under load
     error_name, state = fail(runtime, write, times=1)
@@ -77,7 +75,7 @@ def test_a_write_that_fails_once_is_retried(runtime, write):
     assert len(runtime.review_messages()) == 1
 
 
-@pytest.mark.parametrize("write", ["document", "summary", "review", "event"])
+@pytest.mark.parametrize("write", ["document", "summary", "event"])
 def test_a_write_that_fails_for_good_fails_the_execution_and_a_rerun_completes_it(make_runtime, write):
     # GIVEN the write keeps failing, and claims lapse at once (locally a rerun stands in for a redrive)
     runtime = make_runtime(RecordClaimSeconds="0")

@@ -268,3 +268,33 @@ def test_each_sqs_event_source_queue_hides_messages_six_times_as_long_as_its_fun
             assert visibility >= 6 * int(props.get("Timeout", default_timeout)), (logical_id, queue)
             checked += 1
     assert checked >= 1
+
+
+def test_the_review_rule_can_publish_to_the_encrypted_review_topic():
+    # EventBridge publishes to an encrypted topic only with a customer managed key that lets it use the key, and a
+    # topic policy that lets it publish (https://repost.aws/knowledge-center/sns-not-getting-eventbridge-notification).
+    t = template()
+    topic = t.resources["ModerationReviewTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "ModerationReviewKey"}, "alias/aws/sns cannot admit EventBridge"
+    key_statements = t.resources["ModerationReviewKey"]["Properties"]["KeyPolicy"]["Statement"]
+    assert any(s["Principal"] == {"Service": "events.amazonaws.com"}
+               and {"kms:Decrypt", "kms:GenerateDataKey"} <= set(s["Action"]) for s in key_statements)
+    topic_policy = t.resources["ModerationReviewTopicPolicy"]["Properties"]
+    assert topic_policy["Topics"] == [{"Ref": "ModerationReviewTopic"}]
+    (statement,) = topic_policy["PolicyDocument"]["Statement"]
+    assert (statement["Principal"], statement["Action"]) == ({"Service": "events.amazonaws.com"}, "sns:Publish")
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Fn::GetAtt": ["ModerationReviewRule", "Arn"]}
+    (target,) = t.resources["ModerationReviewRule"]["Properties"]["Targets"]
+    assert target["Arn"] == {"Ref": "ModerationReviewTopic"}
+
+
+def test_the_review_rule_matches_the_event_the_state_machine_puts():
+    t = template()
+    substitutions = t.resolve(t.resources["MediaAnalysisStateMachine"]["Properties"]["DefinitionSubstitutions"])
+    rule = t.resolve(t.resources["ModerationReviewRule"]["Properties"])
+    assert rule["EventBusName"] == substitutions["EventBusName"]
+    assert rule["EventPattern"]["source"] == [substitutions["EventSource"]]
+    assert rule["EventPattern"]["detail-type"] == [substitutions["EventDetailType"]]
+    # The pattern reads a field of the event detail that its schema requires.
+    schema = json.loads((PROJECT_ROOT / "schemas/media-analyzed-event.schema.json").read_text())
+    assert set(rule["EventPattern"]["detail"]) <= set(schema["required"])
