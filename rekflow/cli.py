@@ -22,6 +22,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from rekflow import malloc, media_sources
+from rekflow.executions import keep as keep_execution
+from rekflow.executions import register as register_executions
 from rekflow.features import NAMES
 from rekflow.local.function_logs import FunctionLogs, function_by_logical_id
 from rekflow.local.runtime import ExecutionResult, LocalRuntime, make_backend
@@ -124,6 +126,12 @@ def analyze(args: argparse.Namespace) -> int:
     if not items:
         err.print("[yellow]rekflow: no files to analyse[/yellow]")
         return EXIT_OK
+    return analyze_items(items, args)
+
+
+def analyze_items(items: list[InputFile], args: argparse.Namespace) -> int:
+    """Run the workflow on `items` and print the results: `analyze` once it has found the files."""
+    err = Console(file=sys.stderr)
     if args.aws_bucket and args.backend != "aws":
         err.print("[red]rekflow: --aws-bucket goes with --backend aws[/red]")
         return EXIT_USAGE
@@ -167,11 +175,13 @@ def _run_all(runtime: LocalRuntime, items: list[InputFile], args: argparse.Names
              progress: Progress) -> list[Finished]:
     def one(item: InputFile) -> Finished:
         upload = runtime.upload(item.path.read_bytes(), item.key)
+        event = runtime.object_created_event(upload)
         try:
-            result = runtime.run(runtime.object_created_event(upload))
+            result = runtime.run(event)
         finally:
             # The local S3 keeps objects in memory; the file is on disk, so the copy can go.
             runtime.delete_upload(upload)
+        keep_execution(args, item, event, result)  # for `rekflow executions`, `history`, `replay`
         runtime.forget_execution(result.arn)  # the local Step Functions would keep it, ~1 MB each
         results_path, document = None, None
         if result.output and result.output.get("resultsKey"):
@@ -270,6 +280,7 @@ def parser() -> argparse.ArgumentParser:
     make.add_argument("folder", type=Path)
     make.set_defaults(func=samples)
     register_report(commands)
+    register_executions(commands)
     return top
 
 

@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,8 @@ class ExecutionResult:
     cause: str | None
     read_history: Callable[[], list[dict[str, Any]]] = field(repr=False)
     seconds: float = 0.0
+    start_date: datetime | None = None
+    stop_date: datetime | None = None
 
     @functools.cached_property
     def history(self) -> list[dict[str, Any]]:
@@ -226,7 +229,8 @@ class LocalRuntime:
         output = json.loads(described["output"]) if described.get("output") else None
         return ExecutionResult(described["name"], execution_arn, described["status"], output,
                                described.get("error"), described.get("cause"), read_history,
-                               (described["stopDate"] - described["startDate"]).total_seconds())
+                               (described["stopDate"] - described["startDate"]).total_seconds(),
+                               described["startDate"], described["stopDate"])
 
     def run(self, event: dict[str, Any], name: str | None = None, timeout: float = 300.0) -> ExecutionResult:
         return self.wait(self.start(event, name), timeout)
