@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from rekflow import PROJECT_ROOT
-from rekflow.local.runtime import ExecutionResult, LocalRuntime
+from rekflow.local.runtime import ExecutionResult, LocalRuntime, client
 from rekflow.local.state_cases import CASES_PATH, CaseRecorder, states_by_name
 
 SCHEMAS = PROJECT_ROOT / "schemas"
@@ -36,7 +36,9 @@ class Recorder:
 
     def __init__(self, runtime: LocalRuntime) -> None:
         self.runtime = runtime
-        _defined.update(states_by_name(runtime.stack.definition))
+        sfn = client("stepfunctions")
+        for arn in runtime.stack.state_machine_arns.values():
+            _defined.update(states_by_name(json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])))
 
     def run(self, event: dict[str, Any], name: str | None = None, timeout: float = 120.0) -> ExecutionResult:
         return self.record(self.runtime.run(event, name=name, timeout=timeout), self.runtime)
@@ -48,7 +50,7 @@ class Recorder:
     def record(result: ExecutionResult, runtime: LocalRuntime | None = None) -> ExecutionResult:
         _entered.update(result.states_entered())
         if runtime is not None:
-            state_cases.record(result.history, runtime.stack.definition, result.arn, result.name)
+            state_cases.record(result.history, runtime.definition_of(result.arn), result.arn, result.name)
         return result
 
     def __getattr__(self, attribute: str) -> Any:
@@ -111,7 +113,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not _defined:
         return
     covered = _entered & _defined
-    terminalreporter.write_sep("-", "MediaAnalysis state coverage")
+    terminalreporter.write_sep("-", "State coverage (every state machine in template.yaml)")
     terminalreporter.write_line(f"states entered / states defined: {len(covered)}/{len(_defined)}"
                                 f" ({100 * len(covered) / len(_defined):.0f}%)")
     for name in sorted(_defined - covered):

@@ -13,6 +13,7 @@ from rekflow.asl import media_analysis
 STATEMACHINES = PROJECT_ROOT / "statemachines"
 DEFINITIONS: dict[Path, Callable[[], dict[str, Any]]] = {
     STATEMACHINES / "media_analysis.asl.json": media_analysis.definition,
+    STATEMACHINES / "image_analysis_express.asl.json": media_analysis.image_express_definition,
 }
 
 

@@ -155,12 +155,29 @@ def definition() -> State:
         "yields a partial result.", VIDEO_FEATURES, video_branch)})
 
 
-def _workflow(video_route: str, video_states: dict[str, State]) -> State:
+def image_express_definition() -> State:
+    """ImageAnalysis, the Express option for images (template parameter ImageWorkflow=EXPRESS): the same states,
+    except that a video, which needs task tokens Express cannot wait for, is handed to MediaAnalysis."""
+    return _workflow("Hand video to MediaAnalysis", {"Hand video to MediaAnalysis": {
+        "Type": "Task",
+        "Comment": "Express workflows cannot wait for a task token: the video runs on the Standard MediaAnalysis, "
+                   "started with this execution's input (the S3 event).",
+        "Resource": "arn:aws:states:::states:startExecution",
+        "Parameters": {"StateMachineArn": "${MediaAnalysisArn}", "Input.$": "$$.Execution.Input"},
+        "ResultSelector": {"handedOverTo.$": "$.ExecutionArn"},
+        "Retry": [policies.START_EXECUTION],
+        "End": True,
+    }}, comment="rekflow ImageAnalysis (Express): validate an uploaded object and analyse an image with "
+                "Rekognition, store the results; a video goes on to MediaAnalysis.")
+
+
+def _workflow(video_route: str, video_states: dict[str, State],
+              comment: str = "rekflow MediaAnalysis: validate an uploaded object, route it, analyse it with "
+                             "Rekognition, store the results.") -> State:
     every_image_feature = [{"Variable": "$.settings.features", "StringMatches": f"*{f.name}*"}
                            for f in IMAGE_FEATURES]
     return {
-        "Comment": "rekflow MediaAnalysis: validate an uploaded object, route it, analyse it with Rekognition, "
-                   "store the results.",
+        "Comment": comment,
         "StartAt": "Validate object",
         "States": {
             "Validate object": {

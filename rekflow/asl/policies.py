@@ -39,6 +39,9 @@ DYNAMODB_SDK = _backoff(["DynamoDb.ProvisionedThroughputExceededException", "Dyn
 S3_SDK = _backoff(["S3.S3Exception", "S3.SdkClientException"], 1, 5, 2)
 EVENTBRIDGE = _backoff(["EventBridge.InternalException", "EventBridge.AmazonEventBridgeException",
                         "EventBridge.FailedEntry"], 1, 5, 2)
+# Starting an execution runs into the account's StartExecution quota; the name is the one the Step Functions guide
+# retries (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-nested-workflows.html).
+START_EXECUTION = _backoff(["StepFunctions.ExecutionLimitExceeded"], 1, 5, 2)
 
 # Errors about the media itself: caught per feature, so one unreadable feature gives a PARTIAL result.
 IMAGE_MEDIA_ERRORS = ["Rekognition.InvalidS3ObjectException", "Rekognition.InvalidImageFormatException",

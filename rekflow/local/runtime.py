@@ -233,7 +233,18 @@ class LocalRuntime:
                                described["startDate"], described["stopDate"])
 
     def run(self, event: dict[str, Any], name: str | None = None, timeout: float = 300.0) -> ExecutionResult:
-        return self.wait(self.start(event, name), timeout)
+        """Start an execution and wait for its result; where ImageAnalysis (Express) handed a video to
+        MediaAnalysis, the result is MediaAnalysis's."""
+        result = self.wait(self.start(event, name), timeout)
+        if result.output and "handedOverTo" in result.output:
+            return self.wait(result.output["handedOverTo"], timeout)
+        return result
+
+    def definition_of(self, execution_arn: str) -> dict[str, Any]:
+        """The ASL (substitutions applied) of the state machine that ran an execution."""
+        sfn = client("stepfunctions")
+        machine = sfn.describe_execution(executionArn=execution_arn)["stateMachineArn"]
+        return dict(json.loads(sfn.describe_state_machine(stateMachineArn=machine)["definition"]))
 
     def forget_execution(self, execution_arn: str) -> None:
         """Let a finished execution go (its history included), once its result has been read."""

@@ -74,9 +74,11 @@ def deploy(template: Template) -> LocalStack:
         roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{template.physical_name(logical_id)}-role",
         type=str(resource["Properties"].get("Type", "STANDARD")))["stateMachineArn"]
         for logical_id, resource in machines.items()}
-    # MediaAnalysis: the machine S3's Object Created events start (the backfill starts it as well).
+    # The machine S3's Object Created events start: MediaAnalysis, or ImageAnalysis with ImageWorkflow=EXPRESS
+    # (the template disables the other's rule).
     machine_id, machine = next((logical_id, resource) for logical_id, resource in machines.items()
                                if any(event["Type"] == "EventBridgeRule"
+                                      and template.resolve(event["Properties"].get("State", "ENABLED")) == "ENABLED"
                                       for event in resource["Properties"].get("Events", {}).values()))
     definition = render_definition(template, machine_id)
     state_machine_arn = state_machine_arns[machine_id]

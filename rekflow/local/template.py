@@ -44,6 +44,9 @@ def load_template_yaml(text: str) -> dict[str, Any]:
     return dict(yaml.load(text, Loader=_TemplateLoader))  # noqa: S506 - a SafeLoader with intrinsic tags
 
 
+_NO_VALUE = object()  # Ref AWS::NoValue
+
+
 @dataclass
 class Template:
     """A parsed SAM template with parameter values and local physical names."""
@@ -65,7 +68,27 @@ class Template:
 
     @property
     def resources(self) -> dict[str, Any]:
-        return dict(self.body["Resources"])
+        """The resources this stack creates: those whose Condition holds for its parameters."""
+        return {name: resource for name, resource in self.body["Resources"].items()
+                if "Condition" not in resource or self.condition(resource["Condition"])}
+
+    def condition(self, name: str) -> bool:
+        return self._holds(self.body["Conditions"][name])
+
+    def _holds(self, expression: Any) -> bool:
+        (function, arg), = expression.items()
+        if function == "Condition":
+            return self.condition(str(arg))
+        if function == "Fn::Equals":
+            left, right = (self.resolve(part) for part in arg)
+            return str(left) == str(right)
+        if function == "Fn::Not":
+            return not self._holds(arg[0])
+        if function == "Fn::And":
+            return all(self._holds(part) for part in arg)
+        if function == "Fn::Or":
+            return any(self._holds(part) for part in arg)
+        raise NotImplementedError(f"condition function {function} is not evaluated locally")
 
     def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {name: res for name, res in self.resources.items() if res["Type"] == resource_type}
@@ -94,6 +117,8 @@ class Template:
         }
         if name in pseudo:
             return pseudo[name]
+        if name == "AWS::NoValue":
+            return _NO_VALUE  # type: ignore[return-value]  # removed by resolve() from what holds it
         if name in self.body.get("Parameters", {}):
             return self.parameter(name)
         resource_type = self.resources[name]["Type"]
@@ -127,7 +152,7 @@ class Template:
         return arns[resource_type]
 
     def resolve(self, value: Any) -> Any:
-        """Resolve Ref, Fn::GetAtt, Fn::Sub, Fn::Join and Fn::FindInMap inside a template value."""
+        """Resolve Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::FindInMap and Fn::If inside a template value."""
         if isinstance(value, dict):
             if len(value) == 1:
                 (key, arg), = value.items()
@@ -141,12 +166,16 @@ class Template:
                 if key == "Fn::Join":
                     delimiter, items = arg
                     return str(delimiter).join(str(self.resolve(item)) for item in items)
+                if key == "Fn::If":
+                    name, when_true, when_false = arg
+                    return self.resolve(when_true if self.condition(str(name)) else when_false)
                 if key == "Fn::FindInMap":
                     mapping, top, second = (self.resolve(part) for part in arg)
                     return self.body["Mappings"][mapping][top][second]
-            return {str(k): self.resolve(v) for k, v in value.items()}
+            resolved = {str(k): self.resolve(v) for k, v in value.items()}
+            return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
         if isinstance(value, list):
-            return [self.resolve(item) for item in value]
+            return [item for item in (self.resolve(item) for item in value) if item is not _NO_VALUE]
         return value
 
     def _sub(self, arg: Any) -> str:

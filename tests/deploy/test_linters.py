@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from rekflow import TEMPLATE_PATH
 from rekflow.local.stack import render_definition
 from rekflow.local.template import Template
@@ -46,11 +48,13 @@ def test_checkov_finds_nothing_that_is_not_fixed_or_suppressed_with_a_reason():
         assert len(reason.split()) >= 5, f"{skipped['check_id']} on {skipped['resource']} is skipped without a reason"
 
 
-def test_asl_passes_asl_validator(tmp_path: Path):
+@pytest.mark.parametrize("machine,parameters", [("MediaAnalysisStateMachine", {}),
+                                                ("ImageAnalysisStateMachine", {"ImageWorkflow": "EXPRESS"})])
+def test_asl_passes_asl_validator(tmp_path: Path, machine: str, parameters: dict[str, str]):
     # The definition as CloudFormation renders it (DefinitionSubstitutions applied), checked by a validator
     # other than the local runtime: AWS's States Language schema plus path and ARN checks.
-    definition = tmp_path / "media_analysis.json"
-    definition.write_text(render_definition(Template.load(TEMPLATE_PATH), "MediaAnalysisStateMachine"))
+    definition = tmp_path / f"{machine}.json"
+    definition.write_text(render_definition(Template.load(TEMPLATE_PATH, parameter_overrides=parameters), machine))
     result = run([tool(NODE_BIN / "asl-validator"), "--json-path", definition])
     assert result.returncode == 0, result.stdout + result.stderr
 

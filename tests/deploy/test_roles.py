@@ -37,10 +37,17 @@ SQS_POLLER_POLICY = f"{_AWS_POLICY}service-role/AWSLambdaSQSQueueExecutionRole"
 
 
 def statements(role: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every statement of a role's inline policies."""
+    """Every statement of a role's inline policies and of the template's own managed policies it attaches."""
+    documents = [policy["PolicyDocument"] for policy in role["Properties"].get("Policies", [])]
+    resources = source().body["Resources"]
+    for arn in role["Properties"].get("ManagedPolicyArns", []):
+        if isinstance(arn, dict):  # {"Ref": <an AWS::IAM::ManagedPolicy of this template>}
+            managed = resources[arn["Ref"]]
+            assert managed["Type"] == "AWS::IAM::ManagedPolicy", arn
+            documents.append(managed["Properties"]["PolicyDocument"])
     found = []
-    for policy in role["Properties"].get("Policies", []):
-        listed = policy["PolicyDocument"]["Statement"]
+    for document in documents:
+        listed = document["Statement"]
         found.extend(listed if isinstance(listed, list) else [listed])
     return found
 
@@ -54,7 +61,8 @@ def inline_actions(role: dict[str, Any]) -> set[str]:
 
 
 def managed_policies(role: dict[str, Any]) -> set[str]:
-    return set(role["Properties"].get("ManagedPolicyArns", []))
+    """The AWS managed policies a role attaches (the template's own are read as statements)."""
+    return {arn for arn in role["Properties"].get("ManagedPolicyArns", []) if isinstance(arn, str)}
 
 
 def granted(role: dict[str, Any]) -> set[str]:

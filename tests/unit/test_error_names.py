@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from rekflow import PROJECT_ROOT, TEMPLATE_PATH
+from rekflow.asl.generated import DEFINITIONS
 from rekflow.local.engine import JAVA_V1_NAMING, modelled_exception_names
 from rekflow.local.state_cases import states_by_name
 from rekflow.local.template import Template
@@ -32,7 +33,10 @@ LAMBDA_ERRORS = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda
 # same table the local runtime names errors by).
 JAVA_V2 = {"dynamodb": "DynamoDb", "s3": "S3", "rekognition": "Rekognition"}
 # https://docs.aws.amazon.com/step-functions/latest/dg/connect-eventbridge.html
-EXTRA = {"events": {"EventBridge.FailedEntry"}}
+EXTRA = {"events": {"EventBridge.FailedEntry"},
+         # The name the Step Functions guide retries for states:startExecution (a nested workflow):
+         # https://docs.aws.amazon.com/step-functions/latest/dg/concepts-nested-workflows.html
+         "states": {"StepFunctions.ExecutionLimitExceeded"}}
 
 
 def errors_raised_by_code(code_dir: Path) -> set[str]:
@@ -50,8 +54,12 @@ def errors_raised_by_code(code_dir: Path) -> set[str]:
 
 
 def task_states() -> list[tuple[str, dict]]:
-    definition = json.loads((PROJECT_ROOT / "statemachines/media_analysis.asl.json").read_text())
-    return [(name, state) for name, state in states_by_name(definition).items() if state["Type"] == "Task"]
+    """Every Task of the generated definitions (MediaAnalysis and the Express ImageAnalysis)."""
+    found = {}
+    for path in DEFINITIONS:
+        found |= {name: state for name, state in states_by_name(json.loads(path.read_text())).items()
+                  if state["Type"] == "Task"}
+    return list(found.items())
 
 
 def possible_errors(state: dict, template: Template) -> set[str]:
@@ -70,6 +78,8 @@ def possible_errors(state: dict, template: Template) -> set[str]:
         return possible | modelled_exception_names(service, prefix) | {f"{prefix}.{prefix}Exception",
                                                                        f"{prefix}.SdkClientException"}
     service = integration.split(":")[0]
+    if service not in JAVA_V1_NAMING:
+        return possible | EXTRA[service]
     prefix, base = JAVA_V1_NAMING[service]
     return possible | modelled_exception_names(service, prefix) | {f"{prefix}.{base}"} | EXTRA.get(service, set())
 

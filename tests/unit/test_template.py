@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import botocore.session
+import pytest
 
 from rekflow import PROJECT_ROOT, TEMPLATE_PATH
 from rekflow.local.stack import render_definition
@@ -21,7 +22,10 @@ OPTIMISED = {
     "dynamodb:updateItem": "dynamodb:UpdateItem",
     "sns:publish": "sns:Publish",
     "events:putEvents": "events:PutEvents",
+    "states:startExecution": "states:StartExecution",
 }
+# The state machines that run rekflow's analysis, with the template parameters under which each exists.
+ANALYSIS_MACHINES = {"MediaAnalysisStateMachine": {}, "ImageAnalysisStateMachine": {"ImageWorkflow": "EXPRESS"}}
 # Rekognition reads the S3 object with the caller's permissions; a Version makes it GetObjectVersion.
 REKOGNITION_READS = {"s3:GetObject", "s3:GetObjectVersion"}
 # S3 authorises HeadObject as s3:GetObject.
@@ -44,23 +48,25 @@ XRAY_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSa
 IDEMPOTENCY_ACTIONS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 
 
-def template() -> Template:
-    return Template.load(TEMPLATE_PATH)
+def template(**parameters: str) -> Template:
+    return Template.load(TEMPLATE_PATH, parameter_overrides=parameters)
 
 
-def test_every_definition_substitution_is_defined_and_used():
-    t = template()
-    props = t.resources["MediaAnalysisStateMachine"]["Properties"]
+@pytest.mark.parametrize("machine", ANALYSIS_MACHINES)
+def test_every_definition_substitution_is_defined_and_used(machine):
+    t = template(**ANALYSIS_MACHINES[machine])
+    props = t.resources[machine]["Properties"]
     raw = (PROJECT_ROOT / props["DefinitionUri"]).read_text()
     used = set(re.findall(r"\$\{([A-Za-z0-9]+)\}", raw))
     assert used == set(props["DefinitionSubstitutions"]), "placeholders and substitutions differ"
-    rendered = render_definition(t, "MediaAnalysisStateMachine")
+    rendered = render_definition(t, machine)
     assert "${" not in rendered
     json.loads(rendered)
 
 
-def asl_actions() -> set[str]:
-    definition = json.loads((PROJECT_ROOT / "statemachines/media_analysis.asl.json").read_text())
+def asl_actions(machine: str = "MediaAnalysisStateMachine") -> set[str]:
+    uri = template(**ANALYSIS_MACHINES[machine]).resources[machine]["Properties"]["DefinitionUri"]
+    definition = json.loads((PROJECT_ROOT / uri).read_text())
     actions = set()
     for state in states_by_name(definition).values():
         resource = state.get("Resource", "")
@@ -79,14 +85,24 @@ def asl_actions() -> set[str]:
     return actions
 
 
-def allowed_actions(policies: list) -> set[str]:
-    actions = set()
+def policy_statements(policies: list) -> list[dict]:
+    """The statements of a resource's Policies, those of the template's own managed policies (!Ref) included."""
+    resources = template().body["Resources"]
+    found = []
     for policy in policies:
-        if "LambdaInvokePolicy" in policy:
-            actions.add("lambda:InvokeFunction")
-        for statement in policy.get("Statement", []):
-            listed = statement["Action"]
-            actions |= set([listed] if isinstance(listed, str) else listed)
+        if set(policy) == {"Ref"}:
+            managed = resources[policy["Ref"]]
+            assert managed["Type"] == "AWS::IAM::ManagedPolicy", policy
+            policy = managed["Properties"]["PolicyDocument"]
+        found.extend(policy.get("Statement", []))
+    return found
+
+
+def allowed_actions(policies: list) -> set[str]:
+    actions = {"lambda:InvokeFunction" for policy in policies if "LambdaInvokePolicy" in policy}
+    for statement in policy_statements(policies):
+        listed = statement["Action"]
+        actions |= set([listed] if isinstance(listed, str) else listed)
     return actions
 
 
@@ -143,25 +159,41 @@ def state_machine_service_actions(props: dict) -> tuple[set[str], set[str]]:
     return needed, added_by_sam
 
 
-def test_state_machine_policy_allows_exactly_what_the_asl_calls():
-    props = template().resources["MediaAnalysisStateMachine"]["Properties"]
+@pytest.mark.parametrize("machine", ANALYSIS_MACHINES)
+def test_state_machine_policy_allows_exactly_what_the_asl_calls(machine):
+    props = template(**ANALYSIS_MACHINES[machine]).resources[machine]["Properties"]
     needed, added_by_sam = state_machine_service_actions(props)
     # The machine logs and traces: its role needs the service's own actions on top of the ASL's calls.
-    assert needed, "MediaAnalysisStateMachine sets Logging: the log-delivery actions are required"
-    assert added_by_sam, "MediaAnalysisStateMachine sets Tracing: SAM adds the X-Ray actions"
+    assert needed, f"{machine} sets Logging: the log-delivery actions are required"
+    assert added_by_sam, f"{machine} sets Tracing: SAM adds the X-Ray actions"
     allowed = allowed_actions(props["Policies"])
-    assert allowed == asl_actions() | needed
+    assert allowed == asl_actions(machine) | needed
     assert not allowed & added_by_sam, "X-Ray is granted by SAM's AWSXrayWriteOnlyAccess: do not repeat it"
 
 
-def test_log_delivery_statement_names_no_resource():
+@pytest.mark.parametrize("machine", ANALYSIS_MACHINES)
+def test_log_delivery_statement_names_no_resource(machine):
     # The log-delivery actions take no resource ARN: a narrower Resource makes CloudFormation fail the create.
-    props = template().resources["MediaAnalysisStateMachine"]["Properties"]
-    for policy in props["Policies"]:
-        for statement in policy.get("Statement", []):
-            listed = statement["Action"]
-            if set([listed] if isinstance(listed, str) else listed) & LOG_DELIVERY_ACTIONS:
-                assert statement["Resource"] == "*"
+    props = template(**ANALYSIS_MACHINES[machine]).resources[machine]["Properties"]
+    for statement in policy_statements(props["Policies"]):
+        listed = statement["Action"]
+        if set([listed] if isinstance(listed, str) else listed) & LOG_DELIVERY_ACTIONS:
+            assert statement["Resource"] == "*"
+
+
+def test_uploads_start_exactly_one_analysis_machine_for_each_image_workflow():
+    for workflow, entry in (("STANDARD", "MediaAnalysisStateMachine"), ("EXPRESS", "ImageAnalysisStateMachine")):
+        t = template(ImageWorkflow=workflow)
+        enabled = [name for name, resource in t.resources_of_type("AWS::Serverless::StateMachine").items()
+                   for event in resource["Properties"].get("Events", {}).values()
+                   if event["Type"] == "EventBridgeRule" and event["Properties"]["Pattern"]["source"] == ["aws.s3"]
+                   and t.resolve(event["Properties"].get("State", "ENABLED")) == "ENABLED"]
+        assert enabled == [entry], workflow
+    # Express workflows only support Request Response integrations, not .sync or .waitForTaskToken
+    # (https://docs.aws.amazon.com/step-functions/latest/dg/integrate-optimized.html).
+    express = json.loads((PROJECT_ROOT / "statemachines/image_analysis_express.asl.json").read_text())
+    resources = [state.get("Resource", "") for state in states_by_name(express).values()]
+    assert not [r for r in resources if r.endswith((".waitForTaskToken", ".sync", ".sync:2"))]
 
 
 def test_function_policies_allow_exactly_what_the_handlers_call():
