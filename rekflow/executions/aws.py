@@ -74,8 +74,12 @@ class DeployedStack:
         with _said(f"stack {stack_name}"):
             resource = session.client("cloudformation").describe_stack_resource(
                 StackName=stack_name, LogicalResourceId=logical_id)["StackResourceDetail"]
-            # A state machine's physical id is its ARN (what Ref returns for AWS::StepFunctions::StateMachine).
-            return cls(stack_name, resource["PhysicalResourceId"], session.client("stepfunctions"))
+        # Ref returns a state machine's ARN (AWS::StepFunctions::StateMachine, Return values), and a
+        # resource's physical id is what Ref returns: checked, as the second is our reading.
+        arn = str(resource.get("PhysicalResourceId", ""))
+        if ":stateMachine:" not in arn:
+            raise AwsError(f"stack {stack_name}: {logical_id} has physical id {arn!r}, not a state machine ARN")
+        return cls(stack_name, arn, session.client("stepfunctions"))
 
     def execution_arn(self, name: str) -> str:
         """The ARN of execution `name` of this state machine (a full ARN is taken as it is).

@@ -12,7 +12,8 @@ from rekflow.executions.summary import ExecutionSummary
 def executions_table(summaries: list[ExecutionSummary], where: str) -> Table:
     table = Table(title=f"rekflow executions ({where})", show_lines=True)
     for column in ("started", "name", "status", "object", "failed state", "error"):
-        table.add_column(column, overflow="fold")
+        # A name whole, on one line, to copy into `rekflow history NAME`; the other cells fold.
+        table.add_column(column, overflow="fold", no_wrap=column == "name")
     for summary in summaries:
         table.add_row(summary.start_date[:19].replace("T", " "), summary.name, status_cell(summary),
                       summary.key or "", summary.failed_state or "", summary.error or "")

@@ -20,7 +20,7 @@ from moto import mock_aws
 from PIL import Image
 
 from rekflow import cli
-from rekflow.executions.aws import DeployedStack, state_machine_logical_id
+from rekflow.executions.aws import AwsError, DeployedStack, state_machine_logical_id
 from rekflow.vision.backend import RekognitionError
 
 MODEL = botocore.session.get_session().get_service_model("stepfunctions")
@@ -318,3 +318,9 @@ def test_a_missing_stack_is_one_line(stack, capsys):
     code, _, said = _rekflow(capsys, "executions", "--stack", "no-such-stack")
     assert code == cli.EXIT_FAILED
     assert said.strip() == "rekflow: stack no-such-stack: ValidationError: Stack 'no-such-stack' does not exist"
+
+
+def test_a_physical_id_that_is_not_a_state_machine_arn_is_refused(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws(), pytest.raises(AwsError, match="not a state machine ARN"):
+        DeployedStack.find(STACK, _StackSession("rekflow-test-MediaAnalysisStateMachine-AbC123", STACK))
