@@ -111,8 +111,9 @@ def test_a_second_run_skips_the_results_folder_and_hidden_files(tmp_path, capsys
         rows = [json.loads(line) for line in captured.out.splitlines()]
         assert sorted(row["key"] for row in rows) == names, run
         assert "hidden file(s) (.DS_Store, .thumbnails/)" in captured.err
-    # The first run's 2 documents, 4 function logs and its sources.jsonl (the index `rekflow report` reads).
-    assert "rekflow: skipped 7 file(s) in the results folder rekflow-results/ and 4 hidden file(s)" in captured.err
+    # The first run's 2 documents, 4 function logs, its sources.jsonl (the index `rekflow report` reads)
+    # and its 2 execution records (executions/<name>.json, which `rekflow executions` reads).
+    assert "rekflow: skipped 9 file(s) in the results folder rekflow-results/ and 4 hidden file(s)" in captured.err
     # A hidden file named on the command line is analysed: it was asked for.
     assert main(["analyze", "--json", "--backend", "fixture", ".DS_Store"]) == 0
     assert [json.loads(line)["key"] for line in capsys.readouterr().out.splitlines()] == [".DS_Store"]
