@@ -93,16 +93,26 @@ class LocalExecutions:
             what = "matches several executions" if matches else "matches no execution"
             raise ExecutionNotFound(f"{name!r} {what} in {self.folder}/ (`rekflow executions --output "
                                     f"{self.output}` lists them)")
-        return dict(json.loads((self.folder / f"{matches[0]}.json").read_text(encoding="utf-8")))
+        record = self._read(matches[0])
+        if record is None:
+            raise ExecutionNotFound(f"{self.folder / matches[0]}.json is not an execution record")
+        return record
 
     def summaries(self, status: str | None = None) -> list[ExecutionSummary]:
         """Newest first, as ListExecutions orders them."""
         found = []
         for name in self.names():
-            summary = ExecutionSummary.from_json(json.loads((self.folder / f"{name}.json").read_text(encoding="utf-8")))
-            if status is None or summary.status == status:
-                found.append(summary)
+            record = self._read(name)
+            if record is not None and (status is None or record["status"] == status):
+                found.append(ExecutionSummary.from_json(record))
         return sorted(found, key=lambda s: s.start_date, reverse=True)
+
+    def _read(self, name: str) -> dict[str, Any] | None:
+        """The record, or None for another file: the results document of an object whose key starts
+        with executions/ lands in this folder too."""
+        record = json.loads((self.folder / f"{name}.json").read_text(encoding="utf-8"))
+        is_record = isinstance(record, dict) and {"executionArn", "input", "status"} <= record.keys()
+        return dict(record) if is_record else None
 
     def history(self, name: str) -> list[Event] | None:
         """The kept events of execution `name` (its full name), or None if its history was not kept."""

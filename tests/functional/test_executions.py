@@ -67,9 +67,11 @@ def _rekflow(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, 
 
 @pytest.fixture
 def local_run(tmp_path, capsys, monkeypatch):
-    """A `rekflow analyze` run of three files, one of which fails: (results folder, input folder)."""
+    """A `rekflow analyze` run of four files, one of which fails: (results folder, input folder).
+    One's key starts with executions/, so its results document shares the folder of the records."""
     inputs, out = tmp_path / "in", tmp_path / "out"
     _jpeg(inputs / "ok.jpg", (200, 40, 40))
+    _jpeg(inputs / "executions" / "shot.jpg", (40, 40, 200))
     _jpeg(inputs / "denied" / "photo.jpg", (40, 200, 40))
     (inputs / "notes.txt").write_text("not media", encoding="utf-8")
     real_backend = cli.make_backend
@@ -85,7 +87,8 @@ def test_a_failed_local_execution_can_be_found_read_and_replayed(local_run, caps
     # Found: every execution listed, the failed one with its object, failing state and error
     code, printed, _ = _rekflow(capsys, "executions", "--output", str(out), "--json")
     rows = {row["key"]: row for row in map(json.loads, printed.splitlines())}
-    assert code == 0 and set(rows) == {"ok.jpg", "denied/photo.jpg", "notes.txt"}
+    assert code == 0 and set(rows) == {"ok.jpg", "denied/photo.jpg", "notes.txt", "executions/shot.jpg"}
+    assert (out / "executions" / "shot.jpg.json").is_file()  # a results document, not taken for a record
     failed = rows["denied/photo.jpg"]
     assert (failed["status"], failed["failedState"], failed["error"]) == (
         "FAILED", "Detect text", "Rekognition.AccessDeniedException")
