@@ -203,7 +203,8 @@ def _run_all(runtime: LocalRuntime, items: list[InputFile], args: argparse.Names
 def _print_table(finished: list[Finished], output: Path) -> None:
     table = Table(title="rekflow analyze", show_lines=True)
     for column in ("file", "status", *NAMES):
-        table.add_column(column, overflow="fold")
+        # A reason code (NOT_MEDIA, TOO_MANY_PIXELS) is read whole or not at all: never folded.
+        table.add_column(column, overflow="fold", no_wrap=column == "status")
     for line, findings in finished:
         status = line["status"] + (" (partial)" if line.get("partial") else "")
         if line["reason"]:

@@ -575,7 +575,8 @@ def let_finished_threads_go() -> None:
     from moto.stepfunctions.parser.utils import TMP_THREADS
 
     for thread in [t for t in TMP_THREADS if not t.is_alive()]:
-        TMP_THREADS.remove(thread)
+        with contextlib.suppress(ValueError):  # another waiting thread dropped it first
+            TMP_THREADS.remove(thread)
 
 
 def wait_for_execution(execution_arn: str, account_id: str, region: str, timeout: float) -> None:
