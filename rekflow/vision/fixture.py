@@ -1,7 +1,8 @@
 """Deterministic, instant Rekognition answers for unit tests: real request checks, canned findings.
 
 The findings do not depend on the pixels; they are fixed so tests can assert exact values,
-and they honour MinConfidence, MaxLabels and the word filter like Rekognition does.
+and they honour MinConfidence, MaxLabels and the word filter like Rekognition does. With `quotas`,
+each operation is held to a TPS quota as Rekognition holds it (rekflow.vision.quota).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from rekflow.vision.backend import RekognitionError
 from rekflow.vision.image_input import ImageInput
 from rekflow.vision.image_operations import ImageOperationsBackend
 from rekflow.vision.models.segments import segment
+from rekflow.vision.quota import TpsQuotas
 from rekflow.vision.video_jobs import VideoAnalysis
 
 
@@ -63,18 +66,25 @@ class FixtureBackend(ImageOperationsBackend):
     """Canned Rekognition findings behind real request validation; `overrides` replaces a whole response.
 
     A video "has" `video_seconds` seconds; each second carries the image findings once, so a large
-    value makes results that span many Get… pages.
+    value makes results that span many Get… pages. A call over its operation's quota in `quotas` fails
+    as Rekognition fails it, before any work.
     """
 
     name = "fixture"
 
     def __init__(self, s3_client: Callable[[], Any], overrides: dict[str, dict[str, Any]] | None = None,
-                 video_seconds: int = 3) -> None:
+                 video_seconds: int = 3, quotas: TpsQuotas | None = None) -> None:
         super().__init__(s3_client)
         self._overrides = overrides or {}
         self.video_seconds = video_seconds
+        self.quotas = quotas
 
     def handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        if self.quotas is not None and not self.quotas.admit(operation):
+            # Rekognition's error for a call beyond the TPS quota (its model: "The number of requests
+            # exceeded your throughput limit"); the router returns it as HTTP 400, as AWS does.
+            raise RekognitionError("ProvisionedThroughputExceededException",
+                                   f"The number of requests exceeded your throughput limit for {operation}.")
         response = super().handle(operation, params)
         return copy.deepcopy(self._overrides[operation]) if operation in self._overrides else response
 
