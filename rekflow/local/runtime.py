@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from moto import mock_aws
 from moto.events.models import EventPattern
 
 from rekflow import TEMPLATE_PATH
-from rekflow.local import engine
+from rekflow.local import engine, stack_reset
 from rekflow.local.event_sources import SqsPoller, sqs_event_sources
 from rekflow.local.functions import LocalFunction, function_environment, load_functions
 from rekflow.local.routing import Router
@@ -128,6 +129,7 @@ class LocalRuntime:
                  parameter_overrides: dict[str, str] | None = None, retry_time_scale: float = 1.0,
                  redelivery_seconds: float = 0.5, log_level: str = "WARNING") -> None:
         self.template = Template.load(template_path, parameter_overrides=parameter_overrides)
+        self._backend_name = backend if isinstance(backend, str) else None  # reset() makes it anew
         inner = make_backend(backend) if isinstance(backend, str) else backend
         self.backend = FaultInjectingBackend(inner)
         self.retry_time_scale = retry_time_scale
@@ -153,6 +155,14 @@ class LocalRuntime:
         self._mock.start()
         self._patches = engine.patched_moto(self.retry_time_scale)
         self._patches.__enter__()
+        try:
+            return self._deploy()
+        except BaseException:
+            # Left running, moto's mock would nest the next runtime inside this one, on its resources.
+            self.__exit__(None, None, None)
+            raise
+
+    def _deploy(self) -> LocalRuntime:
         session = boto3._get_default_session()
         # moto gives each runtime a new default session; sharing one loader keeps the service models
         # it has parsed (JSON, a second or so per runtime) instead of parsing them again.
@@ -175,15 +185,49 @@ class LocalRuntime:
         for poller in self.pollers.values():
             poller.stop()
         self.backend.close()
-        self.service_faults.uninstall()
-        self._s3_permissions.uninstall(boto3._get_default_session()._session)
-        self._router.uninstall(boto3._get_default_session()._session)
+        # The service faults are installed last: a deploy that failed before them left its hooks only on the
+        # default session, which stopping the mock discards.
+        if hasattr(self, "service_faults"):
+            session = boto3._get_default_session()._session
+            self.service_faults.uninstall()
+            self._s3_permissions.uninstall(session)
+            self._router.uninstall(session)
         self._patches.__exit__(None, None, None)
         _clients.clear()
         self._mock.stop()
         if self._saved_environ is not None:
             os.environ.clear()
             os.environ.update(self._saved_environ)
+
+    def reset(self, settle_seconds: float = 5.0) -> bool:
+        """Empty the deployed stack for its next user without deploying again: every object, item, message
+        and finished execution (rekflow.local.stack_reset), the planned service faults, the pollers'
+        counts, and a new vision backend (no jobs, plans, faults or call counts). The functions stay
+        warm, as Lambda keeps a container. False while an execution still runs, for a backend passed in
+        as an object (it cannot be made anew), or when completions still arrive after `settle_seconds`:
+        then only a fresh runtime is clean, and this one is fit only to be closed."""
+        if self._backend_name is None or stack_reset.running_executions(client):
+            return False
+        self.backend.close()  # completions still held are dropped; jobs running finish and publish
+        if not self._settled(settle_seconds):
+            return False
+        stack_reset.empty(client)
+        self.backend = self._router.backend = FaultInjectingBackend(make_backend(self._backend_name))
+        self.service_faults.clear()
+        self.service_faults.failed.clear()
+        for poller in self.pollers.values():
+            poller.reset_counts()
+        return True
+
+    def _settled(self, timeout: float) -> bool:
+        """Wait until no poller is handing a batch over and their queues are empty."""
+        deadline = time.monotonic() + timeout
+        sqs = client("sqs")
+        while any(p.delivering or any(stack_reset.queue_counts(sqs, p.queue_url)) for p in self.pollers.values()):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
     def function(self, logical_id: str) -> LocalFunction:
         """The in-process Lambda function of template.yaml's resource `logical_id`."""
