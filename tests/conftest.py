@@ -1,4 +1,4 @@
-"""Shared fixtures: a fresh local stack per test, and the state coverage report."""
+"""Shared fixtures: one deployed local stack that tests share, emptied between them; the state coverage report."""
 
 from __future__ import annotations
 
@@ -6,16 +6,19 @@ import io
 import json
 import logging
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import boto3
 import jsonschema
 import pytest
 from PIL import Image
 
 from rekflow import PROJECT_ROOT
+from rekflow.local import stack_reset
 from rekflow.local.runtime import ExecutionResult, LocalRuntime, client
 from rekflow.local.state_cases import CASES_PATH, CaseRecorder, states_by_name
 
@@ -24,6 +27,9 @@ SCHEMAS = PROJECT_ROOT / "schemas"
 logging.getLogger("moto").setLevel(logging.CRITICAL)
 # Retry back-off runs at 1/1000 of real time so Retry paths take milliseconds.
 FAST_RETRIES = 0.001
+# A record the function failed is handed over again at once: on AWS it waits out the queue's visibility
+# timeout (minutes); a test that checks redelivery learns nothing more from waiting.
+REDELIVERY_SECONDS = 0.0
 
 _entered: set[str] = set()
 _defined: set[str] = set()
@@ -36,6 +42,11 @@ class Recorder:
 
     def __init__(self, runtime: LocalRuntime) -> None:
         self.runtime = runtime
+        video = getattr(runtime.backend.inner, "video", None)
+        if video is not None:
+            # A fixture job ends in milliseconds; on AWS its completion comes minutes after the branch
+            # parked its token, and tests that assert the branch was resumed rely on that order.
+            video.hold_completions_until(token_parked(runtime))
         sfn = client("stepfunctions")
         for arn in runtime.stack.state_machine_arns.values():
             _defined.update(states_by_name(json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])))
@@ -57,25 +68,121 @@ class Recorder:
         return getattr(self.runtime, attribute)
 
 
+class SharedStack:
+    """The deployed local stack that tests share. After each test it is emptied (LocalRuntime.reset);
+    before the next one uses it, `stack_reset.contents` must read back exactly what the stack held right
+    after its deploy, or it is closed and deployed afresh. So every test starts on a stack that provably
+    holds what a fresh deploy holds, without paying a deploy (about half a second) each time."""
+
+    def __init__(self) -> None:
+        self.local: LocalRuntime | None = None
+        self.deployed_contents: dict[str, Any] = {}
+        self.deploys = 0
+        self.reuses = 0
+        self.redeployed: list[str] = []  # why a stack was not used again, for the summary
+
+    def acquire(self, test: str) -> LocalRuntime:
+        if self.local is not None:
+            found = stack_reset.contents(client)
+            if found == self.deployed_contents:
+                self.reuses += 1
+                return self.local
+            self.redeployed.append(f"{test}: left {_differences(self.deployed_contents, found)}")
+            self.close()
+        self.local = LocalRuntime("fixture", retry_time_scale=FAST_RETRIES,
+                                  redelivery_seconds=REDELIVERY_SECONDS).__enter__()
+        self.deployed_contents = stack_reset.contents(client)
+        self.deploys += 1
+        return self.local
+
+    def release(self, test: str) -> None:
+        """Empty the stack after `test`; close it when that cannot be done (something still runs)."""
+        if self.local is not None and not self.local.reset():
+            self.redeployed.append(f"{test}: still running at its end")
+            self.close()
+
+    def close(self) -> None:
+        if self.local is not None:
+            local, self.local = self.local, None
+            local.__exit__(None, None, None)
+
+
+def _differences(deployed: dict[str, Any], found: dict[str, Any]) -> str:
+    """What a stack holds that a fresh deploy does not (or the reverse), briefly."""
+    parts = []
+    for kind, expected in deployed.items():
+        now = found.get(kind)
+        if now == expected:
+            continue
+        if isinstance(expected, dict) and isinstance(now, dict):
+            changed: Any = {name: now.get(name) for name in sorted(set(expected) | set(now))
+                            if now.get(name) != expected.get(name)}
+        else:
+            changed = sorted(set(now or []) ^ set(expected))
+        parts.append(f"{kind} {changed}")
+    return "; ".join(parts)[:600]
+
+
+shared_stack = SharedStack()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_the_shared_stack() -> Iterator[None]:
+    yield
+    shared_stack.close()
+
+
+@pytest.fixture(autouse=True)
+def _one_local_stack_at_a_time(request: pytest.FixtureRequest) -> None:
+    """moto holds one local stack per process: a test that does not use the shared one (make_runtime, the
+    CLI) may deploy its own, and it must not see, nor wipe, the shared one's AWS settings and state."""
+    if "runtime" not in request.fixturenames:
+        shared_stack.close()
+
+
 @pytest.fixture
-def runtime() -> Iterator[Recorder]:
-    with LocalRuntime("fixture", retry_time_scale=FAST_RETRIES) as local:
-        yield Recorder(local)
+def runtime(request: pytest.FixtureRequest) -> Iterator[Recorder]:
+    """The shared local stack (template defaults, fixture backend), holding what a fresh deploy holds."""
+    local = shared_stack.acquire(request.node.nodeid)
+    yield Recorder(local)
+    shared_stack.release(request.node.nodeid)
 
 
 @pytest.fixture
 def make_runtime() -> Iterator[Any]:
-    """For tests that need other template parameters or backend: make_runtime(Features="labels")."""
+    """A stack of its own, for tests that need other template parameters or backend:
+    make_runtime(Features="labels"); closed at the end of the test."""
     opened: list[LocalRuntime] = []
 
     def make(backend: Any = "fixture", **parameters: str) -> Recorder:
-        local = LocalRuntime(backend, retry_time_scale=FAST_RETRIES, parameter_overrides=parameters)
+        local = LocalRuntime(backend, retry_time_scale=FAST_RETRIES, redelivery_seconds=REDELIVERY_SECONDS,
+                             parameter_overrides=parameters)
         opened.append(local.__enter__())
         return Recorder(local)
 
     yield make
     for local in opened:
         local.__exit__(None, None, None)
+
+
+def token_parked(local: LocalRuntime) -> Callable[[str], bool]:
+    """job id -> whether a workflow has parked its task token on the job's item, where the completion
+    callback looks for it (the attribute prefix is the callback's own)."""
+    table = local.template.ref("VideoJobsTable")
+    prefix = local.function("VideoCompletionFunction").module.WAITER_PREFIX
+
+    def parked(job_id: str) -> bool:
+        item = _reader().get_item(TableName=table, Key={"JobId": {"S": job_id}}, ConsistentRead=True).get("Item", {})
+        return any(name.startswith(prefix) for name in item)
+
+    return parked
+
+
+@cache
+def _reader() -> Any:
+    """A DynamoDB client without the local runtime's hooks (a fault a test plans for the workflow's
+    reads must not be taken by the fixture's own), on its own session: it is used from job threads."""
+    return boto3.session.Session().client("dynamodb")
 
 
 def jpeg_bytes(width: int = 320, height: int = 240) -> bytes:
@@ -103,13 +210,46 @@ def task_errors(result: ExecutionResult) -> list[str]:
     return [e["taskFailedEventDetails"]["error"] for e in result.events_of_type("TaskFailed")]
 
 
+def wait_until(condition, timeout: float = 20.0):
+    """The condition's first truthy value, checked every 20 ms."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+    return value
+
+
+def parked_tokens(runtime, feature: str) -> list[str]:
+    """The task tokens parked on `feature`'s job item (under the completion callback's attribute prefix)."""
+    prefix = runtime.function("VideoCompletionFunction").module.WAITER_PREFIX
+    items = boto3.client("dynamodb").scan(TableName=runtime.template.ref("VideoJobsTable"),
+                                          ConsistentRead=True)["Items"]
+    return [value["S"] for item in items if item["Feature"]["S"] == feature
+            for name, value in item.items() if name.startswith(prefix)]
+
+
 def schema_validator(name: str) -> jsonschema.Draft7Validator:
     schema = json.loads((SCHEMAS / name).read_text())
     return jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Within each module, the tests on the shared stack run first: any other test closes the stack, and
+    the next test on it pays a deploy. Modules keep their order."""
+    first_seen: dict[str, int] = {}
+    for position, item in enumerate(items):
+        first_seen.setdefault(str(item.path), position)
+    items.sort(key=lambda item: (first_seen[str(item.path)], "runtime" not in getattr(item, "fixturenames", ())))
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     _skip_reasons(terminalreporter)
+    if shared_stack.deploys:
+        terminalreporter.write_sep("-", "shared local stack")
+        terminalreporter.write_line(f"{shared_stack.deploys + shared_stack.reuses} tests on {shared_stack.deploys}"
+                                    " deploys (a test without `runtime` closes it)")
+        for reason in shared_stack.redeployed:
+            terminalreporter.write_line(f"  deployed afresh after {reason}")
     if not _defined:
         return
     covered = _entered & _defined

@@ -7,33 +7,28 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from rekflow import TEMPLATE_PATH
-from rekflow.local.stack import render_definition
-from rekflow.local.template import Template
-from tests.deploy.tools import CHECKOV_BIN, DEPLOY_BIN, HERE, NODE_BIN, run, tool
+from tests.deploy.tools import ASL_MACHINES, CFN_LINT, CHECKOV, DEPLOY_BIN, HERE, SAM_VALIDATE, asl_validator, run, tool
 
 
 def test_sam_validate_lint_passes():
     # `sam validate --lint` runs cfn-lint on the template as SAM would deploy it; the region and credentials
     # are placeholders, and the AWS endpoint is a closed local port, so a call to AWS would fail the test.
-    result = run([tool(DEPLOY_BIN / "sam"), "validate", "--lint", "--template-file", TEMPLATE_PATH])
+    result = run([tool(SAM_VALIDATE[0]), *SAM_VALIDATE[1:]])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "is a valid SAM Template" in result.stdout + result.stderr
 
 
 def test_cfn_lint_with_the_serverless_rules_is_clean():
-    result = run([tool(DEPLOY_BIN / "cfn-lint"), TEMPLATE_PATH, "--append-rules", "cfn_lint_serverless.rules"])
+    result = run([tool(CFN_LINT[0]), *CFN_LINT[1:]])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def checkov_report() -> dict[str, Any]:
-    result = run([tool(CHECKOV_BIN / "checkov"), "--file", TEMPLATE_PATH, "--framework", "cloudformation",
-                  "--skip-download", "--output", "json", "--compact"])
+    result = run([tool(CHECKOV[0]), *CHECKOV[1:]])
     report = json.loads(result.stdout)
     return dict(report[0] if isinstance(report, list) else report)
 
@@ -48,14 +43,12 @@ def test_checkov_finds_nothing_that_is_not_fixed_or_suppressed_with_a_reason():
         assert len(reason.split()) >= 5, f"{skipped['check_id']} on {skipped['resource']} is skipped without a reason"
 
 
-@pytest.mark.parametrize("machine,parameters", [("MediaAnalysisStateMachine", {}),
-                                                ("ImageAnalysisStateMachine", {"ImageWorkflow": "EXPRESS"})])
-def test_asl_passes_asl_validator(tmp_path: Path, machine: str, parameters: dict[str, str]):
+@pytest.mark.parametrize("machine,parameters", ASL_MACHINES)
+def test_asl_passes_asl_validator(machine: str, parameters: dict[str, str]):
     # The definition as CloudFormation renders it (DefinitionSubstitutions applied), checked by a validator
     # other than the local runtime: AWS's States Language schema plus path and ARN checks.
-    definition = tmp_path / f"{machine}.json"
-    definition.write_text(render_definition(Template.load(TEMPLATE_PATH, parameter_overrides=parameters), machine))
-    result = run([tool(NODE_BIN / "asl-validator"), "--json-path", definition])
+    command = asl_validator(machine, parameters)
+    result = run([tool(command[0]), *command[1:]])
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -8,8 +8,9 @@ import time
 import boto3
 import pytest
 
+from rekflow.local.task_timeouts import time_out_task
 from rekflow.vision.fixture import FixtureBackend
-from tests.conftest import schema_validator, task_errors, video_bytes
+from tests.conftest import parked_tokens, schema_validator, task_errors, video_bytes, wait_until
 
 FEATURES = ("labels", "moderation", "text", "faces", "segments")
 START = {"labels": "StartLabelDetection", "moderation": "StartContentModeration", "text": "StartTextDetection",
@@ -17,8 +18,6 @@ START = {"labels": "StartLabelDetection", "moderation": "StartContentModeration"
 WAIT_STATES = {f"Wait for {words}" for words in
                ("label detection", "content moderation", "text detection", "face detection", "segment detection")}
 STATE_PAYLOAD_LIMIT = 256 * 1024
-# Long enough for the completions that do arrive (one callback at a time), short enough for a test.
-QUICK_TIMEOUT = "5"
 
 
 def analyse_video(runtime, key: str = "videos/tour.mp4"):
@@ -35,11 +34,12 @@ def stored_feature_result(runtime, summary: dict) -> dict:
     return json.loads(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
-def wait_until(condition, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
+def time_out_the_wait(runtime, feature: str) -> None:
+    """Once the branch waiting for `feature`'s completion has parked its token, time that wait out, as
+    its TimeoutSeconds would: the lost completion is staged on the event, not on a short timeout that
+    the completions which do arrive would race."""
+    (token,) = wait_until(lambda: parked_tokens(runtime, feature))
+    time_out_task(token)
 
 
 def queue_depth(runtime, logical_id: str) -> int:
@@ -187,18 +187,25 @@ def test_duplicate_completion_is_handled_once(runtime):
     assert queue_depth(runtime, "VideoCompletionDeadLetterQueue") == 0
 
 
-def test_lost_completions_time_out_and_each_finished_job_is_polled_once(make_runtime):
-    # GIVEN no job's completion ever arrives and the wait is a few seconds
-    runtime = make_runtime(VideoJobTimeoutBaseSeconds=QUICK_TIMEOUT, VideoJobTimeoutFactor="0")
+def test_lost_completions_time_out_and_each_finished_job_is_polled_once(runtime):
+    # GIVEN no job's completion ever arrives
     for feature in FEATURES:
         runtime.backend.video.plan(feature, notify="never")
+    upload = runtime.upload(video_bytes(), "videos/lost.mp4")
+    arn = runtime.start(runtime.object_created_event(upload))
 
-    # WHEN the workflow runs
-    result = analyse_video(runtime)
+    # WHEN every job has finished and each branch's wait times out
+    for feature in FEATURES:
+        wait_until(lambda feature=feature: parked_tokens(runtime, feature))
+    runtime.backend.video.wait_idle()
+    for feature in FEATURES:
+        time_out_the_wait(runtime, feature)
+    result = runtime.wait(arn)
 
     # THEN every wait timed out, one poll per feature read the finished job, and all succeeded
     assert result.output["status"] == "SUCCEEDED"
     assert features(result) == dict.fromkeys(FEATURES, "SUCCEEDED")
+    assert {e["taskTimedOutEventDetails"]["error"] for e in result.events_of_type("TaskTimedOut")} == {"States.Timeout"}
     polls = [s for s in result.states_entered() if s.startswith("Poll")]
     assert len(polls) == len(set(polls)) == 5
     assert all(runtime.backend.faults.calls[op] == 1 for op in ("GetLabelDetection", "GetContentModeration",
@@ -206,18 +213,36 @@ def test_lost_completions_time_out_and_each_finished_job_is_polled_once(make_run
                                                                 "GetSegmentDetection"))
 
 
-def test_lost_completion_of_a_job_still_running_gives_a_partial_result(make_runtime):
+def test_lost_completion_of_a_job_still_running_gives_a_partial_result(runtime):
     # GIVEN the moderation job never finishes
-    runtime = make_runtime(VideoJobTimeoutBaseSeconds=QUICK_TIMEOUT, VideoJobTimeoutFactor="0")
     runtime.backend.video.plan("moderation", status="IN_PROGRESS", notify="never")
+    upload = runtime.upload(video_bytes(), "videos/still-running.mp4")
+    arn = runtime.start(runtime.object_created_event(upload))
 
-    # WHEN the workflow runs
-    result = analyse_video(runtime)
+    # WHEN its branch's wait times out
+    time_out_the_wait(runtime, "moderation")
+    result = runtime.wait(arn)
 
     # THEN moderation ends FAILED with a named error after one poll; the others are kept
     assert result.output["status"] == "PARTIAL"
     assert result.output["features"]["moderation"] == {"status": "FAILED", "count": 0, "error": "VideoJobStillRunning"}
     assert "Video moderation failed" in result.states_entered()
+    assert sum(f["status"] == "SUCCEEDED" for f in result.output["features"].values()) == 4
+
+
+def test_the_wait_times_out_after_the_seconds_the_template_allows(make_runtime):
+    # GIVEN a deployment that waits 1 s for a label job, and a job that never finishes (so nothing races the timer)
+    runtime = make_runtime(Features="labels", VideoJobTimeoutBaseSeconds="1", VideoJobTimeoutFactor="0")
+    runtime.backend.video.plan("labels", status="IN_PROGRESS", notify="never")
+
+    # WHEN the workflow runs
+    result = analyse_video(runtime)
+
+    # THEN the wait timed out on its own (TimeoutSecondsPath read the template's seconds) and the branch polled
+    (timed_out,) = result.events_of_type("TaskTimedOut")
+    assert timed_out["taskTimedOutEventDetails"]["error"] == "States.Timeout"
+    assert result.output["features"]["labels"]["error"] == "VideoJobStillRunning"
+    assert result.seconds >= 1
 
 
 def test_failed_job_is_reported_by_name(runtime):
@@ -283,18 +308,19 @@ def test_throttled_results_read_is_redelivered(runtime):
 
 def test_completion_after_the_execution_stopped_is_dropped_not_retried(make_runtime):
     # GIVEN an execution whose label job is running, with no completion yet
-    runtime = make_runtime(Features="labels", VideoJobTimeoutBaseSeconds=QUICK_TIMEOUT, VideoJobTimeoutFactor="0")
+    runtime = make_runtime(Features="labels")
     runtime.backend.video.plan("labels", status="IN_PROGRESS", notify="never")
     upload = runtime.upload(video_bytes(), "videos/stopped.mp4")
     arn = runtime.start(runtime.object_created_event(upload))
     jobs_table = runtime.template.ref("VideoJobsTable")
     dynamodb = boto3.client("dynamodb")
-    wait_until(lambda: any(i["Feature"]["S"] == "labels" for i in dynamodb.scan(TableName=jobs_table)["Items"]))
+    wait_until(lambda: parked_tokens(runtime, "labels"))  # the branch waits on the job
     (job,) = [i for i in dynamodb.scan(TableName=jobs_table)["Items"] if i["Feature"]["S"] == "labels"]
 
     # WHEN an operator stops the execution and the completion arrives afterwards
     boto3.client("stepfunctions").stop_execution(executionArn=arn, error="Operator", cause="stopped in a drill")
-    # (AWS ends a stopped execution at once as ABORTED; moto ends it when its waiting state times out)
+    # (AWS ends a stopped execution at once as ABORTED; moto ends it when its waiting state ends)
+    time_out_the_wait(runtime, "labels")
     assert runtime.wait(arn).status in ("ABORTED", "FAILED")
     boto3.client("sns").publish(TopicArn=runtime.template.ref("VideoCompletionTopic"), Message=json.dumps({
         "JobId": job["JobId"]["S"], "Status": "FAILED", "API": "LABEL_DETECTION", "Message": "late",
