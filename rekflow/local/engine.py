@@ -310,16 +310,33 @@ def _distributed_map_patches() -> list[Patch]:
         f"{_DMAP}.iteration.itemprocessor.distributed_item_processor_worker").DistributedItemProcessorWorker
     iteration = importlib.import_module(
         f"{_DMAP}.iteration.distributed_iteration_component").DistributedIterationComponent
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
     return [
+        Patch(Preprocessor, "visitAssign_template_value_terminal_string_literal", _decoded_template_literal),
         Patch(Backend, "start_execution", _named_execution(Backend.start_execution)),
+        Patch(Backend, "describe_map_run", _describe_map_run_of_started_executions),
+        Patch(Backend, "list_map_runs", _map_runs_once_started(Backend.list_map_runs)),
         Patch(sfn, "_normalise_parameters", _sfn_request_members(sfn._normalise_parameters)),
         Patch(sfn, "_normalise_response", _sfn_result_fields),
+        Patch(sfn, "_build_sync2_resolver", _child_awaited(sfn._build_sync2_resolver)),
         Patch(reader, "eval_resource", _every_listed_object(reader.eval_resource)),
         Patch(worker, "_eval_input", _item_input_kept(worker._eval_input)),
         Patch(worker, "_eval_job", _item_result_kept(worker._eval_job)),
         Patch(iteration, "_map_run", _failure_threshold_enforced(iteration._map_run)),
         Patch(writer, "eval_resource", _map_run_results_written(writer.eval_resource)),
     ]
+
+
+def _decoded_template_literal(self: Any, ctx: Any) -> Any:
+    """A string in ItemSelector (or Assign) is a JSON string: "\\n" in the definition is a line break. moto keeps
+    such a literal's escapes as written (a backslash and an n), as it does not in Parameters."""
+    from moto.stepfunctions.parser.asl.antlt4utils.antlr4utils import from_string_literal
+    from moto.stepfunctions.parser.asl.component.common.assign.assign_template_value_terminal import (
+        AssignTemplateValueTerminalLit,
+    )
+
+    return AssignTemplateValueTerminalLit(value=from_string_literal(ctx.string_literal()))
 
 
 def _named_execution(start_execution: Callable[..., Any]) -> Callable[..., Any]:
@@ -334,6 +351,32 @@ def _named_execution(start_execution: Callable[..., Any]) -> Callable[..., Any]:
         return start_execution(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
 
     return start
+
+
+def _describe_map_run_of_started_executions(self: Any, map_run_arn: str) -> dict[str, Any]:
+    """DescribeMapRun, looking only at executions whose worker has set up its environment: moto looks through
+    every execution and fails (AttributeError) on one started a moment ago, such as a Map item's child."""
+    from moto.stepfunctions.parser.models import ResourceNotFound
+
+    for execution in self._get_executions():
+        env = execution.exec_worker.env if execution.exec_worker is not None else None
+        map_run = env.map_run_record_pool_manager.get(map_run_arn) if env is not None else None
+        if map_run is not None:
+            return dict(map_run.describe())
+    raise ResourceNotFound()
+
+
+def _map_runs_once_started(list_map_runs: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """ListMapRuns of an execution started a moment ago is empty; moto fails (AttributeError) until its worker
+    has set up its environment."""
+
+    def list_runs(self: Any, execution_arn: str) -> dict[str, Any]:
+        execution = self.describe_execution(execution_arn=execution_arn)
+        if execution.exec_worker is None or execution.exec_worker.env is None:
+            return {"mapRuns": []}
+        return list_map_runs(self, execution_arn)
+
+    return list_runs
 
 
 @functools.cache
@@ -378,12 +421,43 @@ def _sfn_result_fields(self: Any, response: Any, boto_service_name: str | None =
 
 
 def _pascal_case_members(value: dict[str, Any], shape: Any) -> None:
+    """Renamed in place; a timestamp becomes epoch milliseconds, as the Java SDK the optimised integrations run
+    on writes a date (assumed: nothing in rekflow reads these dates), where moto left a datetime that its own
+    DescribeExecution cannot serialise."""
+    from datetime import datetime
+
     for member, member_shape in shape.members.items():
         if member in value:
             inner = value.pop(member)
             if member_shape.type_name == "structure" and isinstance(inner, dict):
                 _pascal_case_members(inner, member_shape)
+            if member_shape.type_name == "timestamp" and isinstance(inner, datetime):
+                inner = round(inner.timestamp() * 1000)
             value[member[0].upper() + member[1:]] = inner
+
+
+def _child_awaited(build_resolver: Callable[..., Callable[[], Any]]) -> Callable[..., Callable[[], Any]]:
+    """Speed: for startExecution.sync:2 moto calls DescribeExecution through botocore, and sleeps 0.5 s between
+    calls, until the child ends; with dozens of children at once (a Distributed Map's) the calls and the sleeps
+    were much of a backfill's time. Here each call first waits on moto's own record of the child (a status read
+    every 20 ms, for at most SYNC_CHILD_WAIT_SECONDS, so a stopped parent still notices), then asks as before."""
+
+    def build(self: Any, env: Any, resource_runtime_part: Any, normalised_parameters: dict[str, Any],
+              state_credentials: Any) -> Callable[[], Any]:
+        execution_arn = env.stack[-1]["ExecutionArn"]  # the started child, which build_resolver pops
+        resolve = build_resolver(self, env, resource_runtime_part, normalised_parameters, state_credentials)
+        _, _, _, region, account_id, _ = execution_arn.split(":", 5)
+
+        def resolve_once_ended() -> Any:
+            _ended_within(execution_arn, account_id, region, SYNC_CHILD_WAIT_SECONDS, poll_seconds=0.02)
+            return resolve()
+
+        return resolve_once_ended
+
+    return build
+
+
+SYNC_CHILD_WAIT_SECONDS = 5.0
 
 
 def _every_listed_object(eval_resource: Callable[..., None]) -> Callable[..., None]:
@@ -585,14 +659,21 @@ def wait_for_execution(execution_arn: str, account_id: str, region: str, timeout
     Polling DescribeExecution through botocore from every waiting thread cost a tenth of the CPU of
     a folder run; reading the status attribute costs nothing.
     """
+    if not _ended_within(execution_arn, account_id, region, timeout, poll_seconds=0.01):
+        raise TimeoutError(f"{execution_arn} still running after {timeout} s")
+
+
+def _ended_within(execution_arn: str, account_id: str, region: str, seconds: float, poll_seconds: float) -> bool:
+    """Whether the execution ends within `seconds`, watching moto's own record of it."""
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
     execution = stepfunctions_parser_backends[account_id][region].describe_execution(execution_arn)
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + seconds
     while execution.exec_status is None or execution.exec_status.value == "RUNNING":
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{execution_arn} still running after {timeout} s")
-        time.sleep(0.01)
+            return False
+        time.sleep(poll_seconds)
+    return True
 
 
 # ---------------------------------------------------------------- EventBridge rules

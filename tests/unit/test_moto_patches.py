@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import inspect
+import json
+import uuid
+from types import SimpleNamespace
 
 import pytest
 
@@ -55,3 +58,211 @@ def test_patches_apply_nest_and_revert():
             assert DynamoDBBackend.update_item is patched
         assert DynamoDBBackend.update_item is patched, "the inner exit must not revert the outer's patches"
     assert DynamoDBBackend.update_item is before
+
+
+def test_reverting_leaves_every_patched_class_and_module_as_it_was():
+    # A staticmethod goes back as a staticmethod, an inherited method is inherited again.
+    owners = {id(patch.owner): patch.owner for patch in engine.patches()}
+    before = {key: dict(vars(owner)) for key, owner in owners.items()}
+    with engine.patched_moto():
+        pass
+    for key, owner in owners.items():
+        assert dict(vars(owner)) == before[key], owner
+
+
+# ---------------------------------------------------------------- Distributed Map and nested executions
+def _parameters(function: object) -> list[str]:
+    return list(inspect.signature(function).parameters)  # type: ignore[arg-type]
+
+
+def test_distributed_map_targets_still_have_the_shape_their_patches_rely_on():
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map import state_map
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader import item_reader_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import (
+        resource_eval_s3 as reader,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+        distributed_iteration_component as iteration,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
+        distributed_item_processor_worker as worker,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
+        map_run_record,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer import result_writer_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval import (
+        resource_eval_s3 as writer,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sfn
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    sfn = state_task_service_sfn.StateTaskServiceSfn
+    assert _parameters(StepFunctionsParserBackend.start_execution) == [
+        "self", "state_machine_arn", "name", "execution_input", "trace_header"]
+    assert _parameters(sfn._normalise_parameters) == ["self", "parameters", "boto_service_name", "service_action_name"]
+    assert _parameters(sfn._normalise_response) == ["self", "response", "boto_service_name", "service_action_name"]
+    assert state_task_service_sfn._SUPPORTED_API_PARAM_BINDINGS["startexecution"] == {
+        "Input", "Name", "StateMachineArn"}, "the ASL's names the request patch renames"
+    build = inspect.getsource(sfn._build_sync2_resolver)
+    assert _parameters(sfn._build_sync2_resolver) == [
+        "self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"]
+    assert 'submission_output: dict = env.stack.pop()' in build and 'submission_output["ExecutionArn"]' in build
+    # The ItemReader and ResultWriter evaluate their Parameters, then the resource, off the environment's stack.
+    assert inspect.getsource(item_reader_decl.ItemReader._eval_body).index("self.parargs.eval") < \
+        inspect.getsource(item_reader_decl.ItemReader._eval_body).index("self.resource_eval.eval_resource")
+    assert inspect.getsource(result_writer_decl.ResultWriter._eval_body).index("self.parargs.eval") < \
+        inspect.getsource(result_writer_decl.ResultWriter._eval_body).index("self.resource_eval.eval_resource")
+    map_body = inspect.getsource(state_map.StateMap._eval_execution)
+    assert map_body.index("self.iteration_component.eval(env)") < map_body.index("self.result_writer.eval(env)")
+    for resource_eval in (reader.ResourceEvalS3, writer.ResourceEvalS3):
+        assert _parameters(resource_eval.eval_resource) == ["self", "env"]
+        assert _parameters(resource_eval._get_s3_client) == ["resource_runtime_part", "state_credentials"]
+    assert _parameters(worker.DistributedItemProcessorWorker._eval_job) == ["self", "env", "job"]
+    assert _parameters(worker.DistributedItemProcessorWorker._eval_input) == ["self", "env_frame"]
+    assert "self._map_run_record = map_run_record" in inspect.getsource(worker.DistributedItemProcessorWorker)
+    assert _parameters(iteration.DistributedIterationComponent._map_run) == ["self", "env", "eval_input"]
+    eval_input = inspect.getsource(iteration.DistributedIterationComponentEvalInput.__init__)
+    for attribute in ("tolerated_failure_count", "tolerated_failure_percentage", "map_run_record"):
+        assert f"self.{attribute} = {attribute}" in eval_input
+    counters = inspect.getsource(map_run_record.ProgressCounter.__init__)
+    assert all(f"self.{name} = Counter()" in counters for name in ("failed", "timed_out", "total"))
+    assert hasattr(StatesErrorNameType, "StatesExceedToleratedFailureThreshold")
+    assert _parameters(Preprocessor.visitAssign_template_value_terminal_string_literal) == ["self", "ctx"]
+
+
+# Behaviour, on moto with the patches: small state machines around the Distributed Map features the backfill uses.
+ROLE = "arn:aws:iam::123456789012:role/local"
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    for name, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), engine.patched_moto(0.001):
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="media")
+        s3.create_bucket(Bucket="results")
+        yield SimpleNamespace(s3=s3, sfn=boto3.client("stepfunctions"))
+
+
+def _run(aws, definition: dict, given: dict) -> dict:
+    arn = aws.sfn.create_state_machine(name=f"m{uuid.uuid4().hex[:8]}", definition=json.dumps(definition),
+                                       roleArn=ROLE)["stateMachineArn"]
+    execution = aws.sfn.start_execution(stateMachineArn=arn, input=json.dumps(given))["executionArn"]
+    engine.wait_for_execution(execution, "123456789012", "us-east-1", 60)
+    return dict(aws.sfn.describe_execution(executionArn=execution))
+
+
+def _distributed_map(processor_states: dict, page_size: int | None = None, **fields) -> dict:
+    listing = {"Bucket": "media", "Prefix.$": "$.prefix"} | ({"MaxKeys": page_size} if page_size else {})
+    return {"StartAt": "Map", "States": {"Map": {
+        "Type": "Map", "End": True,
+        "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": listing},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": next(iter(processor_states)), "States": processor_states},
+        **fields}}}
+
+
+ECHO = {"Echo": {"Type": "Pass", "End": True}}
+
+
+def test_a_listing_reads_every_page_and_gives_aws_items(aws):
+    # Pages of 10 keys stand in for ListObjectsV2's pages of 1,000 (moto read the first page only).
+    for index in range(25):
+        aws.s3.put_object(Bucket="media", Key=f"in/{index:04d}.jpg", Body=b"x")
+    aws.s3.put_object(Bucket="media", Key="elsewhere.jpg", Body=b"x")
+    described = _run(aws, _distributed_map(ECHO, page_size=10), {"prefix": "in/"})
+    items = json.loads(described["output"])
+    assert described["status"] == "SUCCEEDED"
+    assert sorted(item["Key"] for item in items) == [f"in/{index:04d}.jpg" for index in range(25)]
+    assert set(items[0]) == {"Etag", "Key", "LastModified", "Size", "StorageClass"}
+    assert isinstance(items[0]["LastModified"], int) and items[0]["Size"] == 1
+
+
+def test_a_prefix_without_objects_is_a_map_run_of_no_items(aws):
+    described = _run(aws, _distributed_map(ECHO), {"prefix": "nothing-here/"})
+    assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", [])
+
+
+FAIL_ONE = {"Fail this one?": {"Type": "Choice", "Default": "Done",
+                               "Choices": [{"Variable": "$.Key", "StringEquals": "in/bad.jpg", "Next": "Fail"}]},
+            "Fail": {"Type": "Fail", "Error": "Broken", "Cause": "a bad object"},
+            "Done": {"Type": "Pass", "Parameters": {"key.$": "$.Key"}, "End": True}}
+
+
+# (moto's grammar takes a percentage written with a decimal point only, hence 20.0.)
+@pytest.mark.parametrize("tolerance,status", [({}, "FAILED"), ({"ToleratedFailurePercentage": 20.0}, "FAILED"),
+                                              ({"ToleratedFailurePercentage": 25.0}, "SUCCEEDED"),
+                                              ({"ToleratedFailureCount": 1}, "SUCCEEDED")])
+def test_failed_items_over_the_tolerated_threshold_fail_the_map_run(aws, tolerance, status):
+    for key in ("in/a.jpg", "in/b.jpg", "in/c.jpg", "in/bad.jpg"):  # one of four fails: 25 %
+        aws.s3.put_object(Bucket="media", Key=key, Body=b"x")
+    described = _run(aws, _distributed_map(FAIL_ONE, **tolerance), {"prefix": "in/"})
+    assert described["status"] == status
+    if status == "FAILED":
+        assert described["error"] == "States.ExceedToleratedFailureThreshold"
+        assert "1 of 4 items failed" in described["cause"]
+
+
+def test_result_writer_writes_each_child_result_by_status_and_a_manifest(aws):
+    for key in ("in/a.jpg", "in/bad.jpg"):
+        aws.s3.put_object(Bucket="media", Key=key, Body=b"x")
+    definition = _distributed_map(FAIL_ONE, ToleratedFailurePercentage=50.0,
+                                  ItemSelector={"Key.$": "$$.Map.Item.Value.Key", "lineBreak": "\n"},
+                                  ResultWriter={"Resource": "arn:aws:states:::s3:putObject",
+                                                "Parameters": {"Bucket": "results", "Prefix": "runs/"}})
+    described = _run(aws, definition, {"prefix": "in/"})
+    details = json.loads(described["output"])["ResultWriterDetails"]
+    manifest = json.loads(aws.s3.get_object(Bucket=details["Bucket"], Key=details["Key"])["Body"].read())
+    assert details["Key"].startswith("runs/") and details["Key"].endswith("/manifest.json")
+    assert manifest["DestinationBucket"] == "results"
+    files = {status: [json.loads(aws.s3.get_object(Bucket="results", Key=f["Key"])["Body"].read()) for f in listed]
+             for status, listed in manifest["ResultFiles"].items()}
+    (succeeded,), (failed,), pending = files["SUCCEEDED"], files["FAILED"], files["PENDING"]
+    assert pending == []
+    # Input is what ItemSelector made of the item (a JSON string, as Output): its "\n" a line break.
+    assert [json.loads(child["Input"]) for child in succeeded] == [{"Key": "in/a.jpg", "lineBreak": "\n"}]
+    assert [json.loads(child["Output"]) for child in succeeded] == [{"key": "in/a.jpg"}]
+    assert [(child["Status"], child["Error"], child["Cause"]) for child in failed] == [
+        ("FAILED", "Broken", "a bad object")]
+
+
+def test_start_execution_sync2_names_each_child_and_answers_in_pascal_case(aws):
+    child = {"StartAt": "Check", "States": {
+        "Check": {"Type": "Choice", "Default": "Fine",
+                  "Choices": [{"Variable": "$.n", "NumericEquals": 2, "Next": "Broken"}]},
+        "Broken": {"Type": "Fail", "Error": "Broken", "Cause": "two"},
+        "Fine": {"Type": "Pass", "Parameters": {"twice.$": "States.MathAdd($.n, $.n)"}, "End": True}}}
+    child_arn = aws.sfn.create_state_machine(name="child", definition=json.dumps(child), roleArn=ROLE)[
+        "stateMachineArn"]
+    parent = {"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "ItemsPath": "$.numbers", "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Child", "States": {"Child": {
+            "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2", "End": True,
+            "Parameters": {"StateMachineArn": child_arn, "Input": {"n.$": "$"}},
+            "Catch": [{"ErrorEquals": ["States.TaskFailed"], "Next": "Failed"}]},
+            "Failed": {"Type": "Pass", "End": True}}}}}}
+    described = _run(aws, parent, {"numbers": [1, 2, 3]})
+    first, failed, third = json.loads(described["output"])
+    # Two unnamed starts are two executions (moto named both "None": ExecutionAlreadyExists).
+    assert (first["Status"], first["Output"], first["Input"]) == ("SUCCEEDED", {"twice": 2}, {"n": 1})
+    assert third["Output"] == {"twice": 6} and third["Name"] != first["Name"]
+    assert (failed["Error"], json.loads(failed["Cause"])["Status"]) == ("States.TaskFailed", "FAILED")
+    assert len(aws.sfn.list_executions(stateMachineArn=child_arn)["executions"]) == 3
+
+
+def test_map_run_lookups_still_walk_the_executions_as_their_patches_do():
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    describe = inspect.getsource(StepFunctionsParserBackend.describe_map_run)
+    assert "self._get_executions()" in describe and "execution.exec_worker.env.map_run_record_pool_manager" in describe
+    assert _parameters(StepFunctionsParserBackend.list_map_runs) == ["self", "execution_arn"]
