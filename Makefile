@@ -90,6 +90,7 @@ lint: setup deploy-tools
 bench: setup
 	$(BIN)/python -m rekflow.bench
 	$(BIN)/python -m rekflow.bench_throughput 10
+	$(BIN)/python -m rekflow.bench_backfill 1000
 	$(BIN)/python -m rekflow.bench_overhead 24 4
 	$(BIN)/python -m rekflow.bench_cost
 	$(BIN)/python -m rekflow.bench_throttling

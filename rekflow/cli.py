@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from rekflow import malloc, media_sources
+from rekflow.backfill_command import register as register_backfill
 from rekflow.executions import keep as keep_execution
 from rekflow.executions import register as register_executions
 from rekflow.features import NAMES
@@ -87,6 +88,17 @@ def collect(paths: list[Path], output: Path | None = None) -> tuple[list[InputFi
     return found, skipped
 
 
+def collect_reported(paths: list[Path], output: Path, err: Console, nothing: str) -> list[InputFile]:
+    """collect(), saying on `err` what was skipped, and `nothing` when no file is left."""
+    items, skipped = collect(paths, output)
+    said = skipped.describe(output)
+    if said:
+        err.print(said, markup=False, highlight=False, soft_wrap=True)
+    if not items:
+        err.print(f"[yellow]rekflow: {nothing}[/yellow]")
+    return items
+
+
 def report(item: InputFile, result: ExecutionResult, results_path: Path | None) -> dict[str, Any]:
     """One line of --json output for a file."""
     output = result.output or {}
@@ -119,12 +131,8 @@ def analyze(args: argparse.Namespace) -> int:
     if missing:
         err.print(f"[red]rekflow: no such file or folder: {', '.join(missing)}[/red]")
         return EXIT_USAGE
-    items, skipped = collect(args.paths, args.output)
-    said = skipped.describe(args.output)
-    if said:
-        err.print(said, markup=False, highlight=False, soft_wrap=True)
+    items = collect_reported(args.paths, args.output, err, "no files to analyse")
     if not items:
-        err.print("[yellow]rekflow: no files to analyse[/yellow]")
         return EXIT_OK
     return analyze_items(items, args)
 
@@ -281,6 +289,7 @@ def parser() -> argparse.ArgumentParser:
     make.add_argument("folder", type=Path)
     make.set_defaults(func=samples)
     register_report(commands)
+    register_backfill(commands)
     register_executions(commands)
     return top
 
