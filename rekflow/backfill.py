@@ -73,7 +73,7 @@ def start(sfn: Any, state_machine_arn: str, prefix: str) -> str:
 
 
 def follow(sfn: Any, s3: Any, execution_arn: str, on_progress: Callable[[Progress], None] | None = None,
-           poll_seconds: float = 5.0, sleep: Callable[[float], None] = time.sleep) -> BackfillReport:
+           poll_seconds: float = 5.0, sleep: Callable[[float], None] | None = None) -> BackfillReport:
     """Wait for the backfill to end, telling `on_progress` the Map Run's counts as they change, then read its
     results. DescribeExecution and DescribeMapRun are the only calls until it ends."""
     last: Progress | None = None
@@ -85,7 +85,7 @@ def follow(sfn: Any, s3: Any, execution_arn: str, on_progress: Callable[[Progres
             last = progress
         if described["status"] != "RUNNING":
             return read_report(s3, described)
-        sleep(poll_seconds)
+        (sleep or time.sleep)(poll_seconds)
 
 
 def map_run_progress(sfn: Any, execution_arn: str) -> Progress | None:

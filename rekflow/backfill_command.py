@@ -44,7 +44,7 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    err = Console(file=sys.stderr)
+    err = Console(file=sys.stderr, soft_wrap=True)  # whole lines: names and ARNs stay greppable
     if args.source.startswith("s3://"):
         if args.stack is None:
             err.print("[red]rekflow: a backfill of s3://… needs --stack NAME (the deployed stack)[/red]")
