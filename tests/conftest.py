@@ -224,7 +224,7 @@ def parked_tokens(runtime, feature: str) -> list[str]:
     prefix = runtime.function("VideoCompletionFunction").module.WAITER_PREFIX
     items = boto3.client("dynamodb").scan(TableName=runtime.template.ref("VideoJobsTable"),
                                           ConsistentRead=True)["Items"]
-    return [value["S"] for item in items if item["Feature"]["S"] == feature
+    return [value["S"] for item in items if item.get("Feature", {}).get("S") == feature
             for name, value in item.items() if name.startswith(prefix)]
 
 

@@ -191,7 +191,8 @@ class VideoJobs:
             if job.plan.status == "IN_PROGRESS":
                 return  # a job that never ends: no results, no completion
             self._analyse_into(job)
-            copies = {"never": 0, "twice": 2}.get(job.plan.notify, 1)
+            # Without a NotificationChannel there is nothing to publish (and no workflow to hold it for).
+            copies = {"never": 0, "twice": 2}.get(job.plan.notify, 1) if job.request.get("NotificationChannel") else 0
             hold = self._publish_when if job.plan.notify != "before_token_stored" else None
             if copies and hold is not None and not self._released(hold, job.job_id):
                 return  # no workflow parked a token for this job (it failed or stopped first): nobody to tell

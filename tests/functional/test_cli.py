@@ -5,19 +5,33 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf import cloudwatch as powertools_emf
 from PIL import Image
 
+from rekflow import TEMPLATE_PATH
 from rekflow.cli import main
+from rekflow.local.template import Template
 from rekflow.samples import SAMPLES, write_samples
 
 
-def test_analyze_json_reports_every_sample(tmp_path, capsys):
-    samples = write_samples(tmp_path / "in")
-    code = main(["analyze", "--json", "--backend", "fixture", "--output", str(tmp_path / "out"), str(tmp_path / "in")])
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Any]]:
+    """The bundled samples, written once for the module (making them encodes the videos: seconds of CPU);
+    the tests only read them."""
+    folder = tmp_path_factory.mktemp("samples")
+    return folder, write_samples(folder)
+
+
+def test_analyze_json_reports_every_sample(tmp_path, capsys, samples):
+    folder, written = samples
+    code = main(["analyze", "--json", "--backend", "fixture", "--output", str(tmp_path / "out"), str(folder)])
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 0
-    assert len(lines) == len(samples)
+    assert len(lines) == len(written)
     expected = {s.name: (s.expected_status, s.expected_reason) for s in SAMPLES}
     for line in lines:
         assert (line["status"], line["reason"]) == expected[line["key"]], line
@@ -25,10 +39,10 @@ def test_analyze_json_reports_every_sample(tmp_path, capsys):
         assert json.loads(Path(line["results"]).read_text(encoding="utf-8"))["execution"]["name"] == line["execution"]
 
 
-def test_table_output_names_every_file(tmp_path, capsys):
-    write_samples(tmp_path / "in")
-    assert main(["analyze", "--backend", "fixture", "--output", str(tmp_path / "out"), str(tmp_path / "in" / "cat.jpg"),
-                 str(tmp_path / "in" / "notes.txt")]) == 0
+def test_table_output_names_every_file(tmp_path, capsys, samples):
+    folder, _ = samples
+    assert main(["analyze", "--backend", "fixture", "--output", str(tmp_path / "out"), str(folder / "cat.jpg"),
+                 str(folder / "notes.txt")]) == 0
     printed = capsys.readouterr().out
     assert "cat.jpg" in printed and "NOT_MEDIA" in printed
 
@@ -56,9 +70,13 @@ def _log_records(log: Path) -> tuple[set[str], list[dict]]:
     return starts, [json.loads(line) for line in lines if line.startswith("{")]
 
 
-def test_json_over_many_files_prints_rows_only_and_functions_log_to_files(tmp_path, capsys):
-    # Over a hundred: with metrics disabled, Powertools still prints a metric once it holds 100 values.
-    names = _small_jpegs(tmp_path / "in", 110)
+def test_json_over_many_files_prints_rows_only_and_functions_log_to_files(tmp_path, capsys, monkeypatch):
+    # With metrics disabled, Powertools still prints a metric once it holds MAX_METRICS (100) values. The
+    # limit is lowered to 10 so that 25 files cross it, instead of analysing over a hundred (14 s of CPU).
+    monkeypatch.setattr(powertools_emf, "MAX_METRICS", 10)
+    # The metric set is one per process (a class attribute): values from earlier runs would be past the limit.
+    monkeypatch.setattr(Metrics, "_metrics", {})
+    names = _small_jpegs(tmp_path / "in", 25)
     out = tmp_path / "out"
     code = main(["analyze", "--json", "--backend", "fixture", "--concurrency", "16", "--output", str(out),
                  str(tmp_path / "in")])
@@ -70,9 +88,8 @@ def test_json_over_many_files_prints_rows_only_and_functions_log_to_files(tmp_pa
     assert "_aws" not in captured.err and "RequestId" not in captured.err  # no function output without --logs
 
     logs = out / "logs"
-    assert sorted(p.name for p in logs.iterdir()) == sorted(
-        f"{f}.log" for f in ("ValidateFunction", "BuildResultsFunction", "VideoCompletionFunction",
-                             "VideoPollFunction"))
+    functions = Template.load(TEMPLATE_PATH).resources_of_type("AWS::Serverless::Function")
+    assert sorted(p.name for p in logs.iterdir()) == sorted(f"{logical_id}.log" for logical_id in functions)
     starts, records = _log_records(logs / "ValidateFunction.log")
     assert len(starts) >= len(names)
     verdicts = [r for r in records if r.get("message") == "verdict"]
@@ -111,9 +128,10 @@ def test_a_second_run_skips_the_results_folder_and_hidden_files(tmp_path, capsys
         rows = [json.loads(line) for line in captured.out.splitlines()]
         assert sorted(row["key"] for row in rows) == names, run
         assert "hidden file(s) (.DS_Store, .thumbnails/)" in captured.err
-    # The first run's 2 documents, 4 function logs, its sources.jsonl (the index `rekflow report` reads)
+    # The first run's 2 documents, a log per function, its sources.jsonl (the index `rekflow report` reads)
     # and its 2 execution records (executions/<name>.json, which `rekflow executions` reads).
-    assert "rekflow: skipped 9 file(s) in the results folder rekflow-results/ and 4 hidden file(s)" in captured.err
+    skipped = 2 + len(Template.load(TEMPLATE_PATH).resources_of_type("AWS::Serverless::Function")) + 1 + 2
+    assert f"skipped {skipped} file(s) in the results folder rekflow-results/ and 4 hidden file(s)" in captured.err
     # A hidden file named on the command line is analysed: it was asked for.
     assert main(["analyze", "--json", "--backend", "fixture", ".DS_Store"]) == 0
     assert [json.loads(line)["key"] for line in capsys.readouterr().out.splitlines()] == [".DS_Store"]
