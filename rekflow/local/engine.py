@@ -323,6 +323,7 @@ def _distributed_map_patches() -> list[Patch]:
         Patch(reader, "eval_resource", _every_listed_object(reader.eval_resource)),
         Patch(worker, "_eval_input", _item_input_kept(worker._eval_input)),
         Patch(worker, "_eval_job", _item_result_kept(worker._eval_job)),
+        Patch(worker, "_eval_pool", _jobs_in_a_loop),
         Patch(iteration, "_map_run", _failure_threshold_enforced(iteration._map_run)),
         Patch(writer, "eval_resource", _map_run_results_written(writer.eval_resource)),
     ]
@@ -527,6 +528,31 @@ def _item_result_kept(eval_job: Callable[..., None]) -> Callable[..., None]:
         vars(self._map_run_record).setdefault("rekflow_item_results", []).append(result)
 
     return evaluate
+
+
+def _jobs_in_a_loop(self: Any, job: Any, worker_frame: Any) -> None:
+    """A Map Run worker takes its jobs one after another, as moto's worker does, in a loop: moto's calls itself
+    once per job, so a worker given about 1,000 items (say 5,000 objects at MaxConcurrency 5) died of
+    RecursionError and left its Map Run waiting for ever. The steps are moto's, in its order."""
+    while True:
+        if job is None:
+            self._env.delete_frame(worker_frame)
+            return
+        job_frame = worker_frame.open_inner_frame()
+        self._eval_job(env=job_frame, job=job)
+        worker_frame.delete_frame(job_frame)
+        if isinstance(job.job_output, Exception) or self.stopped():
+            self._env.delete_frame(worker_frame)
+            self._job_pool.close_job(job)
+            return
+        next_job = self._job_pool.next_job()
+        if next_job is None:
+            # Closed after the frame: a Map state waits for its jobs, not its workers.
+            self._env.delete_frame(worker_frame)
+            self._job_pool.close_job(job)
+            return
+        self._job_pool.close_job(job)
+        job = next_job
 
 
 def _failure_threshold_enforced(map_run: Callable[..., None]) -> Callable[..., None]:

@@ -266,3 +266,29 @@ def test_map_run_lookups_still_walk_the_executions_as_their_patches_do():
     describe = inspect.getsource(StepFunctionsParserBackend.describe_map_run)
     assert "self._get_executions()" in describe and "execution.exec_worker.env.map_run_record_pool_manager" in describe
     assert _parameters(StepFunctionsParserBackend.list_map_runs) == ["self", "execution_arn"]
+
+
+def test_the_worker_loop_takes_the_steps_of_moto_s_recursive_worker():
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
+        distributed_item_processor_worker as worker,
+    )
+
+    moto_steps = inspect.getsource(worker.DistributedItemProcessorWorker._eval_pool)
+    ours = inspect.getsource(engine._jobs_in_a_loop)
+    assert _parameters(worker.DistributedItemProcessorWorker._eval_pool) == ["self", "job", "worker_frame"]
+    assert moto_steps.rstrip().endswith("self._eval_pool(job=next_job, worker_frame=worker_frame)")
+    for step in ("self._env.delete_frame(worker_frame)", "job_frame = worker_frame.open_inner_frame()",
+                 "self._eval_job(env=job_frame, job=job)", "worker_frame.delete_frame(job_frame)",
+                 "isinstance(job.job_output, Exception) or self.stopped()", "self._job_pool.next_job()",
+                 "self._job_pool.close_job(job)"):
+        assert moto_steps.count(step) == ours.count(step), step
+
+
+def test_a_worker_takes_more_items_than_python_s_recursion_limit(aws):
+    # One worker (MaxConcurrency 1) for 1,200 items: moto's worker recursed once per item and died at ~1,000.
+    definition = {"StartAt": "Map", "States": {"Map": {
+        "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1, "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "Echo", "States": ECHO}}}}
+    described = _run(aws, definition, {"items": list(range(1200))})
+    assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", list(range(1200)))
