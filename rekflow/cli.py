@@ -197,7 +197,11 @@ def _run_all(runtime: LocalRuntime, items: list[InputFile], args: argparse.Names
             results_path.parent.mkdir(parents=True, exist_ok=True)
             document = runtime.results_document(result.output["resultsKey"])
             results_path.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
-        return report(item, result, results_path), _findings(document)
+        line = report(item, result, results_path)
+        if document and "proxy" in document:  # analysed through an analysable copy: say which and how it was made
+            proxy = document["proxy"]
+            line["proxy"] = {"key": proxy["key"], "format": proxy["format"], "by": proxy["conversion"]["by"]}
+        return line, _findings(document)
 
     task = progress.add_task("analysing", total=len(items))
     with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
@@ -217,6 +221,8 @@ def _print_table(finished: list[Finished], output: Path) -> None:
         status = line["status"] + (" (partial)" if line.get("partial") else "")
         if line["reason"]:
             status += f"\n{line['reason']}"
+        if line.get("proxy"):
+            status += f"\nvia {line['proxy']['format']} copy"
         table.add_row(line["key"], status, *findings)
     Console().print(table)
     Console().print(f"Full results: {output}/")

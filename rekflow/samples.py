@@ -73,7 +73,37 @@ def _blank() -> bytes:
 
 
 def _gif() -> bytes:
-    return _encode(Image.new("P", (64, 64), 3), "GIF")
+    """A spinner: an animated GIF of a bar turning; the analysis reads its first frame."""
+    frames = []
+    for step in range(8):
+        frame = Image.new("RGB", (64, 64), "white")
+        ImageDraw.Draw(frame).pieslice((8, 8, 56, 56), step * 45, step * 45 + 60, fill=(40, 90, 200))
+        frames.append(frame.convert("P", palette=Image.Palette.ADAPTIVE))
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=80, loop=0)
+    return buffer.getvalue()
+
+
+IPHONE_PHOTO_SIZE = (2016, 1512)  # a quarter of an iPhone's 12 MP, to keep the demo quick
+
+
+def iphone_heic(size: tuple[int, int] = IPHONE_PHOTO_SIZE, quality: int = 80) -> bytes:
+    """A photo as an iPhone saves it: HEIC, held in portrait (its pixels stored sideways, turned by the file's own
+    transform, which pillow-heif writes from EXIF Orientation 6), with an EXIF block."""
+    import pillow_heif
+
+    from rekflow.phone_photos import astronauts_canvas
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turn 90° clockwise to view
+    exif[0x010F] = "Apple"
+    exif[0x0110] = "iPhone (rekflow sample)"
+    sideways = astronauts_canvas(size).transpose(Image.Transpose.ROTATE_90)
+    pillow_heif.register_heif_opener()
+    buffer = io.BytesIO()
+    # x265's ultrafast preset: a second to encode instead of six; the decoder, what rekflow runs, is the same.
+    sideways.save(buffer, "HEIF", quality=quality, exif=exif.tobytes(), enc_params={"preset": "ultrafast"})
+    return buffer.getvalue()
 
 
 def _truncated_jpeg() -> bytes:
@@ -99,13 +129,13 @@ VIDEO_SIZE = (640, 352)  # both sides multiples of 16, as H.264 encoders want
 VIDEO_FPS = 24
 
 
-def _frame(picture: np.ndarray | Image.Image) -> np.ndarray:
-    """`picture` fitted onto a black video frame."""
+def _frame(picture: np.ndarray | Image.Image, size: tuple[int, int] = VIDEO_SIZE) -> np.ndarray:
+    """`picture` fitted onto a black video frame of `size`."""
     image = picture if isinstance(picture, Image.Image) else Image.fromarray(picture)
     image = image.convert("RGB")
-    image.thumbnail(VIDEO_SIZE)
-    canvas = Image.new("RGB", VIDEO_SIZE, "black")
-    canvas.paste(image, ((VIDEO_SIZE[0] - image.width) // 2, (VIDEO_SIZE[1] - image.height) // 2))
+    image.thumbnail(size)
+    canvas = Image.new("RGB", size, "black")
+    canvas.paste(image, ((size[0] - image.width) // 2, (size[1] - image.height) // 2))
     return np.ascontiguousarray(np.asarray(canvas))
 
 
@@ -114,26 +144,47 @@ def video_shots() -> list[tuple[str, float]]:
     return [("astronaut", 2.0), ("black", 1.0), ("cat", 2.0), ("sign", 2.0)]
 
 
-def sample_video(container: str = "mp4", codec: str = "libx264", faststart: bool = True) -> bytes:
-    """Real H.264 in MP4 (or MOV), written by the ffmpeg that ships in the imageio-ffmpeg wheel.
+# How phones, browsers and cameras write the codecs rekflow converts (ffmpeg encoder, its options).
+PHONE_CODECS = {
+    # iPhones tag HEVC as hvc1 (parameter sets in the sample entry), which is what QuickTime plays.
+    "hevc": ("libx265", ["-tag:v", "hvc1", "-x265-params", "log-level=error"]),
+    "vp9": ("libvpx-vp9", ["-b:v", "300k", "-deadline", "realtime", "-cpu-used", "8"]),
+    "prores": ("prores_ks", ["-profile:v", "0"]),  # ProRes 422 Proxy, as cameras and editors write it
+}
+
+
+def sample_video(container: str = "mp4", codec: str = "libx264", faststart: bool = True,
+                 shots: list[tuple[str, float]] | None = None, size: tuple[int, int] = VIDEO_SIZE,
+                 extra: list[str] | None = None, pix_fmt: str = "yuv420p") -> bytes:
+    """Real video, written by the ffmpeg that ships in the imageio-ffmpeg wheel: H.264 in MP4 by default, or
+    `codec` (an ffmpeg encoder) with its `extra` options in `container` (mp4, mov, webm).
 
     faststart puts the movie header first, as streaming tools do; without it the header follows the media.
     """
     import imageio_ffmpeg
 
-    pictures = {"astronaut": _frame(bundled_photo("astronaut")), "cat": _frame(bundled_photo("chelsea")),
-                "sign": _frame(Image.open(io.BytesIO(_sign()))), "black": _frame(Image.new("RGB", VIDEO_SIZE))}
+    pictures = {"astronaut": _frame(bundled_photo("astronaut"), size), "cat": _frame(bundled_photo("chelsea"), size),
+                "sign": _frame(Image.open(io.BytesIO(_sign())), size), "black": _frame(Image.new("RGB", size), size)}
+    output = (["-movflags", "+faststart"] if faststart and container != "webm" else []) + (extra or [])
     with tempfile.TemporaryDirectory() as folder:
         path = f"{folder}/sample.{container}"
-        writer = imageio_ffmpeg.write_frames(path, VIDEO_SIZE, fps=VIDEO_FPS, codec=codec, pix_fmt_out="yuv420p",
-                                             macro_block_size=16, ffmpeg_log_level="error",
-                                             output_params=["-movflags", "+faststart"] if faststart else [])
+        writer = imageio_ffmpeg.write_frames(path, size, fps=VIDEO_FPS, codec=codec, pix_fmt_out=pix_fmt,
+                                             macro_block_size=16, ffmpeg_log_level="error", output_params=output)
         writer.send(None)
-        for name, seconds in video_shots():
+        for name, seconds in shots or video_shots():
             for _ in range(round(seconds * VIDEO_FPS)):
                 writer.send(pictures[name])
         writer.close()
         return Path(path).read_bytes()
+
+
+def phone_video(kind: str, container: str, seconds: float = 3.0, size: tuple[int, int] = VIDEO_SIZE) -> bytes:
+    """A short clip as a phone, a browser's screen recorder or a camera writes it (PHONE_CODECS): the cat, then the
+    astronaut, so there is something to find in each shot."""
+    codec, options = PHONE_CODECS[kind]
+    pix_fmt = "yuv422p10le" if kind == "prores" else "yuv420p"
+    shots = [("cat", seconds * 2 / 3), ("astronaut", seconds / 3)]
+    return sample_video(container, codec, shots=shots, size=size, extra=options, pix_fmt=pix_fmt)
 
 
 SAMPLES = [
@@ -144,12 +195,14 @@ SAMPLES = [
     Sample("shop sign + hours 100% café.png", _sign, "SUCCEEDED"),
     Sample("blank.png", _blank, "SUCCEEDED"),
     Sample("notes.txt", lambda: b"shopping list: milk, eggs\n", "REJECTED", "NOT_MEDIA"),
-    Sample("spinner.gif", _gif, "REJECTED", "UNSUPPORTED_FORMAT"),
+    Sample("spinner.gif", _gif, "SUCCEEDED"),
+    Sample("IMG_4032.HEIC", iphone_heic, "SUCCEEDED"),
     Sample("broken upload.jpg", _truncated_jpeg, "REJECTED", "TRUNCATED"),
     Sample("empty.jpg", lambda: b"", "REJECTED", "EMPTY_OBJECT"),
     Sample("pixel-bomb.png", _pixel_bomb, "REJECTED", "TOO_MANY_PIXELS"),
     Sample("space cat tour.mp4", sample_video, "SUCCEEDED"),
-    Sample("tour in mpeg-4 part 2.mp4", lambda: sample_video(codec="mpeg4"), "REJECTED", "UNSUPPORTED_CODEC"),
+    Sample("tour in mpeg-4 part 2.mp4", lambda: sample_video(codec="mpeg4"), "SUCCEEDED"),
+    Sample("IMG_4033.MOV", lambda: phone_video("hevc", "mov"), "SUCCEEDED"),
 ]
 
 

@@ -23,15 +23,19 @@ def build(run: dict[str, Any], execution: dict[str, str], *, results_bucket: str
     unannounced until the event is out, so "Record summary" can tell a rerun that must finish
     the job (a redrive, or a run after an abandoned claim) from a duplicate that must stop.
     """
-    asset, settings = run["asset"], run["settings"]
+    settings = run["settings"]
+    # After "Convert …" the asset is the analysable copy and `original` the upload; the document, the summary and
+    # the event are about the upload, and the document says which copy was analysed and how it was made.
+    analysed = run["asset"]
+    asset = analysed.get("original") or analysed
     analysis: dict[str, Any] = run.get("analysis") or {}
     routing: dict[str, Any] = run.get("routing") or {}
     features = {name: analysis[name] for name in FEATURES if name in analysis}
     counts = {name: _count(name, result) for name, result in features.items()}
     review_labels = _review_labels(features.get("moderation"), review_threshold)
-    status = _status(asset, routing, features)
-    reason = routing.get("reason") or asset.get("reason")
-    message = routing.get("message") or asset.get("message")
+    status = _status(analysed, routing, features)
+    reason = routing.get("reason") or analysed.get("reason")
+    message = routing.get("message") or analysed.get("message")
     results_key = f"{results_prefix}{asset['assetId']}.json"
     location = f"s3://{results_bucket}/{results_key}"
     now = now or datetime.now(UTC)
@@ -58,6 +62,8 @@ def build(run: dict[str, Any], execution: dict[str, str], *, results_bucket: str
         "features": features,
         "moderationReview": {"needed": bool(review_labels), "threshold": review_threshold, "labels": review_labels},
     }
+    if analysed is not asset:
+        document["proxy"] = _proxy(analysed)
     top_labels = [label["Name"] for label in (features.get("labels") or {}).get("labels", [])[:TOP_LABELS]]
     summary: dict[str, Any] = {
         "AssetId": asset["assetId"],
@@ -117,6 +123,14 @@ def build(run: dict[str, Any], execution: dict[str, str], *, results_bucket: str
     # Numbers reach DynamoDB conditions as strings: {"N": "..."}.
     claim = {"now": str(int(now.timestamp()))}
     return {"document": document, "summary": summary, "event": event, "outcome": outcome, "claim": claim}
+
+
+def _proxy(copy: dict[str, Any]) -> dict[str, Any]:
+    """The analysable copy the features were read from, and how it was made."""
+    proxy = {k: copy[k] for k in ("bucket", "key", "versionId", "size", "format", "width", "height") if k in copy}
+    if "video" in copy:
+        proxy["video"] = {k: copy["video"][k] for k in ("codec", "durationMillis")}
+    return {**proxy, "conversion": copy["conversion"]}
 
 
 def _status(asset: dict[str, Any], routing: dict[str, Any], features: dict[str, Any]) -> str:

@@ -1,7 +1,10 @@
 """Validate object: decide from its bytes whether Rekognition can analyse an uploaded object.
 
-The verdict is ACCEPTED (an image or video Rekognition takes), REJECTED (with a reason
-code a user can act on) or SKIPPED (the object is gone). Only S3 faults raise, with a name:
+The verdict is ACCEPTED (an image or video Rekognition takes as it is, or, with `convert`, one
+rekflow makes an analysable copy of first), REJECTED (with a reason code a user can act on) or
+SKIPPED (the object is gone). The size limits, the pixel budget and the longest video hold for
+every object, converted or not, and are checked from headers before anything is decoded, so a
+decompression bomb never reaches a decoder. Only S3 faults raise, with a name:
 S3Unavailable (S3 busy or failing; the state machine retries) or ObjectUnreadable (S3 refused
 the read; the execution fails and can be redriven once the cause is fixed).
 
@@ -25,18 +28,24 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from aws_lambda_powertools.utilities.validation import validate
 from botocore.exceptions import ClientError
-from video_format import video_info
+from image_probe import probe_image
+from ranged_file import ranged_file
+from video_format import VideoInfo, video_info
+from webm_format import webm_info
 
 from asset import asset_id, key_candidates
-from media_format import MediaFormatError, check_complete, head_first, image_size, sniff
+from media_format import MediaFormatError, Sniffed, check_complete, head_first, image_size, sniff
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 
-MAX_IMAGE_BYTES = int(os.environ["MAX_IMAGE_BYTES"])
+MAX_IMAGE_BYTES = int(os.environ["MAX_IMAGE_BYTES"])  # Rekognition's own limit for an image read from S3
+MAX_IMAGE_SIDE = int(os.environ["MAX_IMAGE_SIDE"])  # and for its width and height (DetectLabels, moderation)
+MAX_SOURCE_IMAGE_BYTES = int(os.environ["MAX_SOURCE_IMAGE_BYTES"])  # largest image rekflow converts
 MAX_IMAGE_PIXELS = int(os.environ["MAX_IMAGE_PIXELS"])
 MAX_VIDEO_BYTES = int(os.environ["MAX_VIDEO_BYTES"])
+MAX_VIDEO_DURATION_SECONDS = int(os.environ["MAX_VIDEO_DURATION_SECONDS"])
 # How long the workflow waits for a video job's completion: a floor plus so much per second of video.
 VIDEO_JOB_TIMEOUT_BASE_SECONDS = int(os.environ["VIDEO_JOB_TIMEOUT_BASE_SECONDS"])
 VIDEO_JOB_TIMEOUT_FACTOR = float(os.environ["VIDEO_JOB_TIMEOUT_FACTOR"])
@@ -161,46 +170,105 @@ def _judge(verdict: dict[str, Any], leading: bytes, read_at: Any, read_tail: Any
     verdict.update(mediaType=sniffed.media_type, format=sniffed.format)
     if sniffed.media_type == "other":
         return _reject(verdict, "NOT_MEDIA", "The bytes are not an image or a video.")
-    if not sniffed.supported:
-        accepted = "JPEG or PNG" if sniffed.media_type == "image" else "MP4 or MOV"
+    if not (sniffed.supported or sniffed.convertible):
         return _reject(verdict, "UNSUPPORTED_FORMAT",
-                       f"{sniffed.format} is not supported; Rekognition takes {accepted}.")
-    if sniffed.media_type == "video":
-        return _judge_video(verdict, leading, read_at)
-    if verdict["size"] > MAX_IMAGE_BYTES:
-        return _reject(verdict, "TOO_LARGE",
-                       f"{verdict['size']} bytes is over Rekognition's {MAX_IMAGE_BYTES}-byte image limit.")
+                       f"{sniffed.format} is neither a format Rekognition takes nor one rekflow converts.")
     try:
-        width, height = image_size(sniffed.format, read_at, leading)
-        verdict.update(width=width, height=height)
-        if width == 0 or height == 0:
-            return _reject(verdict, "CORRUPT", "The image header gives a zero width or height.")
-        if width * height > MAX_IMAGE_PIXELS:
-            return _reject(verdict, "TOO_MANY_PIXELS", f"{width}x{height} is over the {MAX_IMAGE_PIXELS}-pixel budget.")
-        verdict.update(check_complete(sniffed.format, read_tail(), read_at, verdict["size"], leading))
+        if sniffed.media_type == "video":
+            return _judge_video(verdict, sniffed, leading, read_at)
+        if sniffed.convertible:
+            return _judge_convertible_image(verdict, sniffed, leading, read_at)
+        return _judge_image(verdict, sniffed, leading, read_at, read_tail)
     except MediaFormatError as error:
         return _reject(verdict, error.reason, str(error))
-    verdict.update(status="ACCEPTED", reason=None, message=None)
-    return verdict
 
 
-def _judge_video(verdict: dict[str, Any], leading: bytes, read_at: Any) -> dict[str, Any]:
+def _judge_image(verdict: dict[str, Any], sniffed: Sniffed, leading: bytes, read_at: Any,
+                 read_tail: Any) -> dict[str, Any]:
+    """A JPEG or PNG: analysed as it is, or converted when it is over Rekognition's byte or side limits."""
+    if verdict["size"] > MAX_SOURCE_IMAGE_BYTES:
+        return _too_large(verdict)
+    width, height = image_size(sniffed.format, read_at, leading)
+    verdict.update(width=width, height=height)
+    refused = _over_pixel_budget(verdict)
+    if refused:
+        return refused
+    if verdict["size"] > MAX_IMAGE_BYTES:
+        # Decoding will tell whether the bytes are whole; the walk to the end marker would read them all.
+        return _convert(verdict, "JPEG", f"{verdict['size']} bytes is over Rekognition's {MAX_IMAGE_BYTES}-byte limit")
+    verdict.update(check_complete(sniffed.format, read_tail(), read_at, verdict["size"], leading))
+    if max(width, height) > MAX_IMAGE_SIDE:
+        return _convert(verdict, "JPEG", f"{width}x{height} is over Rekognition's {MAX_IMAGE_SIDE}-pixel side")
+    return _accept(verdict)
+
+
+def _judge_convertible_image(verdict: dict[str, Any], sniffed: Sniffed, leading: bytes,
+                             read_at: Any) -> dict[str, Any]:
+    """HEIC, HEIF, AVIF, WebP, TIFF, GIF, BMP: sized from the header, then converted to a JPEG."""
+    if verdict["size"] > MAX_SOURCE_IMAGE_BYTES:
+        return _too_large(verdict)
+    header = probe_image(sniffed.format, ranged_file(read_at, verdict["size"], leading))
+    verdict.update(width=header.width, height=header.height)
+    if header.animated:
+        verdict["animated"] = True
+    return _over_pixel_budget(verdict) or _convert(
+        verdict, "JPEG", f"Rekognition reads JPEG and PNG images, not {sniffed.format}")
+
+
+def _judge_video(verdict: dict[str, Any], sniffed: Sniffed, leading: bytes, read_at: Any) -> dict[str, Any]:
     if verdict["size"] > MAX_VIDEO_BYTES:
         return _reject(verdict, "TOO_LARGE",
                        f"{verdict['size']} bytes is over Rekognition's {MAX_VIDEO_BYTES}-byte video limit.")
-    try:
+    info: VideoInfo
+    if sniffed.format == "MATROSKA":
+        info = webm_info(ranged_file(read_at, verdict["size"], leading), verdict["size"])
+    else:
         # Box headers near the start are already in `leading`; only the rest costs a ranged GET.
         info = video_info(head_first(leading, read_at), verdict["size"])
-    except MediaFormatError as error:
-        return _reject(verdict, error.reason, str(error))
     verdict.update(width=info.width, height=info.height)
-    if not info.supported:
-        return _reject(verdict, "UNSUPPORTED_CODEC", f"The video is {info.codec}; Rekognition takes H.264.")
+    if not (info.supported or info.convertible):
+        return _reject(verdict, "UNSUPPORTED_CODEC",
+                       f"The video is {info.codec}; Rekognition takes H.264 and rekflow converts "
+                       "H.265, VP8, VP9, AV1, ProRes, MPEG-2, MPEG-4 Part 2 and Motion JPEG.")
+    if info.duration_millis <= 0:
+        return _reject(verdict, "NO_DURATION", "The video declares no duration (a recording never finalised), so "
+                                               "its length cannot be checked before converting it.")
+    if info.duration_millis > MAX_VIDEO_DURATION_SECONDS * 1000:
+        return _reject(verdict, "TOO_LONG", f"The video runs {info.duration_millis / 1000:.1f} s, over the "
+                                            f"{MAX_VIDEO_DURATION_SECONDS} s limit (template parameter "
+                                            "MaxVideoDurationSeconds).")
     timeout = VIDEO_JOB_TIMEOUT_BASE_SECONDS + VIDEO_JOB_TIMEOUT_FACTOR * info.duration_millis / 1000
     timeout = min(int(timeout), MAX_VIDEO_JOB_TIMEOUT_SECONDS)
     # The parked task tokens expire (DynamoDB TTL) a day after the workflow stops waiting for them.
     verdict["video"] = {"codec": info.codec, "durationMillis": info.duration_millis, "jobTimeoutSeconds": timeout,
                         "tokenExpiresAt": int(time.time()) + timeout + 24 * 3600}
+    if sniffed.format not in ("MP4", "MOV") or not info.supported:
+        return _convert(verdict, "H.264 MP4", f"Rekognition reads H.264 in MP4 or MOV, not {info.codec} in "
+                                              f"{'WebM/Matroska' if sniffed.format == 'MATROSKA' else sniffed.format}")
+    return _accept(verdict)
+
+
+def _over_pixel_budget(verdict: dict[str, Any]) -> dict[str, Any] | None:
+    width, height = verdict["width"], verdict["height"]
+    if width == 0 or height == 0:
+        return _reject(verdict, "CORRUPT", "The image header gives a zero width or height.")
+    if width * height > MAX_IMAGE_PIXELS:
+        return _reject(verdict, "TOO_MANY_PIXELS", f"{width}x{height} is over the {MAX_IMAGE_PIXELS}-pixel budget.")
+    return None
+
+
+def _too_large(verdict: dict[str, Any]) -> dict[str, Any]:
+    return _reject(verdict, "TOO_LARGE", f"{verdict['size']} bytes is over the {MAX_SOURCE_IMAGE_BYTES}-byte limit "
+                                         "for an image rekflow converts.")
+
+
+def _convert(verdict: dict[str, Any], target: str, because: str) -> dict[str, Any]:
+    """Accepted, on the condition that an analysable copy is made first ("Convert image/video" in the ASL)."""
+    verdict["convert"] = {"to": target, "because": because}
+    return _accept(verdict)
+
+
+def _accept(verdict: dict[str, Any]) -> dict[str, Any]:
     verdict.update(status="ACCEPTED", reason=None, message=None)
     return verdict
 

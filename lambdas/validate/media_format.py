@@ -39,7 +39,8 @@ VIDEO_BRANDS = {
     b"isom": "MP4", b"iso2": "MP4", b"iso4": "MP4", b"iso5": "MP4", b"iso6": "MP4",
     b"mp41": "MP4", b"mp42": "MP4", b"avc1": "MP4", b"M4V ": "MP4", b"MSNV": "MP4", b"dash": "MP4",
 }
-HEIF_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"hevc": "HEIC", b"mif1": "HEIF", b"msf1": "HEIF", b"avif": "AVIF"}
+HEIF_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"hevc": "HEIC", b"mif1": "HEIF", b"msf1": "HEIF", b"avif": "AVIF",
+               b"avis": "AVIF"}
 
 
 class MediaFormatError(Exception):
@@ -57,6 +58,7 @@ class Sniffed:
     media_type: str  # image, video or other
     format: str  # JPEG, PNG, MP4, MOV, GIF, ... or UNKNOWN
     supported: bool  # whether Rekognition accepts this format
+    convertible: bool = False  # whether rekflow makes an analysable copy of it (images: Pillow; videos: MediaConvert)
 
 
 def sniff(head: bytes) -> Sniffed:
@@ -66,21 +68,21 @@ def sniff(head: bytes) -> Sniffed:
     if head.startswith(PNG_SIGNATURE):
         return Sniffed("image", "PNG", True)
     if head[:6] in (b"GIF87a", b"GIF89a"):
-        return Sniffed("image", "GIF", False)
+        return Sniffed("image", "GIF", False, True)
     if head[:2] == b"BM" and len(head) >= 14:
-        return Sniffed("image", "BMP", False)
+        return Sniffed("image", "BMP", False, True)
     if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return Sniffed("image", "TIFF", False)
+        return Sniffed("image", "TIFF", False, True)
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return Sniffed("image", "WEBP", False)
+        return Sniffed("image", "WEBP", False, True)
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
         return Sniffed("video", "AVI", False)
     if head[:4] == b"\x1a\x45\xdf\xa3":
-        return Sniffed("video", "MATROSKA", False)
+        return Sniffed("video", "MATROSKA", False, True)
     if head[4:8] == b"ftyp":
         brand = head[8:12]
         if brand in HEIF_BRANDS:
-            return Sniffed("image", HEIF_BRANDS[brand], False)
+            return Sniffed("image", HEIF_BRANDS[brand], False, True)
         if brand in VIDEO_BRANDS:
             return Sniffed("video", VIDEO_BRANDS[brand], True)
         return Sniffed("video", "ISO-BMFF", False)

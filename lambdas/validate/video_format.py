@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from media_format import MediaFormatError, ReadAt
 
 CODEC_NAMES = {b"avc1": "H.264", b"avc3": "H.264", b"hvc1": "H.265", b"hev1": "H.265", b"mp4v": "MPEG-4 Part 2",
-               b"av01": "AV1", b"vp09": "VP9", b"jpeg": "Motion JPEG", b"mjpa": "Motion JPEG", b"apcn": "ProRes"}
+               b"av01": "AV1", b"vp09": "VP9", b"vp08": "VP8", b"jpeg": "Motion JPEG", b"mjpa": "Motion JPEG",
+               b"apco": "ProRes", b"apcs": "ProRes", b"apcn": "ProRes", b"apch": "ProRes", b"ap4h": "ProRes",
+               b"ap4x": "ProRes"}
+# Codecs MediaConvert decodes ("Supported input codecs and containers" in the MediaConvert user guide:
+# https://docs.aws.amazon.com/mediaconvert/latest/ug/reference-codecs-containers-input.html), so rekflow converts them.
+CONVERTIBLE_CODECS = {"H.264", "H.265", "MPEG-4 Part 2", "AV1", "VP8", "VP9", "ProRes", "Motion JPEG", "MPEG-2"}
 # A movie header is kilobytes for short clips and a few megabytes for hours of video.
 MAX_MOOV_BYTES = 64 * 1024 * 1024
 MAX_TOP_LEVEL_BOXES = 1024
@@ -30,6 +35,10 @@ class VideoInfo:
     @property
     def supported(self) -> bool:
         return self.codec == "H.264"
+
+    @property
+    def convertible(self) -> bool:
+        return self.codec in CONVERTIBLE_CODECS
 
 
 def video_info(read_at: ReadAt, size: int) -> VideoInfo:

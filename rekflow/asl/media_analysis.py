@@ -13,6 +13,11 @@ from rekflow.features import IMAGE_FEATURES, VIDEO_FEATURES, Feature
 
 State = dict[str, Any]
 S3_OBJECT = {"Bucket.$": "$.asset.bucket", "Name.$": "$.asset.key", "Version.$": "$.asset.versionId"}
+# The settings ride along from Validate; template parameters arrive as strings, numbers are parsed once. A state
+# that replaces the whole input (ResultPath "$") sets them again from the same constants.
+SETTINGS = {"features": "${Features}",
+            "minConfidence.$": "States.StringToJson('${MinConfidence}')",
+            "maxLabels.$": "States.StringToJson('${MaxLabels}')"}
 
 
 def _wanted(feature: str, title: str, when_wanted: str) -> State:
@@ -148,11 +153,118 @@ def _accepted(media_type: str, next_state: str, extra: list[dict[str, Any]] | No
             "Next": next_state}
 
 
+def _to_convert(media_type: str, next_state: str) -> dict[str, Any]:
+    """Accepted on condition that an analysable copy is made first (Validate's `convert`)."""
+    return _accepted(media_type, next_state, [{"Variable": "$.asset.convert", "IsPresent": True}])
+
+
+def _use_copy(function_payload: dict[str, Any], comment: str) -> State:
+    """A make_proxy invocation whose answer becomes the asset the analysis reads; then back to the routing."""
+    return {
+        "Type": "Task",
+        "Comment": comment,
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "${MakeProxyFunctionArn}", "Payload": function_payload},
+        "ResultSelector": {"asset.$": "$.Payload", "settings": SETTINGS},
+        "ResultPath": "$",
+        "Retry": [policies.LAMBDA, policies.S3_UNAVAILABLE],
+        "Next": "What kind of media is it?",
+    }
+
+
+def image_conversion_states() -> dict[str, State]:
+    return {"Convert image to JPEG": _use_copy(
+        {"asset.$": "$.asset"},
+        "Make an analysable copy: decode the upload (HEIC, AVIF, WebP, TIFF, GIF, BMP, or a JPEG/PNG over "
+        "Rekognition's limits) and write a JPEG under the proxies prefix; the analysis reads the copy, the "
+        "document reports both. Data that cannot be decoded comes back REJECTED with its reason.")}
+
+
+def video_conversion_states() -> dict[str, State]:
+    """MediaConvert makes an H.264 MP4 of the upload (.sync: Step Functions waits for the job); a job that ends in
+    ERROR is recorded as CONVERSION_FAILED, any other failure fails the execution by its own name."""
+    return {
+        "Convert video to H.264": {
+            "Type": "Task",
+            "Comment": "Make an analysable copy with AWS Elemental MediaConvert: video only, H.264 (QVBR) in MP4, the "
+                       "upload's rotation applied, written under the proxies prefix named by the asset id.",
+            "Resource": "arn:aws:states:::mediaconvert:createJob.sync",
+            "Parameters": {
+                "Role": "${MediaConvertRoleArn}",
+                "UserMetadata": {"assetId.$": "$.asset.assetId"},
+                "Settings": {
+                    "TimecodeConfig": {"Source": "ZEROBASED"},
+                    "Inputs": [{
+                        "FileInput.$": "States.Format('s3://{}/{}', $.asset.bucket, $.asset.key)",
+                        "TimecodeSource": "ZEROBASED",
+                        "VideoSelector": {"Rotate": "AUTO"},
+                    }],
+                    "OutputGroups": [{
+                        "Name": "Analysable copy",
+                        "OutputGroupSettings": {
+                            "Type": "FILE_GROUP_SETTINGS",
+                            "FileGroupSettings": {"Destination.$": "States.Format('s3://{}/${ProxyPrefix}{}/proxy', "
+                                                                   "$.asset.bucket, $.asset.assetId)"},
+                        },
+                        "Outputs": [{
+                            "ContainerSettings": {"Container": "MP4",
+                                                  "Mp4Settings": {"MoovPlacement": "PROGRESSIVE_DOWNLOAD"}},
+                            "VideoDescription": {"CodecSettings": {"Codec": "H_264", "H264Settings": {
+                                "RateControlMode": "QVBR", "QvbrSettings": {"QvbrQualityLevel": 7},
+                                "MaxBitrate": 8000000, "SceneChangeDetect": "TRANSITION_DETECTION"}}},
+                        }],
+                    }],
+                },
+            },
+            "ResultSelector": {"id.$": "$.Job.Id", "timing.$": "$.Job.Timing",
+                               "outputGroups.$": "$.Job.OutputGroupDetails"},
+            "ResultPath": "$.job",
+            "Retry": [policies.MEDIACONVERT],
+            "Catch": [policies.catch([policies.SYNC_JOB_FAILED], "Did the conversion job fail?")],
+            "Next": "Take the converted video",
+        },
+        "Take the converted video": _use_copy(
+            {"asset.$": "$.asset", "job.$": "$.job"},
+            "Read the copy's version and size; from here the analysis reads the copy."),
+        "Did the conversion job fail?": {
+            "Type": "Choice",
+            "Comment": "Caught as States.TaskFailed, the wildcard: a job that ended in ERROR has exactly that name; "
+                       "a refused request or a missing permission has its own, and fails the execution by it.",
+            "Choices": [{"Variable": "$.error.Error", "StringEquals": policies.SYNC_JOB_FAILED,
+                         "Next": "Read the failed job"}],
+            "Default": "Conversion could not run",
+        },
+        "Read the failed job": {
+            "Type": "Pass",
+            "Comment": "The cause is the job as MediaConvert describes it, error code and message included.",
+            "Parameters": {"job.$": "States.StringToJson($.error.Cause)"},
+            "ResultPath": "$.failedJob",
+            "Next": "Video conversion refused",
+        },
+        "Video conversion refused": {
+            "Type": "Pass",
+            "Parameters": {"status": "REJECTED", "reason": "CONVERSION_FAILED",
+                           "message.$": "States.Format('MediaConvert ended job {} in ERROR {}: {}', "
+                                        "$.failedJob.job.Id, $.failedJob.job.ErrorCode, $.failedJob.job.ErrorMessage)"},
+            "ResultPath": "$.routing",
+            "Next": "Build results",
+        },
+        "Conversion could not run": {
+            "Type": "Fail",
+            "Comment": "Not the video's fault (throttled past the retries, a permission, a refused request): fail "
+                       "by the error's own name.",
+            "ErrorPath": "$.error.Error",
+            "CausePath": "$.error.Cause",
+        },
+    }
+
+
 def definition() -> State:
-    """MediaAnalysis, the Standard workflow: images and videos."""
+    """MediaAnalysis, the Standard workflow: images and videos, videos converted with MediaConvert (.sync)."""
     return _workflow("Analyze video", {"Analyze video": _parallel(
         "One Rekognition video job per feature, each branch waiting for its own completion; a failing feature "
-        "yields a partial result.", VIDEO_FEATURES, video_branch)})
+        "yields a partial result.", VIDEO_FEATURES, video_branch), **video_conversion_states()},
+        convert_videos=True)
 
 
 def image_express_definition() -> State:
@@ -172,8 +284,13 @@ def image_express_definition() -> State:
 
 
 def _workflow(video_route: str, video_states: dict[str, State],
-              comment: str = "rekflow MediaAnalysis: validate an uploaded object, route it, analyse it with "
-                             "Rekognition, store the results.") -> State:
+              comment: str = "rekflow MediaAnalysis: validate an uploaded object, route it, make an analysable copy "
+                             "when Rekognition cannot read it as it is, analyse it with Rekognition, store the "
+                             "results.", convert_videos: bool = False) -> State:
+    # Express cannot wait for a .sync job: there a video to convert takes the video route (to MediaAnalysis).
+    conversions = [_to_convert("image", "Convert image to JPEG")]
+    if convert_videos:
+        conversions.append(_to_convert("video", "Convert video to H.264"))
     every_image_feature = [{"Variable": "$.settings.features", "StringMatches": f"*{f.name}*"}
                            for f in IMAGE_FEATURES]
     return {
@@ -186,10 +303,7 @@ def _workflow(video_route: str, video_states: dict[str, State],
                            "along from here: template parameters arrive as strings, numbers are parsed once.",
                 "Resource": "arn:aws:states:::lambda:invoke",
                 "Parameters": {"FunctionName": "${ValidateFunctionArn}", "Payload.$": "$"},
-                "ResultSelector": {"asset.$": "$.Payload",
-                                   "settings": {"features": "${Features}",
-                                                "minConfidence.$": "States.StringToJson('${MinConfidence}')",
-                                                "maxLabels.$": "States.StringToJson('${MaxLabels}')"}},
+                "ResultSelector": {"asset.$": "$.Payload", "settings": SETTINGS},
                 "ResultPath": "$",
                 "Retry": [policies.LAMBDA, policies.S3_UNAVAILABLE],
                 "Next": "What kind of media is it?",
@@ -197,8 +311,9 @@ def _workflow(video_route: str, video_states: dict[str, State],
             "What kind of media is it?": {
                 "Type": "Choice",
                 "Comment": "Every image feature wanted (the default) takes the Parallel without a Choice per "
-                           "branch: four states fewer per image.",
-                "Choices": [_accepted("image", "Analyze image", every_image_feature),
+                           "branch: four states fewer per image. A copy, once made, comes back here as analysable.",
+                "Choices": [*conversions,
+                            _accepted("image", "Analyze image", every_image_feature),
                             _accepted("image", "Analyze chosen image features"),
                             _accepted("video", video_route)],
                 "Default": "Build results",
@@ -209,6 +324,7 @@ def _workflow(video_route: str, video_states: dict[str, State],
             "Analyze chosen image features": _parallel("The same branches, each first asking whether the Features "
                                                        "parameter wants it.", IMAGE_FEATURES,
                                                        lambda f: image_branch(f, chosen=True)),
+            **image_conversion_states(),
             **video_states,
             "Build results": {
                 "Type": "Task",

@@ -43,6 +43,15 @@ EVENTBRIDGE = _backoff(["EventBridge.InternalException", "EventBridge.AmazonEven
 # retries (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-nested-workflows.html).
 START_EXECUTION = _backoff(["StepFunctions.ExecutionLimitExceeded"], 1, 5, 2)
 
+# MediaConvert's CreateJob: too many requests, or its own fault (the optimised integration's Java SDK v1 names:
+# "MediaConvert.<shape>", as for the other optimised integrations; README, "Error names in Retry and Catch").
+MEDIACONVERT = _backoff(["MediaConvert.TooManyRequestsException", "MediaConvert.InternalServerErrorException"],
+                        2, 5, 2, max_delay=60)
+# A .sync job that ends in ERROR fails its task with States.TaskFailed and the job as the cause (the Run a Job
+# pattern: https://docs.aws.amazon.com/step-functions/latest/dg/connect-to-resource.html#connect-sync). Caught, that
+# name is a wildcard for every error but States.Timeout, so the state after the Catch tells the two apart.
+SYNC_JOB_FAILED = "States.TaskFailed"
+
 # Errors about the media itself: caught per feature, so one unreadable feature gives a PARTIAL result.
 IMAGE_MEDIA_ERRORS = ["Rekognition.InvalidS3ObjectException", "Rekognition.InvalidImageFormatException",
                       "Rekognition.ImageTooLargeException", "Rekognition.InvalidParameterException"]

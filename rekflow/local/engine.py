@@ -48,6 +48,7 @@ JAVA_V1_NAMING = {
     "dynamodb": ("DynamoDB", "AmazonDynamoDBException"),
     "sns": ("SNS", "AmazonSNSException"),
     "events": ("EventBridge", "AmazonEventBridgeException"),
+    "mediaconvert": ("MediaConvert", "AWSMediaConvertException"),
 }
 _JAVA_V1_SERVICES = {
     # moto's integration class: (botocore service, service label in causes)
@@ -105,6 +106,7 @@ def patches() -> list[Patch]:
         found.append(Patch(integration, "_from_error",
                            _java_v1_from_error(integration._from_error, *_JAVA_V1_SERVICES[class_name])))
     found.append(Patch(EventsRule, "send_to_targets", _with_sns_targets(EventsRule.send_to_targets)))
+    found.append(_mediaconvert_patch())
     for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
         found.append(Patch(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name))))
     found.extend(_distributed_map_patches())
@@ -205,6 +207,24 @@ def _java_v1_from_error(original: Any, service: str, label: str) -> Any:
                             event_details=EventDetails(taskFailedEventDetails=details))
 
     return from_error
+
+
+# ---------------------------------------------------------------- MediaConvert
+def _mediaconvert_patch() -> Patch:
+    """arn:aws:states:::mediaconvert:createJob(.sync) runs rekflow's integration (rekflow/local/mediaconvert_sync.py):
+    moto 5.2.5 builds an unsupported-service task for it, which refuses .sync."""
+    factory = importlib.import_module("moto.stepfunctions.parser.asl.component.state.exec.state_task."
+                                      "state_task_factory")
+    original = factory.state_task_service_for
+
+    def state_task_service_for(service_name: str) -> Any:
+        if service_name == "mediaconvert":
+            from rekflow.local.mediaconvert_sync import StateTaskServiceMediaConvert
+
+            return StateTaskServiceMediaConvert()
+        return original(service_name)
+
+    return Patch(factory, "state_task_service_for", state_task_service_for)
 
 
 # ---------------------------------------------------------------- DynamoDB writes

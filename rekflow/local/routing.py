@@ -3,7 +3,8 @@
 botocore emits `before-call.<service>.<Operation>` before it sends a request; a handler that
 returns (http_response, parsed) answers the call instead. Lambda.Invoke goes to the handlers
 from lambdas/, every Rekognition operation to the vision backend, so moto's own canned
-Rekognition never answers.
+Rekognition never answers, and MediaConvert's CreateJob and GetJob to the local stand-in
+(rekflow.local.mediaconvert), which moto lacks.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from botocore.response import StreamingBody
 from botocore.session import Session
 
 from rekflow.local.functions import LocalFunction, decode_payload
+from rekflow.local.mediaconvert import LocalMediaConvert, MediaConvertError
 from rekflow.vision.backend import Backend, RekognitionError
 
 _PARAMS_KEY = "rekflow_api_params"
@@ -46,16 +48,24 @@ class Router:
     def __init__(self, functions: dict[str, LocalFunction], backend: Backend) -> None:
         self.functions = functions
         self.backend = backend
+        self.mediaconvert: LocalMediaConvert | None = None
 
     def install(self, session: Session) -> None:
+        # The stand-in reads inputs and writes outputs on the local S3 of this session, from its job threads.
+        s3 = session.create_client("s3")
+        self.mediaconvert = LocalMediaConvert(lambda: s3)
         session.register("before-parameter-build", _remember_params)
         session.register("before-call.lambda.Invoke", self._invoke_lambda)
         session.register("before-call.rekognition", self._call_rekognition)
+        session.register("before-call.mediaconvert", self._call_mediaconvert)
 
     def uninstall(self, session: Session) -> None:
         session.unregister("before-parameter-build", _remember_params)
         session.unregister("before-call.lambda.Invoke", self._invoke_lambda)
         session.unregister("before-call.rekognition", self._call_rekognition)
+        session.unregister("before-call.mediaconvert", self._call_mediaconvert)
+        if self.mediaconvert is not None:
+            self.mediaconvert.wait()
 
     def _invoke_lambda(self, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         params = api_params(context)
@@ -79,3 +89,12 @@ class Router:
             # which is what Step Functions turns into "Rekognition.<Code>".
             status = 500 if error.code in ("InternalServerError", "ThrottlingException") else 400
             return _response(status, {"Error": {"Code": error.code, "Message": error.message}})
+
+    def _call_mediaconvert(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        assert self.mediaconvert is not None, "Router.install makes the MediaConvert stand-in"
+        try:
+            return _response(model.http.get("responseCode", 200), self.mediaconvert.handle(model.name,
+                                                                                            api_params(context)))
+        except MediaConvertError as error:
+            # Modelled 4xx codes become botocore's exception classes, as the service's own answers would.
+            return _response(error.status, {"Error": {"Code": error.code, "Message": str(error)}})

@@ -116,13 +116,22 @@ def test_state_machine_role_may_trace_because_tracing_is_on(transformed):
     assert granted(role_of(transformed, "MediaAnalysisStateMachine")) >= XRAY_ACTIONS
 
 
-def test_state_machine_role_passes_only_the_rekognition_publish_role(transformed):
+# The roles MediaAnalysis hands to a service, each only to that service where the service has a condition key for it.
+PASSED_ROLES = {"RekognitionPublishRole": None,  # Rekognition's NotificationChannel role
+                "MediaConvertRole": "mediaconvert.amazonaws.com"}  # the role MediaConvert converts videos as
+
+
+def test_state_machine_role_passes_only_the_rekognition_publish_and_mediaconvert_roles(transformed):
     role = role_of(transformed, "MediaAnalysisStateMachine")
     passing = [s for s in statements(role) if "iam:PassRole" in _listed(s["Action"]) or s["Action"] == "*"]
     assert passing, "the video jobs pass RekognitionPublishRole as their NotificationChannel role"
+    passed = {}
     for statement in passing:
         assert _listed(statement["Action"]) == ["iam:PassRole"], "PassRole shares its statement with nothing"
-        assert _listed(statement["Resource"]) == [{"Fn::GetAtt": ["RekognitionPublishRole", "Arn"]}]
+        (resource,) = _listed(statement["Resource"])
+        name = resource["Fn::GetAtt"][0]
+        passed[name] = statement.get("Condition", {}).get("StringEquals", {}).get("iam:PassedToService")
+    assert passed == PASSED_ROLES
 
 
 def test_state_machine_role_holds_nothing_more(transformed):

@@ -379,8 +379,11 @@ def test_segments_not_requested_on_video(make_runtime):
     assert "Video segments not requested" in result.states_entered()
 
 
-def test_video_with_another_codec_is_rejected_with_a_record(runtime):
-    upload = runtime.upload(video_bytes("mpeg4"), "videos/old-codec.mp4")
+def test_video_with_a_codec_nothing_converts_is_rejected_with_a_record(runtime):
+    # Cinepak: neither Rekognition nor MediaConvert reads it (MPEG-4 Part 2, HEVC, VP9... are converted first).
+    from rekflow.samples import sample_video
+
+    upload = runtime.upload(sample_video("mov", "cinepak", shots=[("cat", 1.0)]), "videos/old-codec.mov")
     result = runtime.run(runtime.object_created_event(upload))
     assert (result.output["status"], result.output["reason"]) == ("REJECTED", "UNSUPPORTED_CODEC")
     (item,) = runtime.summary_items()

@@ -23,7 +23,14 @@ OPTIMISED = {
     "sns:publish": "sns:Publish",
     "events:putEvents": "events:PutEvents",
     "states:startExecution": "states:StartExecution",
+    "mediaconvert:createJob": "mediaconvert:CreateJob",
 }
+# What Run a Job (.sync) adds, by integration: following and cancelling the job, and the managed EventBridge rule
+# Step Functions watches it through (https://docs.aws.amazon.com/step-functions/latest/dg/connect-mediaconvert.html).
+SYNC_ACTIONS = {"mediaconvert:createJob": {"mediaconvert:GetJob", "mediaconvert:CancelJob", "events:PutTargets",
+                                           "events:PutRule", "events:DescribeRule"}}
+# Integrations whose request names a role the service acts as: the caller must be allowed to pass it.
+PASSES_A_ROLE = {"mediaconvert:createJob": "Role"}
 # The state machines that run rekflow's analysis, with the template parameters under which each exists.
 ANALYSIS_MACHINES = {"MediaAnalysisStateMachine": {}, "ImageAnalysisStateMachine": {"ImageWorkflow": "EXPRESS"}}
 # Rekognition reads the S3 object with the caller's permissions; a Version makes it GetObjectVersion.
@@ -72,7 +79,11 @@ def asl_actions(machine: str = "MediaAnalysisStateMachine") -> set[str]:
         resource = state.get("Resource", "")
         if not resource.startswith("arn:aws:states:::"):
             continue
-        integration = resource.removeprefix("arn:aws:states:::").split(".")[0]
+        integration, _, pattern = resource.removeprefix("arn:aws:states:::").partition(".")
+        if pattern == "sync":
+            actions |= SYNC_ACTIONS[integration]
+        if PASSES_A_ROLE.get(integration) in state.get("Parameters", {}):
+            actions.add("iam:PassRole")
         if integration.startswith("aws-sdk:"):
             _, service, api = integration.split(":")
             actions.add(f"{service}:{api[0].upper()}{api[1:]}")
@@ -330,3 +341,59 @@ def test_the_review_rule_matches_the_event_the_state_machine_puts():
     # The pattern reads a field of the event detail that its schema requires.
     schema = json.loads((PROJECT_ROOT / "schemas/media-analyzed-event.schema.json").read_text())
     assert set(rule["EventPattern"]["detail"]) <= set(schema["required"])
+
+
+def test_mediaconvert_grants_are_the_guides_least_privilege():
+    # Scoped as the Step Functions guide's policy for mediaconvert:createJob.sync: GetJob and CancelJob only on jobs
+    # Step Functions tagged, the role passed to MediaConvert alone, the one managed rule.
+    t = template()
+    statements = {s.get("Sid"): s for s in policy_statements(t.resources["MediaAnalysisStateMachine"]["Properties"]
+                                                             ["Policies"])}
+    follow = statements["FollowConversions"]
+    assert follow["Condition"] == {"StringEquals": {"aws:ResourceTag/ManagedByService": "AWSStepFunctions"}}
+    assert t.resolve(follow["Resource"]).endswith(":jobs/*")
+    pass_role = statements["LetMediaConvertReadAndWrite"]
+    assert pass_role["Resource"] == {"Fn::GetAtt": ["MediaConvertRole", "Arn"]}
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "mediaconvert.amazonaws.com"}}
+    assert t.resolve(statements["WatchConversions"]["Resource"]).endswith(
+        ":rule/StepFunctionsGetEventsForMediaConvertJobRule")
+    # The role MediaConvert acts as reads uploads and writes only under the proxies prefix.
+    role = t.resolve(t.resources["MediaConvertRole"]["Properties"])
+    (trusted,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trusted["Principal"] == {"Service": "mediaconvert.amazonaws.com"}
+    (policy,) = role["Policies"]
+    grants = {s["Action"]: s["Resource"] for s in policy["PolicyDocument"]["Statement"]}
+    bucket = t.get_att("MediaBucket", "Arn")
+    prefix = t.body["Mappings"]["Proxies"]["Names"]["Prefix"]
+    assert grants == {"s3:GetObject": f"{bucket}/*", "s3:PutObject": f"{bucket}/{prefix}*"}
+
+
+@pytest.mark.parametrize("workflow", ["STANDARD", "EXPRESS"])
+def test_the_object_created_rules_never_fire_on_the_analysable_copies(workflow):
+    from moto.events.models import EventPattern
+
+    from rekflow.local.s3_events import object_created_event
+
+    t = template(ImageWorkflow=workflow)
+    prefix = t.body["Mappings"]["Proxies"]["Names"]["Prefix"]
+    bucket = t.ref("MediaBucket")
+    for resource in t.resources_of_type("AWS::Serverless::StateMachine").values():
+        for event in resource["Properties"].get("Events", {}).values():
+            pattern = EventPattern.load(json.dumps(t.resolve(event["Properties"]["Pattern"])))
+            assert pattern.matches_event(object_created_event(bucket, "photos/IMG_0001.HEIC", 10, "e", "v1"))
+            assert not pattern.matches_event(object_created_event(bucket, f"{prefix}abc/proxy.jpg", 10, "e", "v1"))
+            # A key that merely contains the prefix further in is an upload like any other.
+            assert pattern.matches_event(object_created_event(bucket, f"albums/{prefix}x.jpg", 10, "e", "v1"))
+
+
+def test_the_analysable_copies_expire():
+    t = template()
+    rules = t.resolve(t.resources["MediaBucket"]["Properties"]["LifecycleConfiguration"]["Rules"])
+    (rule,) = [r for r in rules if r["Id"] == "ExpireAnalysableCopies"]
+    assert rule["Prefix"] == t.body["Mappings"]["Proxies"]["Names"]["Prefix"]
+    assert rule["Status"] == "Enabled"
+    assert int(rule["ExpirationInDays"]) == int(t.parameter("ProxyRetentionDays"))
+    assert rule["NoncurrentVersionExpiration"]["NoncurrentDays"] >= 1
+    # make_proxy and MediaConvert write there and nowhere else in the bucket.
+    proxy = t.resources["MakeProxyFunction"]["Properties"]
+    assert proxy["Environment"]["Variables"]["PROXY_PREFIX"] == {"Fn::FindInMap": ["Proxies", "Names", "Prefix"]}

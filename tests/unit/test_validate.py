@@ -34,7 +34,8 @@ def test_each_sample_gets_its_expected_verdict(runtime, sample):
         (b"\x89PNG\r\n\x1a\n", "header-only.png", "TRUNCATED"),
         (png_bytes()[:-12], "no-iend.png", "TRUNCATED"),
         (b"\xff\xd8\xff\xd9", "no-frame.jpg", "TRUNCATED"),
-        (b"RIFF\x00\x00\x00\x00WEBPVP8 " + b"\x00" * 32, "photo.jpg", "UNSUPPORTED_FORMAT"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 " + b"\x00" * 32, "photo.jpg", "CORRUPT"),
+        (b"RIFF\x00\x00\x00\x00AVI LIST" + b"\x00" * 32, "clip.avi", "UNSUPPORTED_FORMAT"),
         (b"PK\x03\x04" + b"\x00" * 64, "archive.png", "NOT_MEDIA"),
     ],
 )
@@ -57,17 +58,29 @@ def test_motion_photo_whose_jpeg_is_cut_short_is_truncated(runtime):
     assert verdict["reason"] == "TRUNCATED"
 
 
-def test_image_over_15_mb_is_too_large(runtime, monkeypatch):
+def test_jpeg_over_rekognitions_15_mb_is_converted_and_over_the_source_limit_too_large(runtime, monkeypatch):
     module = validate_module(runtime)
     monkeypatch.setattr(module, "MAX_IMAGE_BYTES", 1000)
     verdict = verdict_for(runtime, jpeg_bytes(), "big.jpg")
-    assert verdict["reason"] == "TOO_LARGE"
+    assert (verdict["status"], verdict["convert"]["to"]) == ("ACCEPTED", "JPEG")
+    monkeypatch.setattr(module, "MAX_SOURCE_IMAGE_BYTES", 1000)
+    assert verdict_for(runtime, jpeg_bytes(), "bigger.jpg")["reason"] == "TOO_LARGE"
+
+
+def test_jpeg_wider_than_rekognitions_side_limit_is_converted(runtime, monkeypatch):
+    monkeypatch.setattr(validate_module(runtime), "MAX_IMAGE_SIDE", 300)
+    verdict = verdict_for(runtime, jpeg_bytes(320, 240), "panorama.jpg")
+    assert verdict["convert"]["because"] == "320x240 is over Rekognition's 300-pixel side"
+    assert "convert" not in verdict_for(runtime, jpeg_bytes(300, 240), "fits.jpg")
 
 
 def test_limits_come_from_the_template(runtime):
     module = validate_module(runtime)
     assert module.MAX_IMAGE_BYTES == 15 * 1024 * 1024
+    assert module.MAX_IMAGE_SIDE == 10_000
+    assert module.MAX_SOURCE_IMAGE_BYTES == 100 * 1024 * 1024
     assert module.MAX_IMAGE_PIXELS == 80_000_000
+    assert module.MAX_VIDEO_DURATION_SECONDS == 6 * 3600  # Rekognition Video's own limit, the parameter's default
 
 
 def test_accepted_image_carries_what_later_states_need(runtime):
