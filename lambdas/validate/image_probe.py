@@ -1,6 +1,6 @@
 """What a convertible image is, from its header: size and whether it is animated. No pixel is decoded.
 
-Pillow reads a TIFF's IFD, a GIF's screen descriptor, a WebP's or AVIF's container; pillow-heif
+Pillow reads a TIFF's IFD, a GIF's screen descriptor, a WebP's or AVIF's container; pi-heif
 (libheif) reads a HEIF/HEIC container's item properties. Only the make_proxy function decodes,
 so a header that declares a pixel bomb is refused here, before any decoder sees its data.
 """
@@ -11,7 +11,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-import pillow_heif
+import pi_heif
 from PIL import Image, UnidentifiedImageError
 
 from media_format import MediaFormatError
@@ -33,7 +33,7 @@ def probe_image(fmt: str, fileobj: Any) -> ImageHeader:
     container is broken. Reads what the format's header parser asks for, never the pixel data."""
     if fmt in HEIF_FORMATS:
         try:
-            heif = pillow_heif.open_heif(fileobj, convert_hdr_to_8bit=True)  # parses the container only
+            heif = pi_heif.open_heif(fileobj, convert_hdr_to_8bit=True)  # parses the container only
         except (ValueError, RuntimeError) as error:  # libheif's "Invalid input: ..."
             raise MediaFormatError(_heif_reason(str(error)), f"The {fmt} container cannot be read: {error}") from error
         width, height = heif.size
