@@ -62,6 +62,9 @@ PARLIAMENT_IGNORES: dict[tuple[str, str], str] = {
         "parliament's IAM database marks both execution and express as required resource types of "
         "states:DescribeExecution; the Service Authorization Reference lists them as alternatives, and the backfill "
         "follows Standard executions only (MediaAnalysis's and its own child workflows': execution ARNs)",
+    ("PERMISSIONS_MANAGEMENT_ACTIONS", "ModerationReviewKey"):
+        "as for AlarmTopicKey: the key policy's first statement is KMS's default one, letting the account's IAM "
+        "policies administer the key (AWS KMS Developer Guide, 'Default key policy')",
     ("PERMISSIONS_MANAGEMENT_ACTIONS", "AlarmTopicKey"):
         "the key policy's first statement is KMS's default one: it lets the account's IAM policies administer the "
         "key, without which the key could not be managed at all (AWS KMS Developer Guide, 'Default key policy')",
@@ -95,6 +98,7 @@ class Resolver:
     def __init__(self, template: dict[str, Any]) -> None:
         self.resources = template["Resources"]
         self.parameters = template.get("Parameters", {})
+        self.mappings = template.get("Mappings", {})
 
     def arn(self, logical_id: str) -> str:
         return ARN_FORMATS[self.resources[logical_id]["Type"]].format(
@@ -131,6 +135,14 @@ class Resolver:
             if key == "Fn::Sub":
                 text, variables = (arg, {}) if isinstance(arg, str) else arg
                 return re.sub(r"\$\{([^}!]+)\}", lambda m: self._sub_variable(m.group(1), variables), text)
+            if key == "Fn::FindInMap":
+                mapping, top, second = (self.resolve(part) for part in arg)
+                return self.mappings[mapping][top][second]
+            if key == "Fn::If":
+                # The branch that grants more (a conditional resource's ARN rather than none): every grant the
+                # stack can hold is linted, whichever way its parameters go.
+                _, when_true, _ = arg
+                return self.resolve(when_true)
         if isinstance(value, dict):
             return {k: self.resolve(v) for k, v in value.items()}
         if isinstance(value, list):
@@ -146,6 +158,7 @@ class Resolver:
 
 
 POLICY_PROPERTIES = {
+    "AWS::IAM::ManagedPolicy": "PolicyDocument",
     "AWS::S3::BucketPolicy": "PolicyDocument",
     "AWS::SQS::QueuePolicy": "PolicyDocument",
     "AWS::SNS::TopicPolicy": "PolicyDocument",
