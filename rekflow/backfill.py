@@ -7,7 +7,7 @@ Reading those files is how both the local runtime and a deployed stack report th
 
     report = run_local(runtime, prefix="photos/")      # the local runtime (moto)
     report = follow(sfn, s3, execution_arn)            # any Step Functions: local or AWS
-    report.counts()  # {"analysed": 998, "already analysed": 0, "rejected": 2, "skipped": 0, "failed": 0}
+    report.counts()  # {"analysed": 998, "already analysed": 0, "rejected": 2, "skipped": 0, "failed": 0, ...}
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 BACKFILL_STATE_MACHINE = "BackfillStateMachine"  # its logical id in template.yaml
 # How an object's backfill ended, in the order reports list them.
-OUTCOMES = ("analysed", "already analysed", "rejected", "skipped", "failed")
+OUTCOMES = ("analysed", "already analysed", "rejected", "skipped", "failed", "not an upload")
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,8 @@ def object_result(child: dict[str, Any], status: str) -> ObjectResult:
     output = json.loads(child["Output"])
     if output["outcome"] == "ALREADY_ANALYSED":
         return ObjectResult(key, "already analysed")
+    if output["outcome"] == "CONVERTED_COPY":  # one of rekflow's analysable copies, not a file of the user's
+        return ObjectResult(key, "not an upload")
     result = output["result"]
     if result.get("duplicate"):  # another run recorded this version first: MediaAnalysis stopped at Already recorded
         outcome = "already analysed"

@@ -72,7 +72,8 @@ def test_a_backfill_records_every_object_once_and_a_second_one_analyses_none(run
 
     _count_states_entered(runtime, first)
     assert first.status == "SUCCEEDED", (first.error, first.cause)
-    assert first.counts() == {"analysed": OBJECTS, "already analysed": 0, "rejected": 1, "skipped": 0, "failed": 0}
+    assert first.counts() == {"analysed": OBJECTS, "already analysed": 0, "rejected": 1, "skipped": 0, "failed": 0,
+                              "not an upload": 0}
     items = _summary_items(runtime)
     # Exactly once each: one summary item, one document and one MediaAnalysis execution per object.
     assert sorted(item["Key"] for item in items) == sorted([*keys, "library/notes.txt"])
@@ -89,7 +90,7 @@ def test_a_backfill_records_every_object_once_and_a_second_one_analyses_none(run
 
     assert second.status == "SUCCEEDED"
     assert second.counts() == {"analysed": 0, "already analysed": OBJECTS + 1, "rejected": 0, "skipped": 0,
-                               "failed": 0}
+                               "failed": 0, "not an upload": 0}
     assert _rekognition_calls(runtime) == calls, "the second backfill called Rekognition"
     assert len(_analyses(runtime)) == len(items), "the second backfill started MediaAnalysis executions"
     assert _summary_items(runtime) == items
@@ -143,7 +144,8 @@ def test_a_failed_analysis_fails_its_object_alone_and_the_next_backfill_retries_
     runtime.service_faults.clear()
     retried = run_local(runtime, "in/")
 
-    assert retried.counts() == {"analysed": 1, "already analysed": 3, "rejected": 0, "skipped": 0, "failed": 0}
+    assert retried.counts() == {"analysed": 1, "already analysed": 3, "rejected": 0, "skipped": 0, "failed": 0,
+                                "not an upload": 0}
 
 
 def test_failures_over_the_tolerated_percentage_fail_the_backfill(make_runtime):
@@ -156,6 +158,18 @@ def test_failures_over_the_tolerated_percentage_fail_the_backfill(make_runtime):
 
     assert (report.status, report.error) == ("FAILED", "States.ExceedToleratedFailureThreshold")
     assert not report.succeeded
+
+
+def test_rekflows_own_converted_copies_are_passed_over(runtime):
+    prefix = runtime.template.resolve({"Fn::FindInMap": ["Proxies", "Names", "Prefix"]})
+    runtime.upload(jpeg_bytes(), "photo.jpg")
+    runtime.upload(jpeg_bytes(), f"{prefix}{'0' * 64}/proxy.jpg")  # a copy Convert image to JPEG wrote
+
+    report = run_local(runtime, "")
+
+    assert {r.key: r.outcome for r in report.objects} == {"photo.jpg": "analysed",
+                                                         f"{prefix}{'0' * 64}/proxy.jpg": "not an upload"}
+    assert len(_analyses(runtime)) == 1
 
 
 def test_an_empty_prefix_is_a_backfill_of_nothing(runtime):

@@ -124,9 +124,14 @@ def test_each_grant_names_its_own_resource():
     assert all(resource == "*" for action, resource in found if action in LOG_DELIVERY_ACTIONS)
 
 
-def test_the_backfill_starts_media_analysis_and_runs_at_the_rekognition_quota():
+def test_the_backfill_starts_media_analysis_on_uploads_only_and_runs_at_the_rekognition_quota():
     substitutions = props()["DefinitionSubstitutions"]
     assert substitutions["MediaAnalysisStateMachineArn"] == {"Ref": "MediaAnalysisStateMachine"}
+    # The copies it passes over are those the Object Created rules leave out.
+    assert substitutions["ProxyPrefix"] == {"Fn::FindInMap": ["Proxies", "Names", "Prefix"]}
+    rule = template().resources["MediaAnalysisStateMachine"]["Properties"]["Events"]["ObjectCreated"]
+    assert {"prefix": substitutions["ProxyPrefix"]} in [
+        condition["anything-but"] for condition in rule["Properties"]["Pattern"]["detail"]["object"]["key"]]
     assert substitutions["MaxConcurrency"] == {"Ref": "RekognitionTps"}
     assert substitutions["ToleratedFailurePercentage"] == {"Ref": "BackfillToleratedFailurePercentage"}
     (backfill_map,) = [s for s in definition()["States"].values() if s["Type"] == "Map"]
