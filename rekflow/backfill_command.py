@@ -162,7 +162,7 @@ def _report(report: BackfillReport, args: argparse.Namespace, err: Console, docu
 
 
 def _print_summary(report: BackfillReport, output: Path | None) -> None:
-    console = Console()
+    console = Console(soft_wrap=True)  # an ARN or an S3 location stays on one line, to copy
     table = Table(title="rekflow backfill")
     table.add_column("outcome")
     table.add_column("objects", justify="right")
