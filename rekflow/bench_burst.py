@@ -34,6 +34,7 @@ class BurstGate:
         self.expected = 0
         self.arrived = 0
         self.opened = threading.Event()
+        self.opened_at: float | None = None
         self.attempts: dict[tuple[str, str], list[float]] = defaultdict(list)
         self._clock = clock
         self._lock = threading.Lock()
@@ -48,15 +49,21 @@ class BurstGate:
             with self._lock:
                 self.arrived += 1
                 if self.arrived >= self.expected:
-                    self.opened.set()
+                    self._open()
             if not self.opened.wait(self.timeout):
-                self.opened.set()  # an execution never got here: let the others go rather than hang
+                with self._lock:  # an execution never got here: let the others go rather than hang
+                    self._open()
         with self._lock:
             self.attempts[(operation, _image_of(params))].append(self._clock())
         return self.inner.handle(operation, params)
 
     def close(self) -> None:
         self.inner.close()
+
+    def _open(self) -> None:
+        if not self.opened.is_set():
+            self.opened_at = self._clock()
+            self.opened.set()
 
 
 def _image_of(params: dict[str, Any]) -> str:

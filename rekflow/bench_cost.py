@@ -13,6 +13,7 @@ billed transition here is a state entered, plus every retry of a task.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -58,10 +59,11 @@ REKOGNITION_IMAGE = Price(0.001, "image per API call (Group 2, first 1 million i
                           _READ_ON, verified=False)
 # Rekognition Video, stored video, per minute of video per feature; segment detection per segment type.
 REKOGNITION_VIDEO_MINUTE = {
-    action: Price(usd, f"minute of video ({action})", _REKOGNITION, _READ_ON, verified=False)
-    for action, usd in (("startLabelDetection", 0.10), ("startContentModeration", 0.10),
-                        ("startTextDetection", 0.10), ("startFaceDetection", 0.10),
-                        ("startSegmentDetection", 0.05))  # per segment type
+    action: Price(usd, f"minute of video ({action}{', per segment type' if per_type else ''})", _REKOGNITION,
+                  _READ_ON, verified=False)
+    for action, usd, per_type in (("startLabelDetection", 0.10, False), ("startContentModeration", 0.10, False),
+                                  ("startTextDetection", 0.10, False), ("startFaceDetection", 0.10, False),
+                                  ("startSegmentDetection", 0.05, True))
 }
 PRICES = [STANDARD_TRANSITION, EXPRESS_REQUEST, EXPRESS_GB_SECOND, LAMBDA_REQUEST, *LAMBDA_GB_SECOND.values(),
           REKOGNITION_IMAGE, *REKOGNITION_VIDEO_MINUTE.values()]
@@ -257,6 +259,7 @@ def report_counts(image: PathFigures, video: PathFigures) -> None:
         if figures.nested:
             print(f"  WARNING: the {figures.path} execution started {figures.nested} other executions, "
                   "whose transitions are not counted here")
+    print("  (event sources: SQS batches as the local poller formed them; on AWS from 1 to one per message)")
 
 
 def report_image_cost(image: PathFigures) -> None:
@@ -287,25 +290,29 @@ def report_video_cost(video: PathFigures) -> None:
     standard = standard_cost(video.transitions) * PER
     lambdas = video.lambda_cost() * PER
     rekognition = rekognition_video_cost_per_minute(video.rekognition, video.segment_types) * PER
-    print(f"\nper {PER:,} videos (Standard only: the video path waits for job callbacks)")
+    print(f"\nper {PER:,} videos of a minute (Standard only: the video path waits for job callbacks)")
     _line(f"Standard: {video.transitions * PER:,} transitions", standard)
     _line(f"Lambda: {video.lambda_invocations * PER:,} invocations, {LAMBDA_ASSUMED_MILLISECONDS} ms each (assumed)",
           lambdas)
-    _line(f"Rekognition Video: {sum(video.rekognition.values())} jobs ({video.segment_types} segment types), "
-          "per minute of video", rekognition)
+    _line(f"Rekognition Video: {sum(video.rekognition.values())} jobs, {video.segment_types} segment types",
+          rekognition)
 
 
 def report_prices() -> None:
     print(f"\nprices (us-east-1, first tier, read {_READ_ON}; * the rate table could not be read back, "
           "only the rule: check the figure)")
     for price in PRICES:
-        print(f"  {'' if price.verified else '*'}${price.usd:.10g} per {price.per}  {price.source}")
+        amount = f"${price.usd:.10f}".rstrip("0")
+        print(f"  {'' if price.verified else '*'}{amount} per {price.per}  {price.source}")
 
 
 def main() -> None:
+    # moto logs each failed JSONPath lookup and unsupported field with the state's parse tree; the figures suffice.
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
     template = Template.load(TEMPLATE_PATH)
     machines = state_machines(template)
-    print("cost: " + ", ".join(f"{name} ({kind})" for name, kind in machines.items()) + ", counted from local runs")
+    print("cost, counted from local executions started as the ObjectCreated rule starts them; state machines in "
+          "template.yaml: " + ", ".join(f"{name} ({kind})" for name, kind in machines.items()))
     photo = next(s for s in SAMPLES if s.name == "cat.jpg")
     image = measure("image", photo.make(), "bench/cost.jpg")
     video = measure("video", sample_video(), "bench/cost.mp4")

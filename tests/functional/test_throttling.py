@@ -12,7 +12,7 @@ from tests.conftest import jpeg_bytes, task_errors
 
 
 def test_a_throttled_burst_ends_with_every_execution_succeeded() -> None:
-    figures = run_burst(quota_tps=5, time_scale=1, burst_multiple=2, timeout=60)
+    figures = run_burst(quota_tps=5, time_scale=0.5, burst_multiple=2, timeout=60)
 
     assert figures.executions == 10
     assert figures.failed == []
