@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import logging
 import sys
 import threading
 import time
@@ -60,6 +61,10 @@ _JAVA_V1_SERVICES = {
 _SERVICE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service"
 
 
+_QUIET_LOG = logging.getLogger("rekflow.local.moto_state_failures")
+_QUIET_LOG.setLevel(logging.CRITICAL)
+
+
 @dataclass
 class Patch:
     """Replace `owner.name` with `replacement` while the patches are applied."""
@@ -90,7 +95,11 @@ def patches() -> list[Patch]:
     from moto.stepfunctions.parser.asl.utils import json_path
 
     aws_sdk = importlib.import_module(f"{_SERVICE}.state_task_service_aws_sdk")
+    eval_component = importlib.import_module("moto.stepfunctions.parser.asl.component.eval_component")
     found = [
+        # moto logs, at ERROR and with its parse tree, every failure a state meets, a Choice's IsPresent probe of an
+        # absent field or a caught Task error included; the execution history records each one already.
+        Patch(eval_component, "LOG", _QUIET_LOG),
         Patch(aws_sdk, "_SERVICE_ERROR_NAMES", {**aws_sdk._SERVICE_ERROR_NAMES, **AWS_SDK_ERROR_PREFIXES}),
         # The interpreter sleeps between Retry attempts with time.sleep; only its module's view of time changes.
         Patch(retrier_decl, "time", SimpleNamespace(sleep=_scaled_sleep)),
