@@ -65,6 +65,9 @@ class SqsPoller:
         self.failed_records = 0
         self._stop = threading.Event()
         self._delivering = threading.Lock()
+        # Made here, in the runtime's environment: made first on the thread, it could miss the runtime's
+        # credentials when the runtime had already ended (and the cache would keep that client).
+        self._sqs = _sqs_client()
         self._thread = threading.Thread(target=self._loop, name=f"sqs-{source.queue_logical_id}", daemon=True)
 
     def start(self) -> None:
@@ -86,7 +89,7 @@ class SqsPoller:
         self.batches = self.failed_records = 0
 
     def _loop(self) -> None:
-        sqs = _sqs_client()
+        sqs = self._sqs
         while not self._stop.is_set():
             try:
                 messages = sqs.receive_message(

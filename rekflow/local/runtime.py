@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
 import botocore.loaders
@@ -96,8 +97,8 @@ def client(service: str) -> Any:
 
 
 @functools.cache
-def _shared_loader() -> Any:
-    return botocore.loaders.create_loader()
+def _shared_loader(search_path_string: str | None = None) -> Any:
+    return botocore.loaders.create_loader(search_path_string)
 
 
 def _runtime_s3() -> Any:
@@ -152,6 +153,11 @@ class LocalRuntime:
         # Metrics go to stdout as EMF on Lambda; offline they would only clutter the CLI's output.
         environment["POWERTOOLS_METRICS_DISABLED"] = "true"
         os.environ.update({**environment, **LOCAL_ENVIRONMENT})
+        # Every botocore session made while the runtime runs (moto's new default session for each runtime, the
+        # functions' own, such as Powertools' idempotency store's) reads the service models and endpoint
+        # rules through one loader, which parses each file once per process, not once per session.
+        self._loader_patch = mock.patch("botocore.session.create_loader", _shared_loader)
+        self._loader_patch.start()
         self._mock.start()
         self._patches = engine.patched_moto(self.retry_time_scale)
         self._patches.__enter__()
@@ -164,15 +170,12 @@ class LocalRuntime:
 
     def _deploy(self) -> LocalRuntime:
         session = boto3._get_default_session()
-        # moto gives each runtime a new default session; sharing one loader keeps the service models
-        # it has parsed (JSON, a second or so per runtime) instead of parsing them again.
-        session._session.register_component("data_loader", _shared_loader())
         self._router = Router(load_functions(self.template), self.backend)
         self._router.install(session._session)
         self._s3_permissions = S3ListPermissions(self.template)
         self._s3_permissions.install(session._session)
         self.service_faults = ServiceFaults(session._session)
-        self.stack = deploy(self.template)
+        self.stack = deploy(self.template, client)
         for source in sqs_event_sources(self.template):
             poller = SqsPoller(source, self.function(source.function_logical_id),
                                self.stack.queue_urls[source.queue_logical_id],
@@ -195,6 +198,7 @@ class LocalRuntime:
         self._patches.__exit__(None, None, None)
         _clients.clear()
         self._mock.stop()
+        self._loader_patch.stop()
         if self._saved_environ is not None:
             os.environ.clear()
             os.environ.update(self._saved_environ)

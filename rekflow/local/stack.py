@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,9 +44,11 @@ def render_definition(template: Template, logical_id: str) -> str:
     return text
 
 
-def deploy(template: Template) -> LocalStack:
+def deploy(template: Template, client: Callable[[str], Any] = boto3.client) -> LocalStack:
+    """`client(service)` makes the clients: the local runtime passes its own, kept for the stack's lifetime
+    (making a client is a fair share of a deploy)."""
     services = ("s3", "dynamodb", "sns", "sqs", "events", "stepfunctions")
-    s3, dynamodb, sns, sqs, events, sfn = (boto3.client(name) for name in services)
+    s3, dynamodb, sns, sqs, events, sfn = (client(name) for name in services)
     resources = template.resources
     for logical_id in template.resources_of_type("AWS::S3::Bucket"):
         bucket = template.ref(logical_id)
