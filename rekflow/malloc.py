@@ -14,13 +14,20 @@ import ctypes.util
 import sys
 
 M_ARENA_MAX = -8  # from glibc's malloc.h
+M_MMAP_THRESHOLD = -3
+# Pixel buffers (a 12 MP photo decoded at half size is 9 MB) are larger than this, so each one is mapped on its own
+# and unmapped when freed. Left to itself glibc raises the threshold after the first such buffer is freed (up to
+# 32 MB), after which they come from the heap and leave holes it cannot return.
+MMAP_THRESHOLD_BYTES = 1 << 20
 
 
 def limit_arenas(count: int = 2) -> None:
-    """Cap the arenas before the threads start; a no-op where the C library is not glibc."""
+    """Cap the arenas (and fix the mmap threshold) before the threads start; a no-op where the C library is
+    not glibc."""
     if not sys.platform.startswith("linux"):
         return
     libc = ctypes.CDLL(ctypes.util.find_library("c"))
     mallopt = getattr(libc, "mallopt", None)
     if mallopt is not None:
         mallopt(M_ARENA_MAX, count)
+        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
