@@ -31,7 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from rekflow.vision.backend import RekognitionError
 from rekflow.vision.image_input import MAX_BYTES_INLINE, MAX_BYTES_S3, version_argument
-from rekflow.vision.video_jobs import GET_OPERATIONS, START_OPERATIONS, completion_message, publish_completion
+from rekflow.vision.video_jobs import GET_OPERATIONS, START_OPERATIONS, completion_message, publish_completion, released
 
 IMAGE_OPERATIONS = ("DetectLabels", "DetectModerationLabels", "DetectText", "DetectFaces")
 GET_OPERATION_OF_FEATURE = {feature: operation for operation, (feature, _, _) in GET_OPERATIONS.items()}
@@ -76,6 +76,11 @@ class AwsRekognitionBackend:
         self._lock = threading.Lock()
         self._watchers: dict[str, threading.Thread] = {}
         self._staged: dict[str, _StagedCopy] = {}  # key in the staging bucket -> its users
+        self._publish_when: Callable[[str], bool] | None = None
+
+    def hold_completions_until(self, condition: Callable[[str], bool]) -> None:
+        """As VideoJobs.hold_completions_until: publish a job's completion only once `condition(job_id)` holds."""
+        self._publish_when = condition
 
     def moto_passthrough(self) -> dict[str, list[str]]:
         """What moto must send on to AWS: Rekognition (the local calls never reach moto: the
@@ -193,6 +198,8 @@ class AwsRekognitionBackend:
                         continue
                     job = {"JobStatus": "FAILED", "StatusMessage": f"{error.code}: {error.message}"}
                 if job["JobStatus"] != "IN_PROGRESS":
+                    if self._publish_when is not None and not released(self._publish_when, job_id, self._stopping):
+                        return
                     message = completion_message(job_id, job["JobStatus"], api, job_tag, job.get("StatusMessage", ""),
                                                  local_object)
                     publish_completion(channel["SNSTopicArn"], message)

@@ -170,7 +170,7 @@ class VideoJobs:
                 self._by_token[token] = job.job_id
         if plan.released_when is not None:
             self._run(job)
-            if not self._released(plan.released_when, job.job_id):
+            if not released(plan.released_when, job.job_id, self._closing):
                 raise RekognitionError("InternalServerError", "the planned early completion was never handled")
         else:
             self._pool.submit(self._run, job)
@@ -194,20 +194,12 @@ class VideoJobs:
             # Without a NotificationChannel there is nothing to publish (and no workflow to hold it for).
             copies = {"never": 0, "twice": 2}.get(job.plan.notify, 1) if job.request.get("NotificationChannel") else 0
             hold = self._publish_when if job.plan.notify != "before_token_stored" else None
-            if copies and hold is not None and not self._released(hold, job.job_id):
+            if copies and hold is not None and not released(hold, job.job_id, self._closing):
                 return  # no workflow parked a token for this job (it failed or stopped first): nobody to tell
             for _ in range(copies):
                 self._notify(job)
         finally:
             job.done.set()
-
-    def _released(self, condition: Callable[[str], bool], job_id: str) -> bool:
-        """Wait until `condition(job_id)` holds: False if RELEASE_TIMEOUT_SECONDS pass first, or on shutdown."""
-        deadline = time.monotonic() + RELEASE_TIMEOUT_SECONDS
-        while not condition(job_id):
-            if time.monotonic() > deadline or self._closing.wait(RELEASE_CHECK_SECONDS):
-                return False
-        return True
 
     def _analyse_into(self, job: Job) -> None:
         try:
@@ -256,6 +248,15 @@ class VideoJobs:
             response[version_key] = job.analysis.model_version
         response.update(job.analysis.extra)
         return response
+
+
+def released(condition: Callable[[str], bool], job_id: str, stopping: threading.Event) -> bool:
+    """Wait until `condition(job_id)` holds: False if RELEASE_TIMEOUT_SECONDS pass first, or once `stopping` is set."""
+    deadline = time.monotonic() + RELEASE_TIMEOUT_SECONDS
+    while not condition(job_id):
+        if time.monotonic() > deadline or stopping.wait(RELEASE_CHECK_SECONDS):
+            return False
+    return True
 
 
 def completion_message(job_id: str, status: str, api: str, job_tag: str, message: str,
