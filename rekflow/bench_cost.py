@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rekflow import TEMPLATE_PATH
-from rekflow.local.runtime import ExecutionResult, LocalRuntime
+from rekflow.local.runtime import ExecutionResult, LocalRuntime, client
 from rekflow.local.template import Template
 from rekflow.samples import SAMPLES, sample_video
 
@@ -178,6 +178,7 @@ class PathFigures:
     """What one execution (and the functions its event sources ran) would be billed for."""
 
     path: str
+    workflow: str  # the type of the state machine that ran it: STANDARD or EXPRESS
     states_entered: int
     retries: int
     transitions: int
@@ -215,22 +216,31 @@ def _function_settings(runtime: LocalRuntime) -> tuple[dict[str, str], dict[str,
     return names, memory, architecture
 
 
-def measure(path: str, data: bytes, key: str) -> PathFigures:
-    """Run one upload through the ASL and count what it would be billed for."""
-    with LocalRuntime("fixture") as runtime:
+def measure(path: str, data: bytes, key: str, parameters: dict[str, str] | None = None) -> PathFigures:
+    """Run one upload through the ASL (template parameters `parameters`) and count what it would be billed for."""
+    with LocalRuntime("fixture", parameter_overrides=parameters) as runtime:
         upload = runtime.upload(data, key)
         result: ExecutionResult = runtime.run(runtime.object_created_event(upload))
         if result.status != "SUCCEEDED" or (result.output or {}).get("status") != "SUCCEEDED":
             raise RuntimeError(f"the {path} execution did not succeed: {result.status} {result.error} {result.output}")
+        sfn = client("stepfunctions")
+        machine = sfn.describe_execution(executionArn=result.arn)["stateMachineArn"]
+        workflow = str(sfn.describe_state_machine(stateMachineArn=machine)["type"])
         history = result.history
         names, memory, architecture = _function_settings(runtime)
         by_function = Counter({names[f]: n for f, n in lambda_invocations(history).items()})
         from_sources = Counter({runtime.function(logical_id).name: poller.batches
                                 for logical_id, poller in runtime.pollers.items() if poller.batches})
-    return PathFigures(path, states_entered(history), task_retries(history), billed_transitions(history),
+    return PathFigures(path, workflow, states_entered(history), task_retries(history), billed_transitions(history),
                        by_function + from_sources, sum(from_sources.values()), rekognition_calls(history),
                        nested_executions(history), segment_types(history), largest_payload_bytes(history),
                        len(json.dumps(runtime.stack.definition)), result.seconds, memory, architecture)
+
+
+def express_image_parameters(template: Template) -> dict[str, str] | None:
+    """The template parameters that put images on an Express workflow (ImageWorkflow=EXPRESS), if it has them."""
+    parameter = template.body.get("Parameters", {}).get("ImageWorkflow", {})
+    return {"ImageWorkflow": "EXPRESS"} if "EXPRESS" in parameter.get("AllowedValues", []) else None
 
 
 def state_machines(template: Template) -> dict[str, str]:
@@ -244,28 +254,32 @@ def _line(label: str, usd: float) -> None:
     print(f"  {label:<62}{f'${usd:,.4f}':>11}")
 
 
-def report_counts(image: PathFigures, video: PathFigures) -> None:
+def report_counts(runs: list[PathFigures]) -> None:
     rows = [("states entered", "states_entered"), ("task retries", "retries"),
-            ("billed state transitions", "transitions"), ("Lambda invocations", "lambda_invocations"),
+            ("state transitions (billed on STANDARD)", "transitions"), ("Lambda invocations", "lambda_invocations"),
             ("  of which by event sources", "lambda_from_event_sources")]
-    print(f"{'per execution (fixture backend)':<36}{'image':>8}{'video':>8}")
+    print(f"{'per execution (fixture backend)':<40}" + "".join(f"{run.path:>16}" for run in runs))
+    print(f"{'workflow type':<40}" + "".join(f"{run.workflow:>16}" for run in runs))
     for label, attribute in rows:
-        print(f"{label:<36}{getattr(image, attribute):>8}{getattr(video, attribute):>8}")
-    calls = [sum(figures.rekognition.values()) for figures in (image, video)]
-    print(f"{'Rekognition calls (succeeded)':<36}{calls[0]:>8}{calls[1]:>8}")
-    for figures in (image, video):
-        functions = ", ".join(f"{name} x{count}" for name, count in sorted(figures.lambda_by_function.items()))
-        print(f"  {figures.path} Lambda: {functions}")
-        if figures.nested:
-            print(f"  WARNING: the {figures.path} execution started {figures.nested} other executions, "
+        print(f"{label:<40}" + "".join(f"{getattr(run, attribute):>16}" for run in runs))
+    print(f"{'Rekognition calls (succeeded)':<40}" + "".join(f"{sum(run.rekognition.values()):>16}" for run in runs))
+    for run in runs:
+        functions = ", ".join(f"{name} x{count}" for name, count in sorted(run.lambda_by_function.items()))
+        print(f"  {run.path} Lambda: {functions}")
+        if run.nested:
+            print(f"  WARNING: the {run.path} execution started {run.nested} other executions, "
                   "whose transitions are not counted here")
     print("  (event sources: SQS batches as the local poller formed them; on AWS from 1 to one per message)")
 
 
-def report_image_cost(image: PathFigures) -> None:
+def report_image_cost(image: PathFigures, on_express: PathFigures | None) -> None:
+    """Standard from the Standard run's transitions; Express at the assumed duration and memory, its Lambda
+    invocations from the Express run where the template has one."""
+    on_express = on_express or image
     standard = standard_cost(image.transitions) * PER
     express = express_cost(EXPRESS_ASSUMED_IMAGE_SECONDS, EXPRESS_ASSUMED_MEMORY_MB) * PER
     lambdas = image.lambda_cost() * PER
+    express_lambdas = on_express.lambda_cost() * PER
     rekognition_images = sum(image.rekognition.values()) * PER
     rekognition = rekognition_images * REKOGNITION_IMAGE.usd
     print(f"\nper {PER:,} images (us-east-1 list prices read {_READ_ON})")
@@ -274,19 +288,21 @@ def report_image_cost(image: PathFigures) -> None:
           "(assumed)", express)
     _line(f"Lambda: {image.lambda_invocations * PER:,} invocations, {LAMBDA_ASSUMED_MILLISECONDS} ms each (assumed)",
           lambdas)
+    if on_express is not image:
+        _line(f"Lambda on Express: {on_express.lambda_invocations * PER:,} invocations", express_lambdas)
     _line("orchestration on Standard (with Lambda)", standard + lambdas)
-    _line("orchestration on Express (with Lambda)", express + lambdas)
+    _line("orchestration on Express (with Lambda)", express + express_lambdas)
     _line(f"Rekognition Image: {rekognition_images:,} images at ${REKOGNITION_IMAGE.usd}", rekognition)
     print(f"  orchestration / Rekognition: Standard {100 * (standard + lambdas) / rekognition:.1f}%, "
-          f"Express {100 * (express + lambdas) / rekognition:.2f}%")
+          f"Express {100 * (express + express_lambdas) / rekognition:.2f}%")
     each_second = (express_cost(EXPRESS_ASSUMED_IMAGE_SECONDS + 1, EXPRESS_ASSUMED_MEMORY_MB)
                    - express_cost(EXPRESS_ASSUMED_IMAGE_SECONDS, EXPRESS_ASSUMED_MEMORY_MB)) * PER
     print(f"  Express: each further second an image takes adds ${each_second:.4f}; definition "
-          f"{image.definition_bytes / 1024:.0f} KB, largest payload {image.largest_payload / 1024:.1f} KB")
-    print(f"  (local execution took {image.local_seconds:.2f} s on moto: not AWS's latency, not used)")
+          f"{on_express.definition_bytes / 1024:.0f} KB, largest payload {on_express.largest_payload / 1024:.1f} KB")
+    print(f"  (local execution took {on_express.local_seconds:.2f} s on moto: not AWS's latency, not used)")
 
 
-def report_video_cost(video: PathFigures) -> None:
+def report_video_cost(video: PathFigures, images_on_express: bool) -> None:
     standard = standard_cost(video.transitions) * PER
     lambdas = video.lambda_cost() * PER
     rekognition = rekognition_video_cost_per_minute(video.rekognition, video.segment_types) * PER
@@ -296,6 +312,8 @@ def report_video_cost(video: PathFigures) -> None:
           lambdas)
     _line(f"Rekognition Video: {sum(video.rekognition.values())} jobs, {video.segment_types} segment types",
           rekognition)
+    if images_on_express:
+        print("  (with images on Express, a video also starts one Express execution that hands it to Standard)")
 
 
 def report_prices() -> None:
@@ -315,10 +333,13 @@ def main() -> None:
           "template.yaml: " + ", ".join(f"{name} ({kind})" for name, kind in machines.items()))
     photo = next(s for s in SAMPLES if s.name == "cat.jpg")
     image = measure("image", photo.make(), "bench/cost.jpg")
+    express_parameters = express_image_parameters(template)
+    on_express = measure("image, Express", photo.make(), "bench/cost.jpg", express_parameters) \
+        if express_parameters else None
     video = measure("video", sample_video(), "bench/cost.mp4")
-    report_counts(image, video)
-    report_image_cost(image)
-    report_video_cost(video)
+    report_counts([image, *([on_express] if on_express else []), video])
+    report_image_cost(image, on_express)
+    report_video_cost(video, on_express is not None)
     report_prices()
 
 

@@ -31,6 +31,7 @@ import logging
 import statistics
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,7 @@ BURST_MULTIPLE = 10
 # Local seconds per AWS second (see the module's docstring). The runtime absorbs about 40 refused attempts
 # a second on two cores; a Retry that keeps the quota busy (short capped waits) makes about eight for each
 # call of a 10x burst, 16,000 for 500 image executions over ten AWS seconds: x40 keeps them within reach
-# (measured: retry stretch 1.01 at x50, 25.7 at x10). A run takes about ten minutes.
+# (measured with such a Retry: retry stretch 1.00 at x40, 25.7 at x10). A run takes about ten minutes.
 DEFAULT_TIME_SCALE = 40.0
 # AWS does not document the burst its token bucket admits; one second of the quota is assumed.
 BURST_SECONDS = 1.0
@@ -82,12 +83,15 @@ class BurstFigures:
     burst_multiple: float
     executions: int
     failed: list[str]  # names of the executions that did not succeed with every feature
+    failures: Counter[str]  # what they ended with: the execution's error, or its output's status
     operations: list[OperationFigures]
     transitions_per_image: float  # billed, retries included, mean over the burst
     local_seconds: float  # from the gate's opening to the last admitted call
     retry_stretch: float  # time between a call's attempts over its retrier's mean wait (1.0: none added)
     gathering_seconds: float  # for every execution to reach Rekognition (the gate)
     gathered: int  # first calls that reached the gate (executions x operations when all did)
+    most_attempts: int  # by any one call
+    attempts_allowed: int  # the retrier's MaxAttempts + 1: with most_attempts, the margin left
 
     @property
     def share(self) -> float:
@@ -173,7 +177,8 @@ def run_burst(quota_tps: float = DEFAULT_QUOTA_TPS, time_scale: float = DEFAULT_
             arns = [runtime.start(event) for event in events]
             results: list[ExecutionResult] = [runtime.wait(arn, timeout=timeout) for arn in arns]
             transitions = [billed_transitions(result.history) for result in results]
-    failed = [r.name for r in results if r.status != "SUCCEEDED" or (r.output or {}).get("status") != "SUCCEEDED"]
+    unsuccessful = [r for r in results if r.status != "SUCCEEDED" or (r.output or {}).get("status") != "SUCCEEDED"]
+    failures = Counter(r.error or f"{r.status}, {(r.output or {}).get('status')}" for r in unsuccessful)
     figures = [OperationFigures(op, len(quotas.calls[op].admitted), len(quotas.calls[op].refused),
                                 share_of_quota(quotas.calls[op], quota_tps / time_scale, burst_tokens))
                for op in operations]
@@ -181,9 +186,10 @@ def run_burst(quota_tps: float = DEFAULT_QUOTA_TPS, time_scale: float = DEFAULT_
     opened_at = gate.opened_at if gate.opened_at is not None else started
     last_admitted = max((quotas.calls[op].admitted[-1] for op in operations if quotas.calls[op].admitted),
                         default=opened_at)
-    return BurstFigures(quota_tps, time_scale, burst_multiple, executions, failed, figures,
-                        statistics.mean(transitions), last_admitted - opened_at, stretch, opened_at - started,
-                        gate.arrived)
+    return BurstFigures(quota_tps, time_scale, burst_multiple, executions, [r.name for r in unsuccessful], failures,
+                        figures, statistics.mean(transitions), last_admitted - opened_at, stretch, opened_at - started,
+                        gate.arrived, max((len(times) for times in gate.attempts.values()), default=0),
+                        1 + max(retrier.get("MaxAttempts", 3) for retrier in retriers.values()))
 
 
 def report(figures: BurstFigures, retry: dict[str, Any] | None = None) -> None:
@@ -205,7 +211,11 @@ def report(figures: BurstFigures, retry: dict[str, Any] | None = None) -> None:
     verdict = "met" if figures.share >= TARGET_SHARE and not figures.failed else "NOT met"
     print(f"share of quota achieved (worst operation)  {figures.share:8.2f}   target >= {TARGET_SHARE}")
     print(f"executions failed                          {len(figures.failed):8d}   target 0   -> {verdict}")
+    for error, count in figures.failures.most_common():
+        print(f"  {count} with {error}")
     print(f"billed transitions per image in the burst  {figures.transitions_per_image:8.1f}   (retries included)")
+    print(f"most attempts by one call                  {figures.most_attempts:8d}   "
+          f"of {figures.attempts_allowed} allowed")
 
 
 def main() -> None:
