@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
@@ -33,6 +34,7 @@ REDELIVERY_SECONDS = 0.0
 
 _entered: set[str] = set()
 _defined: set[str] = set()
+_counted: weakref.WeakSet[LocalRuntime] = weakref.WeakSet()  # runtimes whose states are in _defined
 # Every state of every execution run through a Recorder, as TestState cases (tests/aws); written at the end.
 state_cases = CaseRecorder()
 
@@ -47,9 +49,11 @@ class Recorder:
             # A fixture job ends in milliseconds; on AWS its completion comes minutes after the branch
             # parked its token, and tests that assert the branch was resumed rely on that order.
             jobs.hold_completions_until(token_parked(runtime))
-        sfn = client("stepfunctions")
-        for arn in runtime.stack.state_machine_arns.values():
-            _defined.update(states_by_name(json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])))
+        if runtime not in _counted:  # a shared stack's states are counted once
+            _counted.add(runtime)
+            sfn = client("stepfunctions")
+            for arn in runtime.stack.state_machine_arns.values():
+                _defined.update(states_by_name(json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])))
 
     def run(self, event: dict[str, Any], name: str | None = None, timeout: float = 120.0) -> ExecutionResult:
         return self.record(self.runtime.run(event, name=name, timeout=timeout), self.runtime)
