@@ -93,7 +93,7 @@ bench: setup
 	$(BIN)/python -m rekflow.bench_backfill 1000
 	$(BIN)/python -m rekflow.bench_overhead 24 4
 	$(BIN)/python -m rekflow.bench_cost
-	$(BIN)/python -m rekflow.bench_throttling
+	$(BIN)/python -m rekflow.bench_throttling 20 20
 	$(BIN)/python -m rekflow.bench_conversion
 
 # Memory of `rekflow analyze` over a folder of IMAGES photos with the real models (about 1.5 s a photo).
