@@ -383,7 +383,9 @@ def test_video_with_a_codec_nothing_converts_is_rejected_with_a_record(runtime):
     # Cinepak: neither Rekognition nor MediaConvert reads it (MPEG-4 Part 2, HEVC, VP9... are converted first).
     from rekflow.samples import sample_video
 
-    upload = runtime.upload(sample_video("mov", "cinepak", shots=[("cat", 1.0)]), "videos/old-codec.mov")
+    # At 64x48: Validate reads the codec from the header, and Cinepak at the default size takes 11 s to encode.
+    video = sample_video("mov", "cinepak", shots=[("cat", 1.0)], size=(64, 48))
+    upload = runtime.upload(video, "videos/old-codec.mov")
     result = runtime.run(runtime.object_created_event(upload))
     assert (result.output["status"], result.output["reason"]) == ("REJECTED", "UNSUPPORTED_CODEC")
     (item,) = runtime.summary_items()
