@@ -25,7 +25,7 @@ from moto import mock_aws
 from moto.events.models import EventPattern
 
 from rekflow import TEMPLATE_PATH
-from rekflow.local import engine, stack_reset
+from rekflow.local import engine, histories, stack_reset
 from rekflow.local.event_sources import SqsPoller, sqs_event_sources
 from rekflow.local.functions import LocalFunction, function_environment, load_functions
 from rekflow.local.routing import Router
@@ -272,7 +272,7 @@ class LocalRuntime:
         engine.let_finished_threads_go()
 
         def read_history() -> list[dict[str, Any]]:
-            return list(sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"])
+            return histories.execution_history(execution_arn)
 
         output = json.loads(described["output"]) if described.get("output") else None
         return ExecutionResult(described["name"], execution_arn, described["status"], output,
