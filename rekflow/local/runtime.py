@@ -69,9 +69,8 @@ class ExecutionResult:
 
     @functools.cached_property
     def history(self) -> list[dict[str, Any]]:
-        """The execution's events in GetExecutionHistory's shape, read on first use (read it before
-        the execution is forgotten). Serialising a history is a fifth of an execution's CPU in moto,
-        and a folder run only needs the output."""
+        """The execution's events in GetExecutionHistory's shape (rekflow.local.histories), read on first
+        use: read it before the execution is forgotten; a folder run only needs the output."""
         return self.read_history()
 
     def states_entered(self) -> list[str]:
