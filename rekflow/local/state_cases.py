@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -46,8 +46,8 @@ _ATTEMPT_ENDS = {
     "TaskSubmitFailed": "taskSubmitFailedEventDetails",
 }
 _PATTERNS = (".waitForTaskToken", ".sync:2", ".sync")
-# aws-sdk integration service names that botocore spells differently.
-_SDK_SERVICE_NAMES = {"sfn": "stepfunctions"}
+# Integration service names that botocore spells differently: aws-sdk:sfn and the optimised states: integration.
+_SDK_SERVICE_NAMES = {"sfn": "stepfunctions", "states": "stepfunctions"}
 
 
 # ------------------------------------------------------------------ integrations
@@ -78,7 +78,7 @@ def integration_of(resource: str) -> Integration | None:
     if parts[0] == "aws-sdk" and len(parts) == 3:
         service, action = _SDK_SERVICE_NAMES.get(parts[1], parts[1]), parts[2]
     elif len(parts) == 2:
-        service, action = parts
+        service, action = _SDK_SERVICE_NAMES.get(parts[0], parts[0]), parts[1]
     else:
         return None
     return Integration(resource, service, action[:1].upper() + action[1:], pattern)
@@ -225,6 +225,13 @@ def cases_from_execution(history: list[dict[str, Any]], definition: dict[str, An
             case = _parallel_case(base, state, entry, entries, failed_uncaught, output, next_state, context)
             if case:
                 yield case
+        elif state["Type"] == "Fail":
+            # A Fail state never exits: what TestState answers for it is the execution's failure.
+            failed = next((e["executionFailedEventDetails"] for e in history if e["type"] == "ExecutionFailed"), {})
+            yield base | {"mock": None, "stateConfiguration": None, "context": None, "integration": None,
+                          "retryCount": 0,
+                          "expected": {"status": "FAILED", "output": None, "nextState": None,
+                                       "error": failed.get("error"), "cause": failed.get("cause")}}
         elif entry.exited is not None:
             yield base | {"mock": None, "stateConfiguration": None, "context": None, "integration": None,
                           "retryCount": 0,
@@ -375,28 +382,30 @@ def _service_model(service: str) -> Any:
     return botocore.session.get_session().get_service_model(service)
 
 
-def shape_problems(value: Any, shape: Any, where: str = "$") -> list[str]:
+def shape_problems(value: Any, shape: Any, where: str = "$", spelled: Callable[[str], str] = str) -> list[str]:
     """Where `value` breaks `shape` the way TestState's STRICT fieldValidationMode is documented to check:
     every required member present, every present member of the model's type. Members the model does
-    not name are not checked (AWS validates only fields of the API specification)."""
+    not name are not checked (AWS validates only fields of the API specification). `spelled` turns a
+    member's name into the integration's spelling of it."""
     kind = shape.type_name
     if kind == "structure":
         if not isinstance(value, dict):
             return [f"{where}: {type(value).__name__}, the model wants an object ({shape.name})"]
-        problems = [f"{where}.{name}: required by {shape.name}, missing"
-                    for name in shape.required_members if name not in value]
+        problems = [f"{where}.{spelled(name)}: required by {shape.name}, missing"
+                    for name in shape.required_members if spelled(name) not in value]
         for name, member in shape.members.items():
-            if name in value and value[name] is not None:
-                problems += shape_problems(value[name], member, f"{where}.{name}")
+            if value.get(spelled(name)) is not None:
+                problems += shape_problems(value[spelled(name)], member, f"{where}.{spelled(name)}", spelled)
         return problems
     if kind == "list":
         if not isinstance(value, list):
             return [f"{where}: {type(value).__name__}, the model wants an array"]
-        return [p for i, item in enumerate(value) for p in shape_problems(item, shape.member, f"{where}[{i}]")]
+        return [p for i, item in enumerate(value)
+                for p in shape_problems(item, shape.member, f"{where}[{i}]", spelled)]
     if kind == "map":
         if not isinstance(value, dict):
             return [f"{where}: {type(value).__name__}, the model wants an object (map)"]
-        return [p for k, item in value.items() for p in shape_problems(item, shape.value, f"{where}.{k}")]
+        return [p for k, item in value.items() for p in shape_problems(item, shape.value, f"{where}.{k}", spelled)]
     if kind == "string":
         if not isinstance(value, str):
             return [f"{where}: {type(value).__name__}, the model wants a string"]
@@ -410,7 +419,12 @@ def shape_problems(value: Any, shape: Any, where: str = "$") -> list[str]:
         return [] if ok else [f"{where}: {type(value).__name__}, the model wants a number"]
     if kind == "boolean":
         return [] if isinstance(value, bool) else [f"{where}: {type(value).__name__}, the model wants a boolean"]
-    if kind in ("timestamp", "blob"):
+    if kind == "timestamp":
+        # An ISO 8601 string, or the epoch number JSON services put on the wire (MediaConvert's job times, the
+        # states: integration's StartDate).
+        ok = isinstance(value, (str, int, float)) and not isinstance(value, bool)
+        return [] if ok else [f"{where}: {type(value).__name__}, the model wants a timestamp"]
+    if kind == "blob":
         return [] if isinstance(value, str) else [f"{where}: {type(value).__name__}, the model wants a string ({kind})"]
     return []
 
@@ -425,4 +439,8 @@ def mock_problems(case: dict[str, Any]) -> list[str]:
     result = json.loads(mock["result"])
     if shape is None:
         return [] if result in ({}, None) else ["the operation has no output shape, the mock has a result"]
-    return shape_problems(result, shape)
+    # The optimised states: integration answers in PascalCase (ExecutionArn, StartDate: "Start workflow executions
+    # from a task state", https://docs.aws.amazon.com/step-functions/latest/dg/connect-stepfunctions.html) where the
+    # API's members are camelCase.
+    optimised_states = integration["resource"].startswith("arn:aws:states:::states:")
+    return shape_problems(result, shape, spelled=(lambda n: n[:1].upper() + n[1:]) if optimised_states else str)
