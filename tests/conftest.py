@@ -34,6 +34,19 @@ REDELIVERY_SECONDS = 0.0
 
 _entered: set[str] = set()
 _defined: set[str] = set()
+# States of a Distributed Map's item processor: on AWS each item runs as a child workflow execution with a history
+# of its own; moto runs the items inline and records none, so their paths are asserted by the tests' outcomes
+# (tests/functional/test_backfill.py: analysed, already analysed, a converted copy, no version id).
+_in_child_workflows: set[str] = set()
+
+
+def _distributed_item_states(definition: dict[str, Any]) -> set[str]:
+    found: set[str] = set()
+    for state in states_by_name(definition).values():
+        processor = state.get("ItemProcessor") or {}
+        if processor.get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED":
+            found |= set(states_by_name(processor))
+    return found
 _counted: weakref.WeakSet[LocalRuntime] = weakref.WeakSet()  # runtimes whose states are in _defined
 # Every state of every execution run through a Recorder, as TestState cases (tests/aws); written at the end.
 state_cases = CaseRecorder()
@@ -53,7 +66,10 @@ class Recorder:
             _counted.add(runtime)
             sfn = client("stepfunctions")
             for arn in runtime.stack.state_machine_arns.values():
-                _defined.update(states_by_name(json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])))
+                definition = json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])
+                in_children = _distributed_item_states(definition)
+                _in_child_workflows.update(in_children)
+                _defined.update(set(states_by_name(definition)) - in_children)
 
     def run(self, event: dict[str, Any], name: str | None = None, timeout: float = 120.0) -> ExecutionResult:
         return self.record(self.runtime.run(event, name=name, timeout=timeout), self.runtime)
@@ -262,6 +278,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
                                 f" ({100 * len(covered) / len(_defined):.0f}%)")
     for name in sorted(_defined - covered):
         terminalreporter.write_line(f"  never entered: {name}")
+    if _in_child_workflows:
+        terminalreporter.write_line(f"not counted: {len(_in_child_workflows)} states of Distributed Map item "
+                                    "processors (child workflow executions; moto keeps no history of them, "
+                                    "test_backfill asserts each path's outcome)")
 
 
 def pytest_sessionfinish(session: Any) -> None:
