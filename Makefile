@@ -70,12 +70,13 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	else echo "make browser: no chromium and chromedriver, and no apt-get as root: the report's browser test skips"; fi
 
-# REKFLOW_DEPLOY_GATE=1: a missing deploy tool fails tests/deploy instead of skipping it.
+# REKFLOW_DEPLOY_GATE=1: a missing deploy tool fails tests/deploy instead of skipping it. -n auto: a pytest-xdist
+# worker per core (the suite is CPU-bound, and one Python process uses one core at a time).
 test: setup deploy-tools browser
-	REKFLOW_DEPLOY_GATE=1 $(BIN)/python -m pytest
+	REKFLOW_DEPLOY_GATE=1 $(BIN)/python -m pytest -n auto
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not models"
+	$(BIN)/python -m pytest -n auto -m "not models"
 
 # statemachines/*.asl.json are generated from rekflow/asl and schemas/features.json (a test checks they are current).
 asl: setup

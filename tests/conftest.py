@@ -47,6 +47,8 @@ def _distributed_item_states(definition: dict[str, Any]) -> set[str]:
         if processor.get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED":
             found |= set(states_by_name(processor))
     return found
+
+
 _counted: weakref.WeakSet[LocalRuntime] = weakref.WeakSet()  # runtimes whose states are in _defined
 # Every state of every execution run through a Recorder, as TestState cases (tests/aws); written at the end.
 state_cases = CaseRecorder()
@@ -267,7 +269,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if shared_stack.deploys:
         terminalreporter.write_sep("-", "shared local stack")
         terminalreporter.write_line(f"{shared_stack.deploys + shared_stack.reuses} tests on {shared_stack.deploys}"
-                                    " deploys (a test without `runtime` closes it)")
+                                    " deploys (a test without `runtime` closes it; each xdist worker has its own)")
         for reason in shared_stack.redeployed:
             terminalreporter.write_line(f"  deployed afresh after {reason}")
     if not _defined:
@@ -285,9 +287,34 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 def pytest_sessionfinish(session: Any) -> None:
-    """Write the session's state cases for tests/aws (REKFLOW_STATE_CASES names another file)."""
+    """Write the session's state cases for tests/aws (REKFLOW_STATE_CASES names another file). Under
+    pytest-xdist, each worker hands what it recorded to the controller, which merges it and writes it."""
+    if hasattr(session.config, "workerinput"):
+        session.config.workeroutput["rekflow"] = {
+            "entered": sorted(_entered), "defined": sorted(_defined), "in_child_workflows": sorted(_in_child_workflows),
+            "cases": json.loads(json.dumps(state_cases.document(), default=str)),  # what execnet can carry
+            "stack": [shared_stack.deploys, shared_stack.reuses, shared_stack.redeployed]}
+        return
     if state_cases.cases:
         state_cases.write(Path(os.environ.get("REKFLOW_STATE_CASES") or CASES_PATH))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist, on the controller: take in what a worker recorded (see pytest_sessionfinish)."""
+    report = getattr(node, "workeroutput", {}).get("rekflow")
+    if not report:
+        return
+    _entered.update(report["entered"])
+    _defined.update(report["defined"])
+    _in_child_workflows.update(report["in_child_workflows"])
+    state_cases.extend(report["cases"]["cases"])
+    state_cases.entered.update(report["cases"]["statesEntered"])
+    state_cases.executions += report["cases"]["executions"]
+    deploys, reuses, redeployed = report["stack"]
+    shared_stack.deploys += deploys
+    shared_stack.reuses += reuses
+    shared_stack.redeployed += redeployed
 
 
 def _skip_reasons(terminalreporter: Any) -> None:

@@ -14,9 +14,12 @@ HERE = Path(__file__).resolve().parent
 
 
 @pytest.hookimpl(tryfirst=True)  # before tests/aws moves its tests to the very end
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """tests/deploy runs after the other tests, and the commands its selected tests will run start now, in the
-    background (tools.py): by the time the gate's tests come, their results are there."""
+    background (tools.py): by the time the gate's tests come, their results are there. Not under pytest-xdist:
+    every worker collects every test (each would start the tools), and the workers keep both cores busy."""
+    if hasattr(config, "workerinput"):
+        return
     mine = [item for item in items if item.path.parent == HERE]
     items[:] = [item for item in items if item.path.parent != HERE] + mine
     for test_file in sorted({item.path.name for item in mine}):
