@@ -71,12 +71,14 @@ browser:
 	else echo "make browser: no chromium and chromedriver, and no apt-get as root: the report's browser test skips"; fi
 
 # REKFLOW_DEPLOY_GATE=1: a missing deploy tool fails tests/deploy instead of skipping it. -n auto: a pytest-xdist
-# worker per core (the suite is CPU-bound, and one Python process uses one core at a time).
+# worker per core (the suite is CPU-bound, and one Python process uses one core at a time), at most 8 (each
+# worker imports everything and deploys its own local stacks, and holds the models in memory).
+XDIST := -n auto --maxprocesses 8
 test: setup deploy-tools browser
-	REKFLOW_DEPLOY_GATE=1 $(BIN)/python -m pytest -n auto
+	REKFLOW_DEPLOY_GATE=1 $(BIN)/python -m pytest $(XDIST)
 
 test-fast: setup
-	$(BIN)/python -m pytest -n auto -m "not models"
+	$(BIN)/python -m pytest $(XDIST) -m "not models"
 
 # statemachines/*.asl.json are generated from rekflow/asl and schemas/features.json (a test checks they are current).
 asl: setup
