@@ -496,16 +496,12 @@ def _every_listed_object(eval_resource: Callable[..., None]) -> Callable[..., No
     https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itemreader.html). moto reads one page of
     ListObjectsV2 (1,000 keys at most), fails on a prefix with no objects (no "Contents"), and passes botocore's
     items (a datetime, "ETag"). Other ItemReader resources stay moto's."""
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
 
     def evaluate(self: Any, env: Any) -> None:
         if self.resource.api_action.lower() != "listobjectsv2":
             eval_resource(self, env)
             return
-        self.resource.eval(env=env)
-        runtime_part = env.stack.pop()
-        parameters = env.stack.pop()
-        s3 = type(self)._get_s3_client(runtime_part, StateCredentials(role_arn=env.aws_execution_details.role_arn))
+        s3, parameters = _s3_call(self, env)
         env.stack.append([
             {"Etag": listed["ETag"], "Key": listed["Key"], "LastModified": int(listed["LastModified"].timestamp()),
              "Size": listed["Size"], "StorageClass": listed.get("StorageClass", "STANDARD")}
@@ -629,7 +625,6 @@ def _map_run_results_written(eval_resource: Callable[..., None]) -> Callable[...
     import json
     import uuid
 
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
     from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
     def _result_entry(child: dict[str, Any], execution_prefix: str, state_machine_arn: str) -> dict[str, Any]:
@@ -648,11 +643,8 @@ def _map_run_results_written(eval_resource: Callable[..., None]) -> Callable[...
         if self.resource.api_action.lower() != "putobject":
             eval_resource(self, env)
             return
-        self.resource.eval(env=env)
-        runtime_part = env.stack.pop()
-        parameters = env.stack.pop()
+        s3, parameters = _s3_call(self, env)
         env.stack.pop()  # the children's outputs: the records kept by _item_result_kept carry them, and more
-        s3 = type(self)._get_s3_client(runtime_part, StateCredentials(role_arn=env.aws_execution_details.role_arn))
         record = env.map_run_record_pool_manager.get_all()[-1]
         bucket, prefix = parameters["Bucket"], parameters.get("Prefix", "")
         folder = f"{prefix.rstrip('/')}/" if prefix else ""
@@ -729,6 +721,18 @@ def _ended_within(execution_arn: str, account_id: str, region: str, seconds: flo
             return False
         time.sleep(poll_seconds)
     return True
+
+
+def _s3_call(resource_eval: Any, env: Any) -> tuple[Any, Any]:
+    """(S3 client, request parameters) of an ItemReader's or ResultWriter's S3 resource, evaluated the way moto's own
+    resource evaluators do it (the resource pushes its parameters and then its runtime part)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
+
+    resource_eval.resource.eval(env=env)
+    runtime_part = env.stack.pop()
+    parameters = env.stack.pop()
+    credentials = StateCredentials(role_arn=env.aws_execution_details.role_arn)
+    return type(resource_eval)._get_s3_client(runtime_part, credentials), parameters
 
 
 # ---------------------------------------------------------------- EventBridge rules
