@@ -68,12 +68,19 @@ class Progress:
 
 def start(sfn: Any, state_machine_arn: str, prefix: str) -> str:
     """Start a backfill of `prefix`; Step Functions names the execution."""
-    return str(sfn.start_execution(stateMachineArn=state_machine_arn,
-                                   input=json.dumps({"prefix": prefix}))["executionArn"])
+    return str(
+        sfn.start_execution(stateMachineArn=state_machine_arn, input=json.dumps({"prefix": prefix}))["executionArn"]
+    )
 
 
-def follow(sfn: Any, s3: Any, execution_arn: str, on_progress: Callable[[Progress], None] | None = None,
-           poll_seconds: float = 5.0, sleep: Callable[[float], None] | None = None) -> BackfillReport:
+def follow(
+    sfn: Any,
+    s3: Any,
+    execution_arn: str,
+    on_progress: Callable[[Progress], None] | None = None,
+    poll_seconds: float = 5.0,
+    sleep: Callable[[float], None] | None = None,
+) -> BackfillReport:
     """Wait for the backfill to end, telling `on_progress` the Map Run's counts as they change, then read its
     results. DescribeExecution and DescribeMapRun are the only calls until it ends."""
     last: Progress | None = None
@@ -94,14 +101,16 @@ def map_run_progress(sfn: Any, execution_arn: str) -> Progress | None:
     if not map_runs:
         return None
     counts = sfn.describe_map_run(mapRunArn=map_runs[0]["mapRunArn"])["itemCounts"]
-    return Progress(total=counts["total"], succeeded=counts["succeeded"], failed=counts["failed"],
-                    running=counts["running"])
+    return Progress(
+        total=counts["total"], succeeded=counts["succeeded"], failed=counts["failed"], running=counts["running"]
+    )
 
 
 def read_report(s3: Any, described: dict[str, Any]) -> BackfillReport:
     """The report of a finished backfill from its DescribeExecution and the Map Run's result files."""
-    report = BackfillReport(described["executionArn"], described["status"], described.get("error"),
-                            described.get("cause"))
+    report = BackfillReport(
+        described["executionArn"], described["status"], described.get("error"), described.get("cause")
+    )
     output = json.loads(described["output"]) if described.get("output") else {}
     location = output.get("mapRun", {}).get("ResultWriterDetails")
     if location is None:  # the Map Run failed or never started: no results were written
@@ -120,8 +129,13 @@ def object_result(child: dict[str, Any], status: str) -> ObjectResult:
     """One child workflow of the Map Run, as ResultWriter records it, read as the backfill of one object."""
     key = json.loads(child["Input"])["key"]
     if status != "SUCCEEDED":
-        return ObjectResult(key, "failed", execution=_failed_analysis(child.get("Cause")), error=child.get("Error"),
-                            cause=child.get("Cause"))
+        return ObjectResult(
+            key,
+            "failed",
+            execution=_failed_analysis(child.get("Cause")),
+            error=child.get("Error"),
+            cause=child.get("Cause"),
+        )
     output = json.loads(child["Output"])
     if output["outcome"] == "ALREADY_ANALYSED":
         return ObjectResult(key, "already analysed")
@@ -132,8 +146,9 @@ def object_result(child: dict[str, Any], status: str) -> ObjectResult:
         outcome = "already analysed"
     else:
         outcome = {"REJECTED": "rejected", "SKIPPED": "skipped"}.get(result["status"], "analysed")
-    return ObjectResult(key, outcome, result["status"], result.get("reason"), output["execution"],
-                        result.get("resultsKey"))
+    return ObjectResult(
+        key, outcome, result["status"], result.get("reason"), output["execution"], result.get("resultsKey")
+    )
 
 
 def _failed_analysis(cause: str | None) -> str | None:
@@ -149,8 +164,9 @@ def _read_json(s3: Any, bucket: str, key: str) -> Any:
     return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
-def run_local(runtime: Any, prefix: str = "", on_progress: Callable[[Progress], None] | None = None,
-              timeout: float = 3600.0) -> BackfillReport:
+def run_local(
+    runtime: Any, prefix: str = "", on_progress: Callable[[Progress], None] | None = None, timeout: float = 3600.0
+) -> BackfillReport:
     """Backfill `prefix` of a LocalRuntime's media bucket (the objects must be there already) and wait for it."""
     from rekflow.local.runtime import client
 

@@ -30,15 +30,30 @@ LISTED_PROBLEMS = 20  # rejected and failed objects named under the table; --jso
 def register(commands: Any) -> None:
     """Add `backfill` to rekflow's subcommands (`commands` is the parser's add_subparsers() object)."""
     backfill = commands.add_parser("backfill", help="analyse the objects already stored under a prefix, once each")
-    backfill.add_argument("source", metavar="FOLDER|s3://BUCKET/PREFIX",
-                          help="a folder (run offline) or a prefix of a deployed stack's media bucket")
+    backfill.add_argument(
+        "source",
+        metavar="FOLDER|s3://BUCKET/PREFIX",
+        help="a folder (run offline) or a prefix of a deployed stack's media bucket",
+    )
     backfill.add_argument("--stack", metavar="NAME", help="with s3://: the deployed stack whose backfill runs")
-    backfill.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
-                          help="with a FOLDER: folder for the full results (default rekflow-results)")
-    backfill.add_argument("--backend", choices=["local", "fixture", "aws"], default="local",
-                          help="with a FOLDER: the vision backend, as for rekflow analyze (default local)")
-    backfill.add_argument("--rekognition-tps", type=int, metavar="N",
-                          help="with a FOLDER: template.yaml's RekognitionTps, the analyses run at once")
+    backfill.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help="with a FOLDER: folder for the full results (default rekflow-results)",
+    )
+    backfill.add_argument(
+        "--backend",
+        choices=["local", "fixture", "aws"],
+        default="local",
+        help="with a FOLDER: the vision backend, as for rekflow analyze (default local)",
+    )
+    backfill.add_argument(
+        "--rekognition-tps",
+        type=int,
+        metavar="N",
+        help="with a FOLDER: template.yaml's RekognitionTps, the analyses run at once",
+    )
     backfill.add_argument("--json", action="store_true", help="print one JSON object per object instead of a table")
     backfill.set_defaults(func=run)
 
@@ -50,8 +65,10 @@ def run(args: argparse.Namespace) -> int:
             err.print("[red]rekflow: a backfill of s3://… needs --stack NAME (the deployed stack)[/red]")
             return EXIT_USAGE
         if args.rekognition_tps is not None or args.output != DEFAULT_OUTPUT or args.backend != "local":
-            err.print("[red]rekflow: --output, --backend and --rekognition-tps go with a FOLDER; a deployed "
-                      "backfill uses the stack's settings[/red]")
+            err.print(
+                "[red]rekflow: --output, --backend and --rekognition-tps go with a FOLDER; a deployed "
+                "backfill uses the stack's settings[/red]"
+            )
             return EXIT_USAGE
         try:
             report = _run_deployed(args.source, args.stack, err)
@@ -85,8 +102,10 @@ def _run_folder(folder: Path, args: argparse.Namespace, err: Console) -> int:
         return EXIT_USAGE
     overrides = {"RekognitionTps": str(args.rekognition_tps)} if args.rekognition_tps is not None else {}
     args.output.mkdir(parents=True, exist_ok=True)
-    with FunctionLogs(args.output / "logs") as logs, \
-            LocalRuntime(backend, parameter_overrides=overrides, log_level=cli.FUNCTION_LOG_LEVEL) as runtime:
+    with (
+        FunctionLogs(args.output / "logs") as logs,
+        LocalRuntime(backend, parameter_overrides=overrides, log_level=cli.FUNCTION_LOG_LEVEL) as runtime,
+    ):
         logs.attach(function_by_logical_id(runtime))
         for item in items:
             runtime.upload(item.path.read_bytes(), item.key)
@@ -108,8 +127,9 @@ def _run_deployed(source: str, stack: str, err: Console) -> BackfillReport:
 
     def physical_id(logical_id: str) -> str:
         try:
-            detail = boto3.client("cloudformation").describe_stack_resource(StackName=stack,
-                                                                             LogicalResourceId=logical_id)
+            detail = boto3.client("cloudformation").describe_stack_resource(
+                StackName=stack, LogicalResourceId=logical_id
+            )
         except (BotoCoreError, ClientError) as error:
             raise DeployedStackError(f"cannot find {logical_id} of stack {stack}: {error}") from error
         return str(detail["StackResourceDetail"]["PhysicalResourceId"])
@@ -126,8 +146,11 @@ def _run_deployed(source: str, stack: str, err: Console) -> BackfillReport:
 
 def _say_progress(err: Console) -> Any:
     def say(progress: Progress) -> None:
-        err.print(f"rekflow: {progress.succeeded + progress.failed}/{progress.total} object(s) done, "
-                  f"{progress.failed} failed, {progress.running} running", highlight=False)
+        err.print(
+            f"rekflow: {progress.succeeded + progress.failed}/{progress.total} object(s) done, "
+            f"{progress.failed} failed, {progress.running} running",
+            highlight=False,
+        )
 
     return say
 
@@ -148,16 +171,24 @@ def _write_documents(report: BackfillReport, runtime: Any, output: Path) -> dict
 def _report(report: BackfillReport, args: argparse.Namespace, err: Console, documents: dict[str, Path] | None) -> int:
     if args.json:
         for result in report.objects:
-            line = {"key": result.key, "outcome": result.outcome, "status": result.status, "reason": result.reason,
-                    "execution": result.execution, "error": result.error, "cause": result.cause}
+            line = {
+                "key": result.key,
+                "outcome": result.outcome,
+                "status": result.status,
+                "reason": result.reason,
+                "execution": result.execution,
+                "error": result.error,
+                "cause": result.cause,
+            }
             if documents is not None:
                 line["results"] = str(documents[result.key]) if result.key in documents else None
             print(json.dumps(line, ensure_ascii=False))
     else:
         _print_summary(report, args.output if documents is not None else None)
     if report.status != "SUCCEEDED":
-        err.print(f"[red]rekflow: the backfill ended {report.status}: {report.error}: {report.cause}[/red]",
-                  highlight=False)
+        err.print(
+            f"[red]rekflow: the backfill ended {report.status}: {report.error}: {report.cause}[/red]", highlight=False
+        )
     return EXIT_OK if report.succeeded else EXIT_FAILED
 
 

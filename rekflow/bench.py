@@ -21,10 +21,15 @@ from rekflow.phone_photos import PHONE_SIZE, astronauts_photo
 from rekflow.samples import SAMPLES, sample_video
 from rekflow.vision.local import LocalModelsBackend, forget_faces
 
-PHOTOS = [s for s in SAMPLES if s.name.endswith(".jpg") and s.expected_status == "SUCCEEDED"] + \
-         [s for s in SAMPLES if s.name.startswith("shop sign")]
-REQUESTS = {"DetectLabels": {"MinConfidence": 70}, "DetectModerationLabels": {"MinConfidence": 70},
-            "DetectText": {}, "DetectFaces": {}}
+PHOTOS = [s for s in SAMPLES if s.name.endswith(".jpg") and s.expected_status == "SUCCEEDED"] + [
+    s for s in SAMPLES if s.name.startswith("shop sign")
+]
+REQUESTS = {
+    "DetectLabels": {"MinConfidence": 70},
+    "DetectModerationLabels": {"MinConfidence": 70},
+    "DetectText": {},
+    "DetectFaces": {},
+}
 ROUNDS = 3
 # The 12 MP comparison: the same scene (astronauts on coffee) at about 1 MP and at a phone's 4000x3000.
 SIZES = {"1 MP": (1152, 864), "12 MP": PHONE_SIZE}
@@ -74,16 +79,28 @@ def bench_sizes() -> dict[str, float]:
                 backend.handle(operation, {"Image": {"Bytes": data}, **REQUESTS[operation]})
                 times[name][operation].append((time.perf_counter() - wall, time.process_time() - cpu))
 
-    medians = {n: {op: (statistics.median(w for w, _ in times[n][op]), statistics.median(c for _, c in times[n][op]))
-                   for op in order} for n in SIZES}
-    medians = {n: {**by_op, "four features": (sum(w for w, _ in by_op.values()), sum(c for _, c in by_op.values()))}
-               for n, by_op in medians.items()}
-    print(f"\nper feature, one photo (wall, CPU; median of {ROUNDS}; JPEG of "
-          + ", ".join(f"{len(photos[n]) / 1e6:.1f} MB" for n in SIZES) + ")")
+    medians = {
+        n: {
+            op: (statistics.median(w for w, _ in times[n][op]), statistics.median(c for _, c in times[n][op]))
+            for op in order
+        }
+        for n in SIZES
+    }
+    medians = {
+        n: {**by_op, "four features": (sum(w for w, _ in by_op.values()), sum(c for _, c in by_op.values()))}
+        for n, by_op in medians.items()
+    }
+    print(
+        f"\nper feature, one photo (wall, CPU; median of {ROUNDS}; JPEG of "
+        + ", ".join(f"{len(photos[n]) / 1e6:.1f} MB" for n in SIZES)
+        + ")"
+    )
     print(" " * 28 + "".join(f"{f'{n} {w}x{h}':>24}" for n, (w, h) in SIZES.items()))
     for row in (*order, "four features"):
-        print(f"{row:<27} " + "".join(f"{medians[n][row][0] * 1000:10.0f} ms {medians[n][row][1] * 1000:8.0f} ms"
-                                      for n in SIZES))
+        print(
+            f"{row:<27} "
+            + "".join(f"{medians[n][row][0] * 1000:10.0f} ms {medians[n][row][1] * 1000:8.0f} ms" for n in SIZES)
+        )
     return {n: medians[n]["four features"][0] for n in SIZES}
 
 

@@ -26,8 +26,13 @@ from rekflow.local.function_logs import FunctionLogs, function_by_logical_id
 from rekflow.local.runtime import LocalRuntime, client
 
 # As people name photos: folders, spaces, '+', '%', non-ASCII, braces and quotes.
-KEYS = ("library/IMG_{i:04d}.jpg", "library/holiday photos/day {i}.jpg", "library/a+b/{i} 100%.jpg",
-        "library/été/Ünïcödé {i}.jpg", "library/odd/{{brace}} 'quote' {i}.jpg")
+KEYS = (
+    "library/IMG_{i:04d}.jpg",
+    "library/holiday photos/day {i}.jpg",
+    "library/a+b/{i} 100%.jpg",
+    "library/été/Ünïcödé {i}.jpg",
+    "library/odd/{{brace}} 'quote' {i}.jpg",
+)
 
 
 def tiny_jpegs(count: int = 4) -> list[bytes]:
@@ -54,8 +59,11 @@ def main() -> int:
     overrides = {"RekognitionTps": sys.argv[2]} if len(sys.argv) > 2 else {}
     problems = []
     # The functions' output (Powertools' lines and metric blobs) goes to their logs, as in `rekflow backfill`.
-    with tempfile.TemporaryDirectory() as logs_folder, FunctionLogs(Path(logs_folder)) as logs, \
-            LocalRuntime("fixture", parameter_overrides=overrides) as runtime:
+    with (
+        tempfile.TemporaryDirectory() as logs_folder,
+        FunctionLogs(Path(logs_folder)) as logs,
+        LocalRuntime("fixture", parameter_overrides=overrides) as runtime,
+    ):
         logs.attach(function_by_logical_id(runtime))
         images = tiny_jpegs()
         keys = {KEYS[i % len(KEYS)].format(i=i) for i in range(objects)}
@@ -66,8 +74,11 @@ def main() -> int:
         def records() -> list[tuple[str, str, str]]:
             """(key, execution, created at) of every summary item, every page of the scan."""
             pages = client("dynamodb").get_paginator("scan").paginate(TableName=runtime.stack.results_table)
-            return sorted((item["Key"]["S"], item["ExecutionArn"]["S"], item["CreatedAt"]["S"])
-                          for page in pages for item in page["Items"])
+            return sorted(
+                (item["Key"]["S"], item["ExecutionArn"]["S"], item["CreatedAt"]["S"])
+                for page in pages
+                for item in page["Items"]
+            )
 
         def analyses() -> int:
             listed = sfn.get_paginator("list_executions").paginate(stateMachineArn=runtime.stack.state_machine_arn)
@@ -76,17 +87,25 @@ def main() -> int:
         first, first_wall, first_cpu = timed_backfill(runtime)
         calls = sum(runtime.backend.faults.calls.values())
         items = records()
-        documents = sum(page.get("KeyCount", 0) for page in client("s3").get_paginator("list_objects_v2").paginate(
-            Bucket=runtime.stack.results_bucket, Prefix="results/"))
+        documents = sum(
+            page.get("KeyCount", 0)
+            for page in client("s3")
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=runtime.stack.results_bucket, Prefix="results/")
+        )
         executions = analyses()
         second, second_wall, second_cpu = timed_backfill(runtime)
         print(f"backfill of {objects} objects (RekognitionTps {runtime.template.parameter('RekognitionTps')}):")
         print(f"  first:  {first.status}, {first_wall:6.1f} s wall, {first_cpu:6.1f} s CPU, {first.counts()}")
         print(f"  second: {second.status}, {second_wall:6.1f} s wall, {second_cpu:6.1f} s CPU, {second.counts()}")
-        print(f"  summary items {len(items)} (distinct keys {len({key for key, _, _ in items})}), results "
-              f"documents {documents}, MediaAnalysis executions {executions} then {analyses()}")
-        print(f"  Rekognition calls: {calls} in the first, {sum(runtime.backend.faults.calls.values()) - calls} "
-              "in the second")
+        print(
+            f"  summary items {len(items)} (distinct keys {len({key for key, _, _ in items})}), results "
+            f"documents {documents}, MediaAnalysis executions {executions} then {analyses()}"
+        )
+        print(
+            f"  Rekognition calls: {calls} in the first, {sum(runtime.backend.faults.calls.values()) - calls} "
+            "in the second"
+        )
         if first.counts()["analysed"] != objects or {key for key, _, _ in items} != keys or len(items) != objects:
             problems.append("the first backfill did not record every object exactly once")
         if documents != objects or executions != objects:

@@ -83,8 +83,9 @@ def mean_retry_wait(retrier: dict[str, Any], retry_number: int) -> float:
     return delay / 2 if retrier.get("JitterStrategy", "NONE") == "FULL" else delay
 
 
-def retry_stretch(attempts: dict[tuple[str, str], list[float]], retriers: dict[str, dict[str, Any]],
-                  time_scale: float) -> float:
+def retry_stretch(
+    attempts: dict[tuple[str, str], list[float]], retriers: dict[str, dict[str, Any]], time_scale: float
+) -> float:
     """Observed time between each call's attempts over the time its operation's retrier would wait on average,
     over the whole burst: 1.0 when the runtime adds nothing; 1.5 when it adds half again."""
     observed = expected = 0.0

@@ -29,11 +29,21 @@ from rekflow.samples import sample_video
 PHOTO = (4032, 3024)  # an iPhone's 12 MP
 CLIP = ((1920, 1080), 10.0)  # 10 s of 1080p
 # Fast encoder settings for making the test files; the conversion is what is timed.
-MAKE_VIDEO = {"HEVC in MOV (iPhone)": ("mov", "libx265", ["-tag:v", "hvc1", "-preset", "ultrafast",
-                                                          "-x265-params", "log-level=error"], "yuv420p"),
-              "VP9 in WebM (screen recorder)": ("webm", "libvpx-vp9", ["-deadline", "realtime", "-cpu-used", "8",
-                                                                      "-b:v", "4M"], "yuv420p"),
-              "ProRes 422 Proxy in MOV (camera)": ("mov", "prores_ks", ["-profile:v", "0"], "yuv422p10le")}
+MAKE_VIDEO = {
+    "HEVC in MOV (iPhone)": (
+        "mov",
+        "libx265",
+        ["-tag:v", "hvc1", "-preset", "ultrafast", "-x265-params", "log-level=error"],
+        "yuv420p",
+    ),
+    "VP9 in WebM (screen recorder)": (
+        "webm",
+        "libvpx-vp9",
+        ["-deadline", "realtime", "-cpu-used", "8", "-b:v", "4M"],
+        "yuv420p",
+    ),
+    "ProRes 422 Proxy in MOV (camera)": ("mov", "prores_ks", ["-profile:v", "0"], "yuv422p10le"),
+}
 
 
 def _image_proxy() -> Callable[..., object]:
@@ -58,15 +68,22 @@ def make_images(size: tuple[int, int]) -> dict[str, bytes]:
     exif[0x0112] = 6
     gif_frame = photo.resize((480, 360)).convert("P", palette=Image.Palette.ADAPTIVE)
     return {
-        "HEIC (iPhone, portrait)": saved(photo.transpose(Image.Transpose.ROTATE_90), "HEIF", quality=80,
-                                         exif=exif.tobytes(), enc_params={"preset": "ultrafast"}),
+        "HEIC (iPhone, portrait)": saved(
+            photo.transpose(Image.Transpose.ROTATE_90),
+            "HEIF",
+            quality=80,
+            exif=exif.tobytes(),
+            enc_params={"preset": "ultrafast"},
+        ),
         "AVIF": saved(photo, "AVIF", quality=70, speed=10),
         "WebP": saved(photo, "WEBP", quality=85),
         "TIFF (LZW, scanner)": saved(photo, "TIFF", compression="tiff_lzw"),
-        "GIF (animated, 480x360, 30 frames)": saved(gif_frame, "GIF", save_all=True,
-                                                   append_images=[gif_frame] * 29, duration=40),
-        "JPEG over 15 MB (24 MP, grain)": encode_jpeg(photo.resize((size[0] * 3 // 2, size[1] * 3 // 2)),
-                                                      np.random.default_rng(1), quality=100),
+        "GIF (animated, 480x360, 30 frames)": saved(
+            gif_frame, "GIF", save_all=True, append_images=[gif_frame] * 29, duration=40
+        ),
+        "JPEG over 15 MB (24 MP, grain)": encode_jpeg(
+            photo.resize((size[0] * 3 // 2, size[1] * 3 // 2)), np.random.default_rng(1), quality=100
+        ),
     }
 
 
@@ -75,8 +92,11 @@ def best(seconds: Callable[[], float], repeat: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rekflow.bench_conversion", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m rekflow.bench_conversion",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--quick", action="store_true", help="small files (640x480, 2 s of 320x176)")
     parser.add_argument("--repeat", type=int, default=3, help="conversions per image; the best is shown")
     args = parser.parse_args(argv)
@@ -93,8 +113,10 @@ def main(argv: list[str] | None = None) -> int:
 
         seconds = best(convert, args.repeat)
         copy = made[-1]
-        print(f"{name:38} {len(data) / 1e6:>9.1f} MB {copy.width}x{copy.height} JPEG {len(copy.jpeg) / 1e6:>5.1f} MB"  # type: ignore[attr-defined]
-              f" {seconds:>8.2f}")
+        print(
+            f"{name:38} {len(data) / 1e6:>9.1f} MB {copy.width}x{copy.height} JPEG {len(copy.jpeg) / 1e6:>5.1f} MB"  # type: ignore[attr-defined]
+            f" {seconds:>8.2f}"
+        )
     shots = [("cat", clip_seconds / 2), ("astronaut", clip_seconds / 2)]
     for name, (container, codec, options, pix_fmt) in MAKE_VIDEO.items():
         data = sample_video(container, codec, shots=shots, size=clip_size, extra=options, pix_fmt=pix_fmt)
@@ -105,8 +127,9 @@ def main(argv: list[str] | None = None) -> int:
             transcode(source, output, autorotate=True)
             seconds = time.perf_counter() - started
             width, height, millis = probe(output)
-            print(f"{name:38} {len(data) / 1e6:>9.1f} MB {width}x{height} H.264 {millis / 1000:>4.0f} s"
-                  f" {seconds:>8.2f}")
+            print(
+                f"{name:38} {len(data) / 1e6:>9.1f} MB {width}x{height} H.264 {millis / 1000:>4.0f} s {seconds:>8.2f}"
+            )
     return 0
 
 

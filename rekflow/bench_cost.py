@@ -45,28 +45,48 @@ _REKOGNITION = "https://aws.amazon.com/rekognition/pricing/"
 _READ_ON = "2026-11-26"
 STANDARD_TRANSITION = Price(0.025 / 1000, "state transition (Standard)", _SFN, _READ_ON, verified=True)
 EXPRESS_REQUEST = Price(1.00 / 1_000_000, "request (Express)", _SFN, _READ_ON, verified=False)
-EXPRESS_GB_SECOND = Price(0.00001667, "GB-second (Express, first 1,000 GB-hours a month)", _SFN, _READ_ON,
-                          verified=False)
+EXPRESS_GB_SECOND = Price(
+    0.00001667, "GB-second (Express, first 1,000 GB-hours a month)", _SFN, _READ_ON, verified=False
+)
 LAMBDA_REQUEST = Price(0.20 / 1_000_000, "request (Lambda)", _LAMBDA_1MS, _READ_ON, verified=True)
 LAMBDA_GB_SECOND = {
-    "arm64": Price(0.0000133334, "GB-second (Lambda arm64, first 7.5 billion a month)", _LAMBDA, _READ_ON,
-                   verified=False),
-    "x86_64": Price(0.0000166667, "GB-second (Lambda x86_64, first 6 billion a month)", _LAMBDA, _READ_ON,
-                    verified=False),
+    "arm64": Price(
+        0.0000133334, "GB-second (Lambda arm64, first 7.5 billion a month)", _LAMBDA, _READ_ON, verified=False
+    ),
+    "x86_64": Price(
+        0.0000166667, "GB-second (Lambda x86_64, first 6 billion a month)", _LAMBDA, _READ_ON, verified=False
+    ),
 }
 # "Running multiple APIs on one image counts as processing multiple images"; the four Detect… calls are Group 2.
-REKOGNITION_IMAGE = Price(0.001, "image per API call (Group 2, first 1 million images a month)", _REKOGNITION,
-                          _READ_ON, verified=False)
+REKOGNITION_IMAGE = Price(
+    0.001, "image per API call (Group 2, first 1 million images a month)", _REKOGNITION, _READ_ON, verified=False
+)
 # Rekognition Video, stored video, per minute of video per feature; segment detection per segment type.
 REKOGNITION_VIDEO_MINUTE = {
-    action: Price(usd, f"minute of video ({action}{', per segment type' if per_type else ''})", _REKOGNITION,
-                  _READ_ON, verified=False)
-    for action, usd, per_type in (("startLabelDetection", 0.10, False), ("startContentModeration", 0.10, False),
-                                  ("startTextDetection", 0.10, False), ("startFaceDetection", 0.10, False),
-                                  ("startSegmentDetection", 0.05, True))
+    action: Price(
+        usd,
+        f"minute of video ({action}{', per segment type' if per_type else ''})",
+        _REKOGNITION,
+        _READ_ON,
+        verified=False,
+    )
+    for action, usd, per_type in (
+        ("startLabelDetection", 0.10, False),
+        ("startContentModeration", 0.10, False),
+        ("startTextDetection", 0.10, False),
+        ("startFaceDetection", 0.10, False),
+        ("startSegmentDetection", 0.05, True),
+    )
 }
-PRICES = [STANDARD_TRANSITION, EXPRESS_REQUEST, EXPRESS_GB_SECOND, LAMBDA_REQUEST, *LAMBDA_GB_SECOND.values(),
-          REKOGNITION_IMAGE, *REKOGNITION_VIDEO_MINUTE.values()]
+PRICES = [
+    STANDARD_TRANSITION,
+    EXPRESS_REQUEST,
+    EXPRESS_GB_SECOND,
+    LAMBDA_REQUEST,
+    *LAMBDA_GB_SECOND.values(),
+    REKOGNITION_IMAGE,
+    *REKOGNITION_VIDEO_MINUTE.values(),
+]
 
 # Billing increments: Express duration rounds up to 100 ms and memory to 64-MB chunks (_SFN); Lambda
 # duration rounds up to 1 ms (_LAMBDA_1MS).
@@ -96,8 +116,13 @@ def _scheduled(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
             found.append(event["taskScheduledEventDetails"])
         elif event["type"] == "LambdaFunctionScheduled":
             details = event["lambdaFunctionScheduledEventDetails"]
-            found.append({"resourceType": "lambda", "resource": details["resource"],
-                          "parameters": json.dumps({"FunctionName": details["resource"]})})
+            found.append(
+                {
+                    "resourceType": "lambda",
+                    "resource": details["resource"],
+                    "parameters": json.dumps({"FunctionName": details["resource"]}),
+                }
+            )
     return found
 
 
@@ -117,8 +142,11 @@ def billed_transitions(history: list[dict[str, Any]]) -> int:
 
 def lambda_invocations(history: list[dict[str, Any]]) -> Counter[str]:
     """Invocations the state machine made, attempts included, by FunctionName (an ARN or a name)."""
-    return Counter(json.loads(details["parameters"])["FunctionName"] for details in _scheduled(history)
-                   if details["resourceType"] == "lambda")
+    return Counter(
+        json.loads(details["parameters"])["FunctionName"]
+        for details in _scheduled(history)
+        if details["resourceType"] == "lambda"
+    )
 
 
 def nested_executions(history: list[dict[str, Any]]) -> int:
@@ -128,9 +156,12 @@ def nested_executions(history: list[dict[str, Any]]) -> int:
 
 def rekognition_calls(history: list[dict[str, Any]]) -> Counter[str]:
     """Rekognition calls that succeeded (what Rekognition bills), by SDK action (detectLabels, …)."""
-    return Counter(event["taskSucceededEventDetails"]["resource"] for event in history
-                   if event["type"] == "TaskSucceeded"
-                   and event["taskSucceededEventDetails"]["resourceType"] == "aws-sdk:rekognition")
+    return Counter(
+        event["taskSucceededEventDetails"]["resource"]
+        for event in history
+        if event["type"] == "TaskSucceeded"
+        and event["taskSucceededEventDetails"]["resourceType"] == "aws-sdk:rekognition"
+    )
 
 
 def segment_types(history: list[dict[str, Any]]) -> int:
@@ -143,8 +174,13 @@ def segment_types(history: list[dict[str, Any]]) -> int:
 
 def largest_payload_bytes(history: list[dict[str, Any]]) -> int:
     """The largest state input or output: with the definition, what Express's memory estimate rests on."""
-    sizes = [len(details.get(key, "")) for event in history for name, details in event.items()
-             if name.endswith("EventDetails") and isinstance(details, dict) for key in ("input", "output")]
+    sizes = [
+        len(details.get(key, ""))
+        for event in history
+        for name, details in event.items()
+        if name.endswith("EventDetails") and isinstance(details, dict)
+        for key in ("input", "output")
+    ]
     return max(sizes, default=0)
 
 
@@ -167,9 +203,10 @@ def lambda_cost(memory_mb: int, milliseconds: float, architecture: str) -> float
 
 
 def rekognition_video_cost_per_minute(started_jobs: Counter[str], segment_type_count: int) -> float:
-    return sum(count * REKOGNITION_VIDEO_MINUTE[action].usd * (segment_type_count if action == "startSegmentDetection"
-                                                               else 1)
-               for action, count in started_jobs.items())
+    return sum(
+        count * REKOGNITION_VIDEO_MINUTE[action].usd * (segment_type_count if action == "startSegmentDetection" else 1)
+        for action, count in started_jobs.items()
+    )
 
 
 # ---------------------------------------------------------------- one run
@@ -198,9 +235,10 @@ class PathFigures:
         return sum(self.lambda_by_function.values())
 
     def lambda_cost(self) -> float:
-        return sum(count * lambda_cost(self.lambda_memory[name], LAMBDA_ASSUMED_MILLISECONDS,
-                                       self.lambda_architecture[name])
-                   for name, count in self.lambda_by_function.items())
+        return sum(
+            count * lambda_cost(self.lambda_memory[name], LAMBDA_ASSUMED_MILLISECONDS, self.lambda_architecture[name])
+            for name, count in self.lambda_by_function.items()
+        )
 
 
 def _function_settings(runtime: LocalRuntime) -> tuple[dict[str, str], dict[str, int], dict[str, str]]:
@@ -211,8 +249,9 @@ def _function_settings(runtime: LocalRuntime) -> tuple[dict[str, str], dict[str,
         function = runtime.function(logical_id)
         names[function.name] = names[function.arn] = function.name
         memory[function.name] = function.memory_mb
-        architecture[function.name] = (resource["Properties"].get("Architectures")
-                                       or globals_function.get("Architectures") or ["x86_64"])[0]
+        architecture[function.name] = (
+            resource["Properties"].get("Architectures") or globals_function.get("Architectures") or ["x86_64"]
+        )[0]
     return names, memory, architecture
 
 
@@ -229,12 +268,30 @@ def measure(path: str, data: bytes, key: str, parameters: dict[str, str] | None 
         history = result.history
         names, memory, architecture = _function_settings(runtime)
         by_function = Counter({names[f]: n for f, n in lambda_invocations(history).items()})
-        from_sources = Counter({runtime.function(logical_id).name: poller.batches
-                                for logical_id, poller in runtime.pollers.items() if poller.batches})
-    return PathFigures(path, workflow, states_entered(history), task_retries(history), billed_transitions(history),
-                       by_function + from_sources, sum(from_sources.values()), rekognition_calls(history),
-                       nested_executions(history), segment_types(history), largest_payload_bytes(history),
-                       len(json.dumps(runtime.stack.definition)), result.seconds, memory, architecture)
+        from_sources = Counter(
+            {
+                runtime.function(logical_id).name: poller.batches
+                for logical_id, poller in runtime.pollers.items()
+                if poller.batches
+            }
+        )
+    return PathFigures(
+        path,
+        workflow,
+        states_entered(history),
+        task_retries(history),
+        billed_transitions(history),
+        by_function + from_sources,
+        sum(from_sources.values()),
+        rekognition_calls(history),
+        nested_executions(history),
+        segment_types(history),
+        largest_payload_bytes(history),
+        len(json.dumps(runtime.stack.definition)),
+        result.seconds,
+        memory,
+        architecture,
+    )
 
 
 def express_image_parameters(template: Template) -> dict[str, str] | None:
@@ -245,8 +302,10 @@ def express_image_parameters(template: Template) -> dict[str, str] | None:
 
 def state_machines(template: Template) -> dict[str, str]:
     """template.yaml's state machines and their types (STANDARD or EXPRESS)."""
-    return {logical_id: str(resource["Properties"].get("Type", "STANDARD"))
-            for logical_id, resource in template.resources_of_type("AWS::Serverless::StateMachine").items()}
+    return {
+        logical_id: str(resource["Properties"].get("Type", "STANDARD"))
+        for logical_id, resource in template.resources_of_type("AWS::Serverless::StateMachine").items()
+    }
 
 
 # ---------------------------------------------------------------- report
@@ -255,9 +314,13 @@ def _line(label: str, usd: float) -> None:
 
 
 def report_counts(runs: list[PathFigures]) -> None:
-    rows = [("states entered", "states_entered"), ("task retries", "retries"),
-            ("state transitions (billed on STANDARD)", "transitions"), ("Lambda invocations", "lambda_invocations"),
-            ("  of which by event sources", "lambda_from_event_sources")]
+    rows = [
+        ("states entered", "states_entered"),
+        ("task retries", "retries"),
+        ("state transitions (billed on STANDARD)", "transitions"),
+        ("Lambda invocations", "lambda_invocations"),
+        ("  of which by event sources", "lambda_from_event_sources"),
+    ]
     print(f"{'per execution (fixture backend)':<40}" + "".join(f"{run.path:>16}" for run in runs))
     print(f"{'workflow type':<40}" + "".join(f"{run.workflow:>16}" for run in runs))
     for label, attribute in rows:
@@ -267,8 +330,10 @@ def report_counts(runs: list[PathFigures]) -> None:
         functions = ", ".join(f"{name} x{count}" for name, count in sorted(run.lambda_by_function.items()))
         print(f"  {run.path} Lambda: {functions}")
         if run.nested:
-            print(f"  WARNING: the {run.path} execution started {run.nested} other executions, "
-                  "whose transitions are not counted here")
+            print(
+                f"  WARNING: the {run.path} execution started {run.nested} other executions, "
+                "whose transitions are not counted here"
+            )
     print("  (event sources: SQS batches as the local poller formed them; on AWS from 1 to one per message)")
 
 
@@ -284,21 +349,32 @@ def report_image_cost(image: PathFigures, on_express: PathFigures | None) -> Non
     rekognition = rekognition_images * REKOGNITION_IMAGE.usd
     print(f"\nper {PER:,} images (us-east-1 list prices read {_READ_ON})")
     _line(f"Standard: {image.transitions * PER:,} transitions at ${STANDARD_TRANSITION.usd * 1000:.3f}/1,000", standard)
-    _line(f"Express: {PER:,} requests, {EXPRESS_ASSUMED_IMAGE_SECONDS:g} s x {EXPRESS_ASSUMED_MEMORY_MB} MB each "
-          "(assumed)", express)
-    _line(f"Lambda: {image.lambda_invocations * PER:,} invocations, {LAMBDA_ASSUMED_MILLISECONDS} ms each (assumed)",
-          lambdas)
+    _line(
+        f"Express: {PER:,} requests, {EXPRESS_ASSUMED_IMAGE_SECONDS:g} s x {EXPRESS_ASSUMED_MEMORY_MB} MB each "
+        "(assumed)",
+        express,
+    )
+    _line(
+        f"Lambda: {image.lambda_invocations * PER:,} invocations, {LAMBDA_ASSUMED_MILLISECONDS} ms each (assumed)",
+        lambdas,
+    )
     if on_express is not image:
         _line(f"Lambda on Express: {on_express.lambda_invocations * PER:,} invocations", express_lambdas)
     _line("orchestration on Standard (with Lambda)", standard + lambdas)
     _line("orchestration on Express (with Lambda)", express + express_lambdas)
     _line(f"Rekognition Image: {rekognition_images:,} images at ${REKOGNITION_IMAGE.usd}", rekognition)
-    print(f"  orchestration / Rekognition: Standard {100 * (standard + lambdas) / rekognition:.1f}%, "
-          f"Express {100 * (express + express_lambdas) / rekognition:.2f}%")
-    each_second = (express_cost(EXPRESS_ASSUMED_IMAGE_SECONDS + 1, EXPRESS_ASSUMED_MEMORY_MB)
-                   - express_cost(EXPRESS_ASSUMED_IMAGE_SECONDS, EXPRESS_ASSUMED_MEMORY_MB)) * PER
-    print(f"  Express: each further second an image takes adds ${each_second:.4f}; definition "
-          f"{on_express.definition_bytes / 1024:.0f} KB, largest payload {on_express.largest_payload / 1024:.1f} KB")
+    print(
+        f"  orchestration / Rekognition: Standard {100 * (standard + lambdas) / rekognition:.1f}%, "
+        f"Express {100 * (express + express_lambdas) / rekognition:.2f}%"
+    )
+    each_second = (
+        express_cost(EXPRESS_ASSUMED_IMAGE_SECONDS + 1, EXPRESS_ASSUMED_MEMORY_MB)
+        - express_cost(EXPRESS_ASSUMED_IMAGE_SECONDS, EXPRESS_ASSUMED_MEMORY_MB)
+    ) * PER
+    print(
+        f"  Express: each further second an image takes adds ${each_second:.4f}; definition "
+        f"{on_express.definition_bytes / 1024:.0f} KB, largest payload {on_express.largest_payload / 1024:.1f} KB"
+    )
     print(f"  (local execution took {on_express.local_seconds:.2f} s on moto: not AWS's latency, not used)")
 
 
@@ -308,17 +384,22 @@ def report_video_cost(video: PathFigures, images_on_express: bool) -> None:
     rekognition = rekognition_video_cost_per_minute(video.rekognition, video.segment_types) * PER
     print(f"\nper {PER:,} videos of a minute (Standard only: the video path waits for job callbacks)")
     _line(f"Standard: {video.transitions * PER:,} transitions", standard)
-    _line(f"Lambda: {video.lambda_invocations * PER:,} invocations, {LAMBDA_ASSUMED_MILLISECONDS} ms each (assumed)",
-          lambdas)
-    _line(f"Rekognition Video: {sum(video.rekognition.values())} jobs, {video.segment_types} segment types",
-          rekognition)
+    _line(
+        f"Lambda: {video.lambda_invocations * PER:,} invocations, {LAMBDA_ASSUMED_MILLISECONDS} ms each (assumed)",
+        lambdas,
+    )
+    _line(
+        f"Rekognition Video: {sum(video.rekognition.values())} jobs, {video.segment_types} segment types", rekognition
+    )
     if images_on_express:
         print("  (with images on Express, a video also starts one Express execution that hands it to Standard)")
 
 
 def report_prices() -> None:
-    print(f"\nprices (us-east-1, first tier, read {_READ_ON}; * the rate table could not be read back, "
-          "only the rule: check the figure)")
+    print(
+        f"\nprices (us-east-1, first tier, read {_READ_ON}; * the rate table could not be read back, "
+        "only the rule: check the figure)"
+    )
     for price in PRICES:
         amount = f"${price.usd:.10f}".rstrip("0")
         print(f"  {'' if price.verified else '*'}{amount} per {price.per}  {price.source}")
@@ -329,13 +410,16 @@ def main() -> None:
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     template = Template.load(TEMPLATE_PATH)
     machines = state_machines(template)
-    print("cost, counted from local executions started as the ObjectCreated rule starts them; state machines in "
-          "template.yaml: " + ", ".join(f"{name} ({kind})" for name, kind in machines.items()))
+    print(
+        "cost, counted from local executions started as the ObjectCreated rule starts them; state machines in "
+        "template.yaml: " + ", ".join(f"{name} ({kind})" for name, kind in machines.items())
+    )
     photo = next(s for s in SAMPLES if s.name == "cat.jpg")
     image = measure("image", photo.make(), "bench/cost.jpg")
     express_parameters = express_image_parameters(template)
-    on_express = measure("image, Express", photo.make(), "bench/cost.jpg", express_parameters) \
-        if express_parameters else None
+    on_express = (
+        measure("image, Express", photo.make(), "bench/cost.jpg", express_parameters) if express_parameters else None
+    )
     video = measure("video", sample_video(), "bench/cost.mp4")
     report_counts([image, *([on_express] if on_express else []), video])
     report_image_cost(image, on_express)

@@ -43,8 +43,11 @@ def rss_mib() -> float:
 def write_photos(folder: Path, count: int, size: str = "small") -> None:
     """`count` different JPEGs: random crops of the sample photos, resized (to 12 MP phone photos with `12mp`)."""
     rng = np.random.default_rng(1000)
-    photos = [Image.open(io.BytesIO(s.make())).convert("RGB") for s in SAMPLES
-              if s.name.endswith(".jpg") and s.expected_status == "SUCCEEDED"]
+    photos = [
+        Image.open(io.BytesIO(s.make())).convert("RGB")
+        for s in SAMPLES
+        if s.name.endswith(".jpg") and s.expected_status == "SUCCEEDED"
+    ]
     for number in range(count):
         photo = photos[rng.integers(len(photos))]
         width, height = photo.size
@@ -97,16 +100,23 @@ def main(count: int = 1000, backend: str = "local", size: str = "small") -> None
         seconds = time.perf_counter() - started
     tenth = next((rss for finished, rss in samples if finished >= count // 10), samples[0][1])
     end = samples[-1][1]
-    print(f"rekflow analyze on {count} {size} photos ({megabytes / count:.1f} MB each), backend {backend}: "
-          f"exit {exit_code}, {seconds:.0f} s "
-          f"({seconds / count * 1000:.0f} ms per photo)")
+    print(
+        f"rekflow analyze on {count} {size} photos ({megabytes / count:.1f} MB each), backend {backend}: "
+        f"exit {exit_code}, {seconds:.0f} s "
+        f"({seconds / count * 1000:.0f} ms per photo)"
+    )
     print(f"RSS after {count // 10:>4} photos   {tenth:8.1f} MiB")
     print(f"RSS after {count:>4} photos   {end:8.1f} MiB")
     print(f"peak RSS                {max(rss for _, rss in samples):8.1f} MiB")
-    print(f"growth, last 90%        {(end - tenth) / (count - count // 10) * 100:8.1f} MiB per 100 photos "
-          f"(end / tenth {end / tenth:.2f}x)")
+    print(
+        f"growth, last 90%        {(end - tenth) / (count - count // 10) * 100:8.1f} MiB per 100 photos "
+        f"(end / tenth {end / tenth:.2f}x)"
+    )
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1000, sys.argv[2] if len(sys.argv) > 2 else "local",
-         sys.argv[3] if len(sys.argv) > 3 else "small")
+    main(
+        int(sys.argv[1]) if len(sys.argv) > 1 else 1000,
+        sys.argv[2] if len(sys.argv) > 2 else "local",
+        sys.argv[3] if len(sys.argv) > 3 else "small",
+    )

@@ -19,19 +19,28 @@ from rekflow.local.runtime import LocalRuntime
 from rekflow.samples import SAMPLES
 from rekflow.vision.local import LocalModelsBackend, forget_faces
 
-REQUESTS = {"DetectLabels": {"MinConfidence": 70, "MaxLabels": 25},
-            "DetectModerationLabels": {"MinConfidence": 70},
-            "DetectText": {"Filters": {"WordFilter": {"MinConfidence": 70}}},
-            "DetectFaces": {"Attributes": ["DEFAULT"]}}
+REQUESTS = {
+    "DetectLabels": {"MinConfidence": 70, "MaxLabels": 25},
+    "DetectModerationLabels": {"MinConfidence": 70},
+    "DetectText": {"Filters": {"WordFilter": {"MinConfidence": 70}}},
+    "DetectFaces": {"Attributes": ["DEFAULT"]},
+}
 ROUNDS = 2
 # What issue 13 measured before the work on speed (2 cores, `rekflow analyze` on a folder of sample photos).
-BEFORE = {"seconds per photo, real models": 2.1, "model seconds per photo": 0.38,
-          "fixture photos/s at concurrency 10": 1.5, "seconds per lone fixture execution": 0.63}
+BEFORE = {
+    "seconds per photo, real models": 2.1,
+    "model seconds per photo": 0.38,
+    "fixture photos/s at concurrency 10": 1.5,
+    "seconds per lone fixture execution": 0.63,
+}
 
 
 def photos(count: int) -> list[tuple[str, bytes]]:
-    made = [(s.name, s.make()) for s in SAMPLES
-            if s.expected_status == "SUCCEEDED" and s.name.endswith((".jpg", ".png")) and s.name != "blank.png"]
+    made = [
+        (s.name, s.make())
+        for s in SAMPLES
+        if s.expected_status == "SUCCEEDED" and s.name.endswith((".jpg", ".png")) and s.name != "blank.png"
+    ]
     return [(f"{n}/{name}", data) for n in range(count // len(made) + 1) for name, data in made][:count]
 
 
@@ -82,12 +91,15 @@ def main(count: int = 24, concurrency: int = 4) -> None:
     print(f"\nfolder of {count} photos, concurrency {concurrency}, real models (wall, CPU)")
     print(f"models alone                          {alone[0] / count:8.3f} s/photo {alone[1] / count:8.3f} s CPU/photo")
     print(f"whole executions                      {whole[0] / count:8.3f} s/photo {whole[1] / count:8.3f} s CPU/photo")
-    print(f"orchestration overhead                {100 * (whole[0] - alone[0]) / alone[0]:8.1f} % of model wall "
-          f"{100 * (whole[1] - alone[1]) / alone[1]:8.1f} % of model CPU  (target <= 25 %)")
+    print(
+        f"orchestration overhead                {100 * (whole[0] - alone[0]) / alone[0]:8.1f} % of model wall "
+        f"{100 * (whole[1] - alone[1]) / alone[1]:8.1f} % of model CPU  (target <= 25 %)"
+    )
     before = BEFORE["seconds per photo, real models"]
     before_overhead = 100 * (before - BEFORE["model seconds per photo"]) / BEFORE["model seconds per photo"]
-    print(f"before (issue 13)                     {before:8.3f} s/photo, "
-          f"overhead {before_overhead:.0f} % of model time")
+    print(
+        f"before (issue 13)                     {before:8.3f} s/photo, overhead {before_overhead:.0f} % of model time"
+    )
 
 
 if __name__ == "__main__":

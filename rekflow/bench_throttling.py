@@ -22,6 +22,7 @@ Two local limits are taken out, and what remains of them is measured and printed
     python -m rekflow.bench_throttling [quota_tps] [time_scale] [burst_multiple]
     python -m rekflow.bench_throttling --retry '{"IntervalSeconds": 1, ...}'   # try another Rekognition Retry
 """
+
 from __future__ import annotations
 
 import argparse
@@ -102,8 +103,11 @@ class BurstFigures:
 def rekognition_image_operations(definition: dict[str, Any]) -> list[str]:
     """The Rekognition operations the image path calls (aws-sdk tasks `rekognition:detect…`), as API names."""
     prefix = "arn:aws:states:::aws-sdk:rekognition:"
-    actions = {state["Resource"].removeprefix(prefix) for state in states_by_name(definition).values()
-               if state.get("Type") == "Task" and str(state.get("Resource", "")).startswith(prefix + "detect")}
+    actions = {
+        state["Resource"].removeprefix(prefix)
+        for state in states_by_name(definition).values()
+        if state.get("Type") == "Task" and str(state.get("Resource", "")).startswith(prefix + "detect")
+    }
     return sorted(action[0].upper() + action[1:] for action in actions)
 
 
@@ -138,8 +142,10 @@ def project_with_retry(retry: dict[str, Any] | None) -> Iterator[Path]:
         return
     root = TEMPLATE_PATH.parent
     template = Template.load(TEMPLATE_PATH)
-    asl_files = {str(resource["Properties"]["DefinitionUri"])
-                 for resource in template.resources_of_type("AWS::Serverless::StateMachine").values()}
+    asl_files = {
+        str(resource["Properties"]["DefinitionUri"])
+        for resource in template.resources_of_type("AWS::Serverless::StateMachine").values()
+    }
     with tempfile.TemporaryDirectory(prefix="rekflow-retry-") as folder:
         copy = Path(folder)
         for entry in root.iterdir():
@@ -153,9 +159,13 @@ def project_with_retry(retry: dict[str, Any] | None) -> Iterator[Path]:
         yield copy / TEMPLATE_PATH.name
 
 
-def run_burst(quota_tps: float = DEFAULT_QUOTA_TPS, time_scale: float = DEFAULT_TIME_SCALE,
-              burst_multiple: float = BURST_MULTIPLE, retry: dict[str, Any] | None = None,
-              timeout: float = 1800.0) -> BurstFigures:
+def run_burst(
+    quota_tps: float = DEFAULT_QUOTA_TPS,
+    time_scale: float = DEFAULT_TIME_SCALE,
+    burst_multiple: float = BURST_MULTIPLE,
+    retry: dict[str, Any] | None = None,
+    timeout: float = 1800.0,
+) -> BurstFigures:
     """Start burst_multiple x quota_tps image executions at once against a quota of quota_tps per operation."""
     executions = round(burst_multiple * quota_tps)
     burst_tokens = quota_tps * BURST_SECONDS
@@ -167,11 +177,14 @@ def run_burst(quota_tps: float = DEFAULT_QUOTA_TPS, time_scale: float = DEFAULT_
             retriers = throttling_retriers(runtime.stack.definition)
             gate.hold(operations, executions * len(operations))
             data = PHOTO.make()
-            events = [runtime.object_created_event(runtime.upload(data, f"burst/{number}.jpg"))
-                      for number in range(executions)]
+            events = [
+                runtime.object_created_event(runtime.upload(data, f"burst/{number}.jpg"))
+                for number in range(executions)
+            ]
             # Full when the gate opens: a bucket holds no more than its burst, however long the gathering.
-            quotas = TpsQuotas({op: quota_tps / time_scale for op in operations},
-                               {op: burst_tokens for op in operations})
+            quotas = TpsQuotas(
+                {op: quota_tps / time_scale for op in operations}, {op: burst_tokens for op in operations}
+            )
             fixture.quotas = quotas
             started = time.monotonic()  # the gate's clock
             arns = [runtime.start(event) for event in events]
@@ -179,43 +192,73 @@ def run_burst(quota_tps: float = DEFAULT_QUOTA_TPS, time_scale: float = DEFAULT_
             transitions = [billed_transitions(result.history) for result in results]
     unsuccessful = [r for r in results if r.status != "SUCCEEDED" or (r.output or {}).get("status") != "SUCCEEDED"]
     failures = Counter(r.error or f"{r.status}, {(r.output or {}).get('status')}" for r in unsuccessful)
-    figures = [OperationFigures(op, len(quotas.calls[op].admitted), len(quotas.calls[op].refused),
-                                share_of_quota(quotas.calls[op], quota_tps / time_scale, burst_tokens))
-               for op in operations]
+    figures = [
+        OperationFigures(
+            op,
+            len(quotas.calls[op].admitted),
+            len(quotas.calls[op].refused),
+            share_of_quota(quotas.calls[op], quota_tps / time_scale, burst_tokens),
+        )
+        for op in operations
+    ]
     stretch = retry_stretch(gate.attempts, retriers, time_scale)
     opened_at = gate.opened_at if gate.opened_at is not None else started
-    last_admitted = max((quotas.calls[op].admitted[-1] for op in operations if quotas.calls[op].admitted),
-                        default=opened_at)
-    return BurstFigures(quota_tps, time_scale, burst_multiple, executions, [r.name for r in unsuccessful], failures,
-                        figures, statistics.mean(transitions), last_admitted - opened_at, stretch, opened_at - started,
-                        gate.arrived, max((len(times) for times in gate.attempts.values()), default=0),
-                        1 + max(retrier.get("MaxAttempts", 3) for retrier in retriers.values()))
+    last_admitted = max(
+        (quotas.calls[op].admitted[-1] for op in operations if quotas.calls[op].admitted), default=opened_at
+    )
+    return BurstFigures(
+        quota_tps,
+        time_scale,
+        burst_multiple,
+        executions,
+        [r.name for r in unsuccessful],
+        failures,
+        figures,
+        statistics.mean(transitions),
+        last_admitted - opened_at,
+        stretch,
+        opened_at - started,
+        gate.arrived,
+        max((len(times) for times in gate.attempts.values()), default=0),
+        1 + max(retrier.get("MaxAttempts", 3) for retrier in retriers.values()),
+    )
 
 
 def report(figures: BurstFigures, retry: dict[str, Any] | None = None) -> None:
     local_rate = figures.quota_tps / figures.time_scale
-    print(f"throttling: {figures.executions} image executions started at once, {figures.burst_multiple:g}x a quota "
-          f"of {figures.quota_tps:g} TPS per operation (time x{figures.time_scale:g}: {local_rate:g} tokens per local "
-          f"second)")
-    print(f"  gate: {figures.gathered} first calls gathered in {figures.gathering_seconds:.0f} s, then released "
-          f"together; the last call admitted {figures.local_seconds:.0f} s later ("
-          f"{figures.local_seconds / figures.time_scale:.1f} s in AWS time)")
-    print(f"  Rekognition Retry: {json.dumps(retry) if retry else 'as in the ASL'}; retry stretch "
-          f"{figures.retry_stretch:.2f} (1.00: the runtime added nothing to the Retry's waits)")
+    print(
+        f"throttling: {figures.executions} image executions started at once, {figures.burst_multiple:g}x a quota "
+        f"of {figures.quota_tps:g} TPS per operation (time x{figures.time_scale:g}: {local_rate:g} tokens per local "
+        f"second)"
+    )
+    print(
+        f"  gate: {figures.gathered} first calls gathered in {figures.gathering_seconds:.0f} s, then released "
+        f"together; the last call admitted {figures.local_seconds:.0f} s later ("
+        f"{figures.local_seconds / figures.time_scale:.1f} s in AWS time)"
+    )
+    print(
+        f"  Rekognition Retry: {json.dumps(retry) if retry else 'as in the ASL'}; retry stretch "
+        f"{figures.retry_stretch:.2f} (1.00: the runtime added nothing to the Retry's waits)"
+    )
     for operation in figures.operations:
-        print(f"  {operation.operation:<24} admitted {operation.admitted:5d}  refused {operation.refused:5d}  "
-              f"share of quota {operation.share:5.2f}")
+        print(
+            f"  {operation.operation:<24} admitted {operation.admitted:5d}  refused {operation.refused:5d}  "
+            f"share of quota {operation.share:5.2f}"
+        )
     if figures.retry_stretch > STRETCH_WARNING:
-        print(f"  WARNING: the local runtime stretched the Retry's waits by {figures.retry_stretch:.2f}x; the figures "
-              "below understate the policy: rerun with a larger time scale")
+        print(
+            f"  WARNING: the local runtime stretched the Retry's waits by {figures.retry_stretch:.2f}x; the figures "
+            "below understate the policy: rerun with a larger time scale"
+        )
     verdict = "met" if figures.share >= TARGET_SHARE and not figures.failed else "NOT met"
     print(f"share of quota achieved (worst operation)  {figures.share:8.2f}   target >= {TARGET_SHARE}")
     print(f"executions failed                          {len(figures.failed):8d}   target 0   -> {verdict}")
     for error, count in figures.failures.most_common():
         print(f"  {count} with {error}")
     print(f"billed transitions per image in the burst  {figures.transitions_per_image:8.1f}   (retries included)")
-    print(f"most attempts by one call                  {figures.most_attempts:8d}   "
-          f"of {figures.attempts_allowed} allowed")
+    print(
+        f"most attempts by one call                  {figures.most_attempts:8d}   of {figures.attempts_allowed} allowed"
+    )
 
 
 def main() -> None:
@@ -223,8 +266,12 @@ def main() -> None:
     parser.add_argument("quota_tps", nargs="?", type=float, default=DEFAULT_QUOTA_TPS)
     parser.add_argument("time_scale", nargs="?", type=float, default=DEFAULT_TIME_SCALE)
     parser.add_argument("burst_multiple", nargs="?", type=float, default=BURST_MULTIPLE)
-    parser.add_argument("--retry", type=json.loads, default=None,
-                        help="JSON of retrier fields to use wherever the ASL retries Rekognition's throttling")
+    parser.add_argument(
+        "--retry",
+        type=json.loads,
+        default=None,
+        help="JSON of retrier fields to use wherever the ASL retries Rekognition's throttling",
+    )
     arguments = parser.parse_args()
     malloc.limit_arenas()
     # moto logs every failed attempt with the state's whole parse tree; the figures say what happened.

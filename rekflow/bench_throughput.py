@@ -38,8 +38,10 @@ def batch_seconds(photos: int, concurrency: int) -> float:
 def throughput(concurrency: int = 10, small: int = 40, large: int = 80) -> float:
     """Photos per second, marginal between a batch of `small` and one of `large`."""
     seconds_small, seconds_large = batch_seconds(small, concurrency), batch_seconds(large, concurrency)
-    print(f"fixture, concurrency {concurrency}: {small} photos {seconds_small:.1f} s, {large} photos "
-          f"{seconds_large:.1f} s")
+    print(
+        f"fixture, concurrency {concurrency}: {small} photos {seconds_small:.1f} s, {large} photos "
+        f"{seconds_large:.1f} s"
+    )
     return (large - small) / (seconds_large - seconds_small)
 
 

@@ -1,8 +1,8 @@
 """rekflow command line: run the MediaAnalysis workflow offline on files and folders.
 
-    rekflow analyze [--json] [--logs] [--backend local|fixture|aws] [--aws-bucket NAME] [--video-fps N]
-                    [--output DIR] [--concurrency N] PATH...
-    rekflow samples DIR
+rekflow analyze [--json] [--logs] [--backend local|fixture|aws] [--aws-bucket NAME] [--video-fps N]
+                [--output DIR] [--concurrency N] PATH...
+rekflow samples DIR
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def collect(paths: list[Path], output: Path | None = None) -> tuple[list[InputFi
             hidden = next((i for i, part in enumerate(relative.parts) if part.startswith(".")), None)
             if hidden is not None:
                 # Named by the hidden entry itself: a folder's files count once, under "photos/.thumbs/".
-                name = "/".join(relative.parts[:hidden + 1]) + ("/" if hidden < len(relative.parts) - 1 else "")
+                name = "/".join(relative.parts[: hidden + 1]) + ("/" if hidden < len(relative.parts) - 1 else "")
                 skipped.hidden[name] = skipped.hidden.get(name, 0) + 1
                 continue
             found.append(InputFile(path, relative.as_posix()))
@@ -153,9 +153,11 @@ def analyze_items(items: list[InputFile], args: argparse.Namespace) -> int:
     # Outermost the progress display: in a terminal it wraps sys.stdout and sys.stderr to print
     # above itself, and the functions' writes must meet the logs' routing first. The logs close
     # after the runtime, which may invoke a function from a poller until it stops.
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress, \
-            FunctionLogs(args.output / "logs", _echo_to(err) if args.logs else None) as logs, \
-            LocalRuntime(backend, log_level=FUNCTION_LOG_LEVEL) as runtime:
+    with (
+        Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress,
+        FunctionLogs(args.output / "logs", _echo_to(err) if args.logs else None) as logs,
+        LocalRuntime(backend, log_level=FUNCTION_LOG_LEVEL) as runtime,
+    ):
         logs.attach(function_by_logical_id(runtime))
         finished = _run_all(runtime, items, args, progress)
     lines = [line for line, _ in finished]
@@ -176,11 +178,13 @@ Finished = tuple[dict[str, Any], list[str]]
 def _echo_to(err: Console) -> Callable[[str, str], None]:
     def echo(logical_id: str, line: str) -> None:
         err.out(f"[{logical_id}] {line}", highlight=False)
+
     return echo
 
 
-def _run_all(runtime: LocalRuntime, items: list[InputFile], args: argparse.Namespace,
-             progress: Progress) -> list[Finished]:
+def _run_all(
+    runtime: LocalRuntime, items: list[InputFile], args: argparse.Namespace, progress: Progress
+) -> list[Finished]:
     def one(item: InputFile) -> Finished:
         upload = runtime.upload(item.path.read_bytes(), item.key)
         event = runtime.object_created_event(upload)
@@ -257,8 +261,9 @@ def _findings(document: dict[str, Any] | None) -> list[str]:
 
     describe = {
         "labels": lambda r: ", ".join(f"{x['Name']} {x['Confidence']:.0f}%" for x in r["labels"][:5]),
-        "moderation": lambda r: ", ".join(f"{x['Name']} {x['Confidence']:.0f}%" for x in r["labels"][:3])
-        or "nothing flagged",
+        "moderation": lambda r: (
+            ", ".join(f"{x['Name']} {x['Confidence']:.0f}%" for x in r["labels"][:3]) or "nothing flagged"
+        ),
         "text": text_lines,
         "faces": faces,
         "segments": shots,
@@ -278,18 +283,29 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("analyze", help="run the MediaAnalysis workflow offline on files and folders")
     run.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     run.add_argument("--json", action="store_true", help="print one JSON object per file instead of a table")
-    run.add_argument("--backend", choices=["local", "fixture", "aws"], default="local",
-                     help="local: real open-source models (default); fixture: canned answers, instant; "
-                          "aws: Amazon Rekognition with your AWS credentials (billed to your account)")
-    run.add_argument("--aws-bucket", metavar="NAME",
-                     help="with --backend aws: an S3 bucket of yours that videos and images over 5 MB are "
-                          "copied to for Rekognition (under rekflow-staging/, deleted when analysed)")
-    run.add_argument("--video-fps", type=float, default=1.0,
-                     help="frames per second of video the local models look at (default 1)")
+    run.add_argument(
+        "--backend",
+        choices=["local", "fixture", "aws"],
+        default="local",
+        help="local: real open-source models (default); fixture: canned answers, instant; "
+        "aws: Amazon Rekognition with your AWS credentials (billed to your account)",
+    )
+    run.add_argument(
+        "--aws-bucket",
+        metavar="NAME",
+        help="with --backend aws: an S3 bucket of yours that videos and images over 5 MB are "
+        "copied to for Rekognition (under rekflow-staging/, deleted when analysed)",
+    )
+    run.add_argument(
+        "--video-fps", type=float, default=1.0, help="frames per second of video the local models look at (default 1)"
+    )
     run.add_argument("--output", type=Path, default=Path("rekflow-results"), help="folder for the full results")
     run.add_argument("--concurrency", type=int, default=4, help="executions run at once (default 4)")
-    run.add_argument("--logs", action="store_true",
-                     help="also show the Lambda functions' logs on stderr (always written to OUTPUT/logs/)")
+    run.add_argument(
+        "--logs",
+        action="store_true",
+        help="also show the Lambda functions' logs on stderr (always written to OUTPUT/logs/)",
+    )
     run.set_defaults(func=analyze)
     make = commands.add_parser("samples", help="write the bundled sample media into a folder")
     make.add_argument("folder", type=Path)

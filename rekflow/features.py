@@ -44,11 +44,14 @@ def load(text: str) -> tuple[Feature, ...]:
     def video(spec: dict[str, Any] | None) -> VideoJob | None:
         if spec is None:
             return None
-        return VideoJob(spec["job"], spec["start"], spec["get"], spec["api"], spec["request"], spec["items"],
-                        spec["modelVersion"])
+        return VideoJob(
+            spec["job"], spec["start"], spec["get"], spec["api"], spec["request"], spec["items"], spec["modelVersion"]
+        )
 
-    return tuple(Feature(f["name"], ImageOperation(**f["image"]) if f["image"] else None, video(f["video"]))
-                 for f in json.loads(text)["features"])
+    return tuple(
+        Feature(f["name"], ImageOperation(**f["image"]) if f["image"] else None, video(f["video"]))
+        for f in json.loads(text)["features"]
+    )
 
 
 FEATURES = load(REGISTRY_PATH.read_text(encoding="utf-8"))

@@ -27,8 +27,9 @@ def _sample(name: str) -> Image.Image:
     return bundled_photo(name)
 
 
-def encode_jpeg(image: Image.Image, rng: np.random.Generator | None = None, orientation: int = 1,
-                quality: int = 90) -> bytes:
+def encode_jpeg(
+    image: Image.Image, rng: np.random.Generator | None = None, orientation: int = 1, quality: int = 90
+) -> bytes:
     """JPEG bytes as a phone writes them: sensor grain (which is what makes phone JPEGs 3-5 MB), and
     an EXIF Orientation tag when the pixels are stored sideways (6: turn 90° clockwise to view)."""
     if rng is not None:
@@ -48,8 +49,10 @@ def astronauts_canvas(size: tuple[int, int] = PHONE_SIZE) -> Image.Image:
     canvas = _sample("coffee").resize(size, Image.Resampling.BICUBIC)
     for left, top, side in ASTRONAUT_PASTES:
         side = round(side * scale)
-        canvas.paste(_sample("astronaut").resize((side, side), Image.Resampling.BICUBIC),
-                     (round(left * scale), round(top * scale)))
+        canvas.paste(
+            _sample("astronaut").resize((side, side), Image.Resampling.BICUBIC),
+            (round(left * scale), round(top * scale)),
+        )
     return canvas
 
 
@@ -57,8 +60,10 @@ def astronaut_faces(size: tuple[int, int] = PHONE_SIZE) -> list[tuple[float, flo
     """Relative (left, top, right, bottom) regions that hold each pasted face, in the canvas of `size`."""
     width, height = PHONE_SIZE
     fl, ft, fr, fb = ASTRONAUT_FACE
-    return [((left + fl * side) / width, (top + ft * side) / height,
-             (left + fr * side) / width, (top + fb * side) / height) for left, top, side in ASTRONAUT_PASTES]
+    return [
+        ((left + fl * side) / width, (top + ft * side) / height, (left + fr * side) / width, (top + fb * side) / height)
+        for left, top, side in ASTRONAUT_PASTES
+    ]
 
 
 def astronauts_photo(size: tuple[int, int] = PHONE_SIZE) -> bytes:

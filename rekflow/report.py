@@ -102,19 +102,29 @@ class Card:
 def register(commands: Any) -> None:
     """Add `report` to rekflow's subcommands (`commands` is the parser's add_subparsers() object)."""
     page = commands.add_parser("report", help="write one self-contained HTML page over the stored results")
-    page.add_argument("--output", type=Path, default=Path("rekflow-results"),
-                      help="the results folder `rekflow analyze --output` wrote (default rekflow-results); "
-                           f"the page is written there as {PAGE_NAME}")
-    page.add_argument("--media", type=Path, metavar="FOLDER",
-                      help="find each file for its thumbnail at FOLDER/<key> instead of where "
-                           f"`rekflow analyze` read it (recorded in OUTPUT/{media_sources.INDEX_NAME})")
+    page.add_argument(
+        "--output",
+        type=Path,
+        default=Path("rekflow-results"),
+        help="the results folder `rekflow analyze --output` wrote (default rekflow-results); "
+        f"the page is written there as {PAGE_NAME}",
+    )
+    page.add_argument(
+        "--media",
+        type=Path,
+        metavar="FOLDER",
+        help="find each file for its thumbnail at FOLDER/<key> instead of where "
+        f"`rekflow analyze` read it (recorded in OUTPUT/{media_sources.INDEX_NAME})",
+    )
     page.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if not args.output.is_dir():
-        print(f"rekflow: no results folder {args.output}/ (run rekflow analyze --output {args.output} first)",
-              file=sys.stderr)
+        print(
+            f"rekflow: no results folder {args.output}/ (run rekflow analyze --output {args.output} first)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     if args.media is not None and not args.media.is_dir():
         print(f"rekflow: no such media folder: {args.media}", file=sys.stderr)
@@ -125,8 +135,10 @@ def run(args: argparse.Namespace) -> int:
     if len(refused) > 5:
         print(f"rekflow: and {len(refused) - 5} more files that are not results documents", file=sys.stderr)
     if not documents:
-        print(f"rekflow: no results documents in {args.output}/ (run rekflow analyze --output {args.output} first)",
-              file=sys.stderr)
+        print(
+            f"rekflow: no results documents in {args.output}/ (run rekflow analyze --output {args.output} first)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     page = write_report(args.output, documents, args.media)
     print(page)
@@ -136,8 +148,9 @@ def run(args: argparse.Namespace) -> int:
 def find_documents(folder: Path) -> tuple[list[tuple[Path, dict[str, Any]]], list[tuple[Path, str]]]:
     """(path, document) of every results document under `folder`, by key; and (path, why) of each
     other JSON file, which is left out. A document is what the results-document schema accepts."""
-    validator = jsonschema.Draft7Validator(json.loads((PROJECT_ROOT / "schemas" / "results-document.schema.json")
-                                                      .read_text(encoding="utf-8")))
+    validator = jsonschema.Draft7Validator(
+        json.loads((PROJECT_ROOT / "schemas" / "results-document.schema.json").read_text(encoding="utf-8"))
+    )
     documents, refused = [], []
     for path in sorted(folder.rglob("*.json")):
         relative = path.relative_to(folder)
@@ -173,29 +186,43 @@ def card(document: dict[str, Any], document_path: str, source: Path | None) -> C
     """What the page shows of one document; `source` is the file it was made from, when known."""
     obj, features = document["object"], document["features"]
     made = Card(
-        key=obj["key"], document_path=document_path, status=document["status"], reason=document["reason"],
-        message=document["message"], media=f"{obj['mediaType']} {obj['format']}", size=obj["size"],
-        execution=document["execution"]["name"], created_at=document["createdAt"])
+        key=obj["key"],
+        document_path=document_path,
+        status=document["status"],
+        reason=document["reason"],
+        message=document["message"],
+        media=f"{obj['mediaType']} {obj['format']}",
+        size=obj["size"],
+        execution=document["execution"]["name"],
+        created_at=document["createdAt"],
+    )
     review = set(document["moderationReview"]["labels"])
     # Only the features that ran: a rejected file runs none, a photo no segments.
     for name in (name for name in document["settings"]["features"] if name in features):
         result = features[name]
-        made.features.append({"name": name, "status": result["status"], "error": result.get("error"),
-                              "cause": result.get("cause")})
+        made.features.append(
+            {"name": name, "status": result["status"], "error": result.get("error"), "cause": result.get("cause")}
+        )
     succeeded = {name: result for name, result in features.items() if result["status"] == "SUCCEEDED"}
     if "labels" in succeeded:
         made.labels = [(label["Name"], label["Confidence"]) for label in succeeded["labels"]["labels"]]
     if "moderation" in succeeded:
-        made.moderation = [(label["Name"], label.get("ParentName", ""), label["Confidence"], label["Name"] in review)
-                           for label in succeeded["moderation"]["labels"]]
+        made.moderation = [
+            (label["Name"], label.get("ParentName", ""), label["Confidence"], label["Name"] in review)
+            for label in succeeded["moderation"]["labels"]
+        ]
     if "text" in succeeded:
         text = succeeded["text"]
-        made.text_lines = text["lines"] if "lines" in text else [
-            d["DetectedText"] for d in text["detections"] if d["Type"] == "LINE"]
+        made.text_lines = (
+            text["lines"] if "lines" in text else [d["DetectedText"] for d in text["detections"] if d["Type"] == "LINE"]
+        )
     if "faces" in succeeded:
         faces = succeeded["faces"]
-        made.faces = (f"{faces['count']} in {faces['framesWithFaces']} frame(s)" if "framesWithFaces" in faces
-                      else str(len(faces["faces"])))
+        made.faces = (
+            f"{faces['count']} in {faces['framesWithFaces']} frame(s)"
+            if "framesWithFaces" in faces
+            else str(len(faces["faces"]))
+        )
     made.boxes = _boxes(succeeded)
     if "video" in obj:
         made.duration_millis = obj["video"]["durationMillis"]
@@ -222,13 +249,20 @@ def _boxes(succeeded: dict[str, Any]) -> list[Box]:
 def _timeline(segments: dict[str, Any], duration_millis: int) -> tuple[list[Span], list[Span]]:
     def span(title: str, item: dict[str, Any]) -> Span:
         start, end = item["StartMillis"], item["EndMillis"]
-        return Span(f"{title} {item['Start']}-{item['End']}", 100 * start / duration_millis,
-                    100 * (end - start) / duration_millis, start, end)
+        return Span(
+            f"{title} {item['Start']}-{item['End']}",
+            100 * start / duration_millis,
+            100 * (end - start) / duration_millis,
+            start,
+            end,
+        )
 
     if not duration_millis:
         return [], []
-    return ([span(f"shot {shot['Index'] + 1}", shot) for shot in segments["shots"]],
-            [span(cue["CueType"], cue) for cue in segments["technicalCues"]])
+    return (
+        [span(f"shot {shot['Index'] + 1}", shot) for shot in segments["shots"]],
+        [span(cue["CueType"], cue) for cue in segments["technicalCues"]],
+    )
 
 
 def _preview(made: Card, document: dict[str, Any], source: Path | None) -> None:
@@ -236,8 +270,9 @@ def _preview(made: Card, document: dict[str, Any], source: Path | None) -> None:
     if obj["mediaType"] not in ("image", "video") or document["status"] not in PREVIEWED_STATUSES:
         return
     if source is None:
-        made.preview_note = (f"no thumbnail: the file is not recorded in {media_sources.INDEX_NAME} "
-                             "(pass --media FOLDER)")
+        made.preview_note = (
+            f"no thumbnail: the file is not recorded in {media_sources.INDEX_NAME} (pass --media FOLDER)"
+        )
         return
     if not source.is_file():
         made.preview_note = f"no thumbnail: {source} is gone"
@@ -264,12 +299,21 @@ def _poster_seconds(made: Card) -> float:
 
 
 def render(cards: list[Card], folder: Path) -> str:
-    environment = jinja2.Environment(loader=jinja2.PackageLoader("rekflow", "templates"), autoescape=True,
-                                     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("rekflow", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     statuses = Counter(made.status for made in cards)
     labels = Counter(name for made in cards for name in made.label_names)
     return environment.get_template("report.html").render(
-        cards=cards, folder=str(folder), policy=CONTENT_SECURITY_POLICY,
-        statuses=sorted(statuses.items()), labels=sorted(labels.items()),
+        cards=cards,
+        folder=str(folder),
+        policy=CONTENT_SECURITY_POLICY,
+        statuses=sorted(statuses.items()),
+        labels=sorted(labels.items()),
         needs_review=sum(made.needs_review for made in cards),
-        failed_features=sum(len(made.failed_features) for made in cards))
+        failed_features=sum(len(made.failed_features) for made in cards),
+    )

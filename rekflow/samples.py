@@ -35,8 +35,12 @@ def _encode(pixels: np.ndarray | Image.Image, fmt: str, **options: object) -> by
 
 
 # Photographs that ship inside the scikit-image wheel (public domain or CC0, see its data/README.txt).
-_BUNDLED_PHOTOS = {"astronaut": "astronaut.png", "chelsea": "chelsea.png", "coffee": "coffee.png",
-                   "rocket": "rocket.jpg"}
+_BUNDLED_PHOTOS = {
+    "astronaut": "astronaut.png",
+    "chelsea": "chelsea.png",
+    "coffee": "coffee.png",
+    "rocket": "rocket.jpg",
+}
 
 
 def bundled_photo(name: str) -> Image.Image:
@@ -153,9 +157,15 @@ PHONE_CODECS = {
 }
 
 
-def sample_video(container: str = "mp4", codec: str = "libx264", faststart: bool = True,
-                 shots: list[tuple[str, float]] | None = None, size: tuple[int, int] = VIDEO_SIZE,
-                 extra: list[str] | None = None, pix_fmt: str = "yuv420p") -> bytes:
+def sample_video(
+    container: str = "mp4",
+    codec: str = "libx264",
+    faststart: bool = True,
+    shots: list[tuple[str, float]] | None = None,
+    size: tuple[int, int] = VIDEO_SIZE,
+    extra: list[str] | None = None,
+    pix_fmt: str = "yuv420p",
+) -> bytes:
     """Real video, written by the ffmpeg that ships in the imageio-ffmpeg wheel: H.264 in MP4 by default, or
     `codec` (an ffmpeg encoder) with its `extra` options in `container` (mp4, mov, webm).
 
@@ -163,13 +173,25 @@ def sample_video(container: str = "mp4", codec: str = "libx264", faststart: bool
     """
     import imageio_ffmpeg
 
-    pictures = {"astronaut": _frame(bundled_photo("astronaut"), size), "cat": _frame(bundled_photo("chelsea"), size),
-                "sign": _frame(Image.open(io.BytesIO(_sign())), size), "black": _frame(Image.new("RGB", size), size)}
+    pictures = {
+        "astronaut": _frame(bundled_photo("astronaut"), size),
+        "cat": _frame(bundled_photo("chelsea"), size),
+        "sign": _frame(Image.open(io.BytesIO(_sign())), size),
+        "black": _frame(Image.new("RGB", size), size),
+    }
     output = (["-movflags", "+faststart"] if faststart and container != "webm" else []) + (extra or [])
     with tempfile.TemporaryDirectory() as folder:
         path = f"{folder}/sample.{container}"
-        writer = imageio_ffmpeg.write_frames(path, size, fps=VIDEO_FPS, codec=codec, pix_fmt_out=pix_fmt,
-                                             macro_block_size=16, ffmpeg_log_level="error", output_params=output)
+        writer = imageio_ffmpeg.write_frames(
+            path,
+            size,
+            fps=VIDEO_FPS,
+            codec=codec,
+            pix_fmt_out=pix_fmt,
+            macro_block_size=16,
+            ffmpeg_log_level="error",
+            output_params=output,
+        )
         writer.send(None)
         for name, seconds in shots or video_shots():
             for _ in range(round(seconds * VIDEO_FPS)):

@@ -37,8 +37,9 @@ def video_poster(path: Path, at_seconds: float) -> Preview:
     import imageio_ffmpeg
 
     # -ss before the input seeks by keyframe index, then decodes only up to the frame asked for.
-    frames = imageio_ffmpeg.read_frames(str(path), input_params=["-ss", f"{max(at_seconds, 0.0):.3f}"],
-                                        output_params=["-frames:v", "1"])
+    frames = imageio_ffmpeg.read_frames(
+        str(path), input_params=["-ss", f"{max(at_seconds, 0.0):.3f}"], output_params=["-frames:v", "1"]
+    )
     try:
         meta = next(frames)
         pixels = next(frames, None)

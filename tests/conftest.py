@@ -111,8 +111,9 @@ class SharedStack:
                 return self.local
             self.redeployed.append(f"{test}: left {_differences(self.deployed_contents, found)}")
             self.close()
-        self.local = LocalRuntime("fixture", retry_time_scale=FAST_RETRIES,
-                                  redelivery_seconds=REDELIVERY_SECONDS).__enter__()
+        self.local = LocalRuntime(
+            "fixture", retry_time_scale=FAST_RETRIES, redelivery_seconds=REDELIVERY_SECONDS
+        ).__enter__()
         self.deployed_contents = stack_reset.contents(client)
         self.deploys += 1
         return self.local
@@ -137,8 +138,9 @@ def _differences(deployed: dict[str, Any], found: dict[str, Any]) -> str:
         if now == expected:
             continue
         if isinstance(expected, dict) and isinstance(now, dict):
-            changed: Any = {name: now.get(name) for name in sorted(set(expected) | set(now))
-                            if now.get(name) != expected.get(name)}
+            changed: Any = {
+                name: now.get(name) for name in sorted(set(expected) | set(now)) if now.get(name) != expected.get(name)
+            }
         else:
             changed = sorted(set(now or []) ^ set(expected))
         parts.append(f"{kind} {changed}")
@@ -177,8 +179,12 @@ def make_runtime() -> Iterator[Any]:
     opened: list[LocalRuntime] = []
 
     def make(backend: Any = "fixture", **parameters: str) -> Recorder:
-        local = LocalRuntime(backend, retry_time_scale=FAST_RETRIES, redelivery_seconds=REDELIVERY_SECONDS,
-                             parameter_overrides=parameters)
+        local = LocalRuntime(
+            backend,
+            retry_time_scale=FAST_RETRIES,
+            redelivery_seconds=REDELIVERY_SECONDS,
+            parameter_overrides=parameters,
+        )
         opened.append(local.__enter__())
         return Recorder(local)
 
@@ -244,10 +250,16 @@ def wait_until(condition, timeout: float = 20.0):
 def parked_tokens(runtime, feature: str) -> list[str]:
     """The task tokens parked on `feature`'s job item (under the completion callback's attribute prefix)."""
     prefix = runtime.function("VideoCompletionFunction").module.WAITER_PREFIX
-    items = boto3.client("dynamodb").scan(TableName=runtime.template.ref("VideoJobsTable"),
-                                          ConsistentRead=True)["Items"]
-    return [value["S"] for item in items if item.get("Feature", {}).get("S") == feature
-            for name, value in item.items() if name.startswith(prefix)]
+    items = boto3.client("dynamodb").scan(TableName=runtime.template.ref("VideoJobsTable"), ConsistentRead=True)[
+        "Items"
+    ]
+    return [
+        value["S"]
+        for item in items
+        if item.get("Feature", {}).get("S") == feature
+        for name, value in item.items()
+        if name.startswith(prefix)
+    ]
 
 
 def schema_validator(name: str) -> jsonschema.Draft7Validator:
@@ -268,22 +280,27 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     _skip_reasons(terminalreporter)
     if shared_stack.deploys:
         terminalreporter.write_sep("-", "shared local stack")
-        terminalreporter.write_line(f"{shared_stack.deploys + shared_stack.reuses} tests on {shared_stack.deploys}"
-                                    " deploys (a test without `runtime` closes it; each xdist worker has its own)")
+        terminalreporter.write_line(
+            f"{shared_stack.deploys + shared_stack.reuses} tests on {shared_stack.deploys}"
+            " deploys (a test without `runtime` closes it; each xdist worker has its own)"
+        )
         for reason in shared_stack.redeployed:
             terminalreporter.write_line(f"  deployed afresh after {reason}")
     if not _defined:
         return
     covered = _entered & _defined
     terminalreporter.write_sep("-", "State coverage (every state machine in template.yaml)")
-    terminalreporter.write_line(f"states entered / states defined: {len(covered)}/{len(_defined)}"
-                                f" ({100 * len(covered) / len(_defined):.0f}%)")
+    terminalreporter.write_line(
+        f"states entered / states defined: {len(covered)}/{len(_defined)} ({100 * len(covered) / len(_defined):.0f}%)"
+    )
     for name in sorted(_defined - covered):
         terminalreporter.write_line(f"  never entered: {name}")
     if _in_child_workflows:
-        terminalreporter.write_line(f"not counted: {len(_in_child_workflows)} states of Distributed Map item "
-                                    "processors (child workflow executions; moto keeps no history of them, "
-                                    "test_backfill asserts each path's outcome)")
+        terminalreporter.write_line(
+            f"not counted: {len(_in_child_workflows)} states of Distributed Map item "
+            "processors (child workflow executions; moto keeps no history of them, "
+            "test_backfill asserts each path's outcome)"
+        )
 
 
 def pytest_sessionfinish(session: Any) -> None:
@@ -291,9 +308,12 @@ def pytest_sessionfinish(session: Any) -> None:
     pytest-xdist, each worker hands what it recorded to the controller, which merges it and writes it."""
     if hasattr(session.config, "workerinput"):
         session.config.workeroutput["rekflow"] = {
-            "entered": sorted(_entered), "defined": sorted(_defined), "in_child_workflows": sorted(_in_child_workflows),
+            "entered": sorted(_entered),
+            "defined": sorted(_defined),
+            "in_child_workflows": sorted(_in_child_workflows),
             "cases": json.loads(json.dumps(state_cases.document(), default=str)),  # what execnet can carry
-            "stack": [shared_stack.deploys, shared_stack.reuses, shared_stack.redeployed]}
+            "stack": [shared_stack.deploys, shared_stack.reuses, shared_stack.redeployed],
+        }
         return
     if state_cases.cases:
         state_cases.write(Path(os.environ.get("REKFLOW_STATE_CASES") or CASES_PATH))

@@ -41,9 +41,14 @@ _serializer = TypeSerializer()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    built = build(event["run"], event["execution"], results_bucket=RESULTS_BUCKET,
-                  results_prefix=RESULTS_PREFIX, review_threshold=REVIEW_THRESHOLD,
-                  claim_seconds=RECORD_CLAIM_SECONDS)
+    built = build(
+        event["run"],
+        event["execution"],
+        results_bucket=RESULTS_BUCKET,
+        results_prefix=RESULTS_PREFIX,
+        review_threshold=REVIEW_THRESHOLD,
+        claim_seconds=RECORD_CLAIM_SECONDS,
+    )
     # Every output is checked against its published schema before anything is stored.
     check_document(built["document"])
     check_summary(built["summary"])

@@ -10,13 +10,22 @@ from typing import Any
 
 SCHEMA_VERSION = "1.0"
 # The feature registry, from the schemas layer.
-FEATURES = tuple(f["name"] for f in json.loads((Path(os.environ["SCHEMAS_DIR"]) / "features.json").read_text())
-                 ["features"])
+FEATURES = tuple(
+    f["name"] for f in json.loads((Path(os.environ["SCHEMAS_DIR"]) / "features.json").read_text())["features"]
+)
 TOP_LABELS = 5
 
 
-def build(run: dict[str, Any], execution: dict[str, str], *, results_bucket: str, results_prefix: str,
-          review_threshold: float, claim_seconds: int = 900, now: datetime | None = None) -> dict[str, Any]:
+def build(
+    run: dict[str, Any],
+    execution: dict[str, str],
+    *,
+    results_bucket: str,
+    results_prefix: str,
+    review_threshold: float,
+    claim_seconds: int = 900,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """Document, DynamoDB summary (plain), event detail, execution outcome and record claim for one run.
 
     The summary is also the run's claim on the record: it names the execution and stays
@@ -47,10 +56,26 @@ def build(run: dict[str, Any], execution: dict[str, str], *, results_bucket: str
         "status": status,
         "reason": reason,
         "message": message,
-        "object": {**{k: asset[k] for k in ("bucket", "key", "versionId", "etag", "size", "mediaType", "format",
-                                            "width", "height", "trailingBytes", "motionPhoto") if k in asset},
-                   **({"video": {k: asset["video"][k] for k in ("codec", "durationMillis")}}
-                      if "video" in asset else {})},
+        "object": {
+            **{
+                k: asset[k]
+                for k in (
+                    "bucket",
+                    "key",
+                    "versionId",
+                    "etag",
+                    "size",
+                    "mediaType",
+                    "format",
+                    "width",
+                    "height",
+                    "trailingBytes",
+                    "motionPhoto",
+                )
+                if k in asset
+            },
+            **({"video": {k: asset["video"][k] for k in ("codec", "durationMillis")}} if "video" in asset else {}),
+        },
         "execution": execution,
         "createdAt": created_at,
         "settings": {

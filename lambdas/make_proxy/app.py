@@ -41,9 +41,11 @@ MAX_IMAGE_BYTES = int(os.environ["MAX_IMAGE_BYTES"])
 MAX_IMAGE_SIDE = int(os.environ["MAX_IMAGE_SIDE"])
 MAX_IMAGE_PIXELS = int(os.environ["MAX_IMAGE_PIXELS"])
 TRANSIENT_CODES = {"500", "503", "SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout"}
-IMAGE_CONVERTER = (f"AWS Lambda: Pillow {version('pillow')}, pi-heif {version('pi-heif')} "
-                   f"(libheif {pi_heif.libheif_version()})")
+IMAGE_CONVERTER = (
+    f"AWS Lambda: Pillow {version('pillow')}, pi-heif {version('pi-heif')} (libheif {pi_heif.libheif_version()})"
+)
 VIDEO_CONVERTER = "AWS Elemental MediaConvert"
+
 
 @functools.cache
 def s3_client() -> Any:
@@ -75,10 +77,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         code = error.response["Error"]["Code"]
         message = f"S3 answered {code}: {error.response['Error'].get('Message', '')}"
         raise (S3Unavailable if code in TRANSIENT_CODES else ObjectUnreadable)(message) from error
-    logger.info("analysable copy", extra={"status": made["status"], "key": made["key"],
-                                          "conversion": made.get("conversion")})
-    metrics.add_metric(name="CopiesMade" if made["status"] == "ACCEPTED" else "CopiesRefused",
-                       unit=MetricUnit.Count, value=1)
+    logger.info(
+        "analysable copy", extra={"status": made["status"], "key": made["key"], "conversion": made.get("conversion")}
+    )
+    metrics.add_metric(
+        name="CopiesMade" if made["status"] == "ACCEPTED" else "CopiesRefused", unit=MetricUnit.Count, value=1
+    )
     return made
 
 
@@ -95,12 +99,20 @@ def convert_image(asset: dict[str, Any], s3: Any) -> dict[str, Any]:
         refused = {k: v for k, v in asset.items() if k != "convert"}
         return {**refused, "status": "REJECTED", "reason": error.reason, "message": str(error)}
     key = proxy_key(asset, "jpg")
-    written = s3.put_object(Bucket=asset["bucket"], Key=key, Body=converted.jpeg, ContentType="image/jpeg",
-                            Metadata=_provenance(asset))
-    return _copy(asset, key, written.get("VersionId"), written.get("ETag"), len(converted.jpeg), "JPEG",
-                 converted.width, converted.height,
-                 {"by": IMAGE_CONVERTER, "steps": converted.steps,
-                  "seconds": round(time.perf_counter() - started, 3)})
+    written = s3.put_object(
+        Bucket=asset["bucket"], Key=key, Body=converted.jpeg, ContentType="image/jpeg", Metadata=_provenance(asset)
+    )
+    return _copy(
+        asset,
+        key,
+        written.get("VersionId"),
+        written.get("ETag"),
+        len(converted.jpeg),
+        "JPEG",
+        converted.width,
+        converted.height,
+        {"by": IMAGE_CONVERTER, "steps": converted.steps, "seconds": round(time.perf_counter() - started, 3)},
+    )
 
 
 def adopt_video(asset: dict[str, Any], job: dict[str, Any], s3: Any) -> dict[str, Any]:
@@ -111,23 +123,62 @@ def adopt_video(asset: dict[str, Any], job: dict[str, Any], s3: Any) -> dict[str
     timing = job.get("timing", {})
     seconds = timing["FinishTime"] - timing["StartTime"] if {"StartTime", "FinishTime"} <= set(timing) else 0
     video = {**asset["video"], "codec": "H.264", "durationMillis": int(output["DurationInMs"])}
-    return {**_copy(asset, key, head.get("VersionId"), head.get("ETag"), head["ContentLength"], "MP4",
-                    int(output["VideoDetails"]["WidthInPx"]), int(output["VideoDetails"]["HeightInPx"]),
-                    {"by": VIDEO_CONVERTER, "jobId": job["id"], "steps": ["H.264 (QVBR) in MP4, video only"],
-                     "seconds": max(0, seconds)}),
-            "video": video}
+    return {
+        **_copy(
+            asset,
+            key,
+            head.get("VersionId"),
+            head.get("ETag"),
+            head["ContentLength"],
+            "MP4",
+            int(output["VideoDetails"]["WidthInPx"]),
+            int(output["VideoDetails"]["HeightInPx"]),
+            {
+                "by": VIDEO_CONVERTER,
+                "jobId": job["id"],
+                "steps": ["H.264 (QVBR) in MP4, video only"],
+                "seconds": max(0, seconds),
+            },
+        ),
+        "video": video,
+    }
 
 
-def _copy(asset: dict[str, Any], key: str, version_id: str | None, etag: str | None, size: int, fmt: str,
-          width: int, height: int, made: dict[str, Any]) -> dict[str, Any]:
+def _copy(
+    asset: dict[str, Any],
+    key: str,
+    version_id: str | None,
+    etag: str | None,
+    size: int,
+    fmt: str,
+    width: int,
+    height: int,
+    made: dict[str, Any],
+) -> dict[str, Any]:
     original = {k: v for k, v in asset.items() if k != "convert"}
-    return {"bucket": asset["bucket"], "key": key, "versionId": version_id or "null", "etag": etag, "size": size,
-            "assetId": asset["assetId"], "mediaType": asset["mediaType"], "format": fmt, "width": width,
-            "height": height, "status": "ACCEPTED", "reason": None, "message": None, "original": original,
-            "conversion": {"to": asset["convert"]["to"], "because": asset["convert"]["because"], **made}}
+    return {
+        "bucket": asset["bucket"],
+        "key": key,
+        "versionId": version_id or "null",
+        "etag": etag,
+        "size": size,
+        "assetId": asset["assetId"],
+        "mediaType": asset["mediaType"],
+        "format": fmt,
+        "width": width,
+        "height": height,
+        "status": "ACCEPTED",
+        "reason": None,
+        "message": None,
+        "original": original,
+        "conversion": {"to": asset["convert"]["to"], "because": asset["convert"]["because"], **made},
+    }
 
 
 def _provenance(asset: dict[str, Any]) -> dict[str, str]:
     """Which upload a copy was made from, on the copy itself (S3 metadata is ASCII: the key is percent-encoded)."""
-    return {"original-bucket": asset["bucket"], "original-key": quote(asset["key"], safe="/"),
-            "original-version": asset["versionId"]}
+    return {
+        "original-bucket": asset["bucket"],
+        "original-key": quote(asset["key"], safe="/"),
+        "original-version": asset["versionId"],
+    }

@@ -68,8 +68,9 @@ def to_jpeg(data: bytes, max_bytes: int, max_side: int, max_pixels: int) -> Conv
         rgb = _scaled(rgb, max_side / max(rgb.size), steps, f"longer side brought to {max_side} px")
     jpeg = _encode(rgb)
     while len(jpeg) > max_bytes:
-        rgb = _scaled(rgb, math.sqrt(max_bytes / len(jpeg)) * SHRINK_MARGIN, steps,
-                      f"scaled down to fit {max_bytes} bytes")
+        rgb = _scaled(
+            rgb, math.sqrt(max_bytes / len(jpeg)) * SHRINK_MARGIN, steps, f"scaled down to fit {max_bytes} bytes"
+        )
         jpeg = _encode(rgb)
     steps.append(f"JPEG quality {JPEG_QUALITY}")
     return Converted(jpeg, rgb.width, rgb.height, steps)

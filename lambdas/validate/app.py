@@ -108,8 +108,11 @@ def validate_object(detail: dict[str, Any], s3: Any) -> dict[str, Any]:
         if head is None:
             return _skip(verdict, "OBJECT_GONE", "The object was deleted before it could be analysed.")
         if version_id and _deleted_since(s3, bucket, key):
-            return _skip(verdict, "OBJECT_DELETED",
-                         "The object was deleted after this upload (its current version is a delete marker).")
+            return _skip(
+                verdict,
+                "OBJECT_DELETED",
+                "The object was deleted after this upload (its current version is a delete marker).",
+            )
         if verdict["size"] == 0:
             return _reject(verdict, "EMPTY_OBJECT", "The object has no bytes.")
 
@@ -124,8 +127,9 @@ def validate_object(detail: dict[str, Any], s3: Any) -> dict[str, Any]:
         raise (S3Unavailable if code in TRANSIENT_CODES else ObjectUnreadable)(message) from error
 
 
-def _find_object(s3: Any, bucket: str, candidates: list[str], version: dict[str, str],
-                 etag: str | None) -> tuple[str, dict[str, Any] | None]:
+def _find_object(
+    s3: Any, bucket: str, candidates: list[str], version: dict[str, str], etag: str | None
+) -> tuple[str, dict[str, Any] | None]:
     """The key the event names and its HeadObject, or (most likely key, None) when none exists.
 
     With a version id only the real key can match. Without one (versioning off) the ETag
@@ -171,8 +175,11 @@ def _judge(verdict: dict[str, Any], leading: bytes, read_at: Any, read_tail: Any
     if sniffed.media_type == "other":
         return _reject(verdict, "NOT_MEDIA", "The bytes are not an image or a video.")
     if not (sniffed.supported or sniffed.convertible):
-        return _reject(verdict, "UNSUPPORTED_FORMAT",
-                       f"{sniffed.format} is neither a format Rekognition takes nor one rekflow converts.")
+        return _reject(
+            verdict,
+            "UNSUPPORTED_FORMAT",
+            f"{sniffed.format} is neither a format Rekognition takes nor one rekflow converts.",
+        )
     try:
         if sniffed.media_type == "video":
             return _judge_video(verdict, sniffed, leading, read_at)
@@ -183,8 +190,9 @@ def _judge(verdict: dict[str, Any], leading: bytes, read_at: Any, read_tail: Any
         return _reject(verdict, error.reason, str(error))
 
 
-def _judge_image(verdict: dict[str, Any], sniffed: Sniffed, leading: bytes, read_at: Any,
-                 read_tail: Any) -> dict[str, Any]:
+def _judge_image(
+    verdict: dict[str, Any], sniffed: Sniffed, leading: bytes, read_at: Any, read_tail: Any
+) -> dict[str, Any]:
     """A JPEG or PNG: analysed as it is, or converted when it is over Rekognition's byte or side limits."""
     if verdict["size"] > MAX_SOURCE_IMAGE_BYTES:
         return _too_large(verdict)
@@ -202,8 +210,7 @@ def _judge_image(verdict: dict[str, Any], sniffed: Sniffed, leading: bytes, read
     return _accept(verdict)
 
 
-def _judge_convertible_image(verdict: dict[str, Any], sniffed: Sniffed, leading: bytes,
-                             read_at: Any) -> dict[str, Any]:
+def _judge_convertible_image(verdict: dict[str, Any], sniffed: Sniffed, leading: bytes, read_at: Any) -> dict[str, Any]:
     """HEIC, HEIF, AVIF, WebP, TIFF, GIF, BMP: sized from the header, then converted to a JPEG."""
     if verdict["size"] > MAX_SOURCE_IMAGE_BYTES:
         return _too_large(verdict)
@@ -212,13 +219,15 @@ def _judge_convertible_image(verdict: dict[str, Any], sniffed: Sniffed, leading:
     if header.animated:
         verdict["animated"] = True
     return _over_pixel_budget(verdict) or _convert(
-        verdict, "JPEG", f"Rekognition reads JPEG and PNG images, not {sniffed.format}")
+        verdict, "JPEG", f"Rekognition reads JPEG and PNG images, not {sniffed.format}"
+    )
 
 
 def _judge_video(verdict: dict[str, Any], sniffed: Sniffed, leading: bytes, read_at: Any) -> dict[str, Any]:
     if verdict["size"] > MAX_VIDEO_BYTES:
-        return _reject(verdict, "TOO_LARGE",
-                       f"{verdict['size']} bytes is over Rekognition's {MAX_VIDEO_BYTES}-byte video limit.")
+        return _reject(
+            verdict, "TOO_LARGE", f"{verdict['size']} bytes is over Rekognition's {MAX_VIDEO_BYTES}-byte video limit."
+        )
     info: VideoInfo
     if sniffed.format == "MATROSKA":
         info = webm_info(ranged_file(read_at, verdict["size"], leading), verdict["size"])
@@ -227,24 +236,43 @@ def _judge_video(verdict: dict[str, Any], sniffed: Sniffed, leading: bytes, read
         info = video_info(head_first(leading, read_at), verdict["size"])
     verdict.update(width=info.width, height=info.height)
     if not (info.supported or info.convertible):
-        return _reject(verdict, "UNSUPPORTED_CODEC",
-                       f"The video is {info.codec}; Rekognition takes H.264 and rekflow converts "
-                       "H.265, VP8, VP9, AV1, ProRes, MPEG-2, MPEG-4 Part 2 and Motion JPEG.")
+        return _reject(
+            verdict,
+            "UNSUPPORTED_CODEC",
+            f"The video is {info.codec}; Rekognition takes H.264 and rekflow converts "
+            "H.265, VP8, VP9, AV1, ProRes, MPEG-2, MPEG-4 Part 2 and Motion JPEG.",
+        )
     if info.duration_millis <= 0:
-        return _reject(verdict, "NO_DURATION", "The video declares no duration (a recording never finalised), so "
-                                               "its length cannot be checked before converting it.")
+        return _reject(
+            verdict,
+            "NO_DURATION",
+            "The video declares no duration (a recording never finalised), so "
+            "its length cannot be checked before converting it.",
+        )
     if info.duration_millis > MAX_VIDEO_DURATION_SECONDS * 1000:
-        return _reject(verdict, "TOO_LONG", f"The video runs {info.duration_millis / 1000:.1f} s, over the "
-                                            f"{MAX_VIDEO_DURATION_SECONDS} s limit (template parameter "
-                                            "MaxVideoDurationSeconds).")
+        return _reject(
+            verdict,
+            "TOO_LONG",
+            f"The video runs {info.duration_millis / 1000:.1f} s, over the "
+            f"{MAX_VIDEO_DURATION_SECONDS} s limit (template parameter "
+            "MaxVideoDurationSeconds).",
+        )
     timeout = VIDEO_JOB_TIMEOUT_BASE_SECONDS + VIDEO_JOB_TIMEOUT_FACTOR * info.duration_millis / 1000
     timeout = min(int(timeout), MAX_VIDEO_JOB_TIMEOUT_SECONDS)
     # The parked task tokens expire (DynamoDB TTL) a day after the workflow stops waiting for them.
-    verdict["video"] = {"codec": info.codec, "durationMillis": info.duration_millis, "jobTimeoutSeconds": timeout,
-                        "tokenExpiresAt": int(time.time()) + timeout + 24 * 3600}
+    verdict["video"] = {
+        "codec": info.codec,
+        "durationMillis": info.duration_millis,
+        "jobTimeoutSeconds": timeout,
+        "tokenExpiresAt": int(time.time()) + timeout + 24 * 3600,
+    }
     if sniffed.format not in ("MP4", "MOV") or not info.supported:
-        return _convert(verdict, "H.264 MP4", f"Rekognition reads H.264 in MP4 or MOV, not {info.codec} in "
-                                              f"{'WebM/Matroska' if sniffed.format == 'MATROSKA' else sniffed.format}")
+        return _convert(
+            verdict,
+            "H.264 MP4",
+            f"Rekognition reads H.264 in MP4 or MOV, not {info.codec} in "
+            f"{'WebM/Matroska' if sniffed.format == 'MATROSKA' else sniffed.format}",
+        )
     return _accept(verdict)
 
 
@@ -258,8 +286,11 @@ def _over_pixel_budget(verdict: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _too_large(verdict: dict[str, Any]) -> dict[str, Any]:
-    return _reject(verdict, "TOO_LARGE", f"{verdict['size']} bytes is over the {MAX_SOURCE_IMAGE_BYTES}-byte limit "
-                                         "for an image rekflow converts.")
+    return _reject(
+        verdict,
+        "TOO_LARGE",
+        f"{verdict['size']} bytes is over the {MAX_SOURCE_IMAGE_BYTES}-byte limit for an image rekflow converts.",
+    )
 
 
 def _convert(verdict: dict[str, Any], target: str, because: str) -> dict[str, Any]:

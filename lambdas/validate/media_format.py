@@ -36,11 +36,27 @@ SAMSUNG_MOTION_PHOTO_TAG = b"MotionPhoto_Data"
 
 VIDEO_BRANDS = {
     b"qt  ": "MOV",
-    b"isom": "MP4", b"iso2": "MP4", b"iso4": "MP4", b"iso5": "MP4", b"iso6": "MP4",
-    b"mp41": "MP4", b"mp42": "MP4", b"avc1": "MP4", b"M4V ": "MP4", b"MSNV": "MP4", b"dash": "MP4",
+    b"isom": "MP4",
+    b"iso2": "MP4",
+    b"iso4": "MP4",
+    b"iso5": "MP4",
+    b"iso6": "MP4",
+    b"mp41": "MP4",
+    b"mp42": "MP4",
+    b"avc1": "MP4",
+    b"M4V ": "MP4",
+    b"MSNV": "MP4",
+    b"dash": "MP4",
 }
-HEIF_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"hevc": "HEIC", b"mif1": "HEIF", b"msf1": "HEIF", b"avif": "AVIF",
-               b"avis": "AVIF"}
+HEIF_BRANDS = {
+    b"heic": "HEIC",
+    b"heix": "HEIC",
+    b"hevc": "HEIC",
+    b"mif1": "HEIF",
+    b"msf1": "HEIF",
+    b"avif": "AVIF",
+    b"avis": "AVIF",
+}
 
 
 class MediaFormatError(Exception):
@@ -215,8 +231,11 @@ def _walk_jpeg(window: _Forward, size: int) -> int:
         clip = window.clip_start(end)
         if clip < 0:
             return end
-    raise MediaFormatError("TRUNCATED", f"JPEG image data stops at byte {clip}, where a video clip starts, "
-                                        "before its end-of-image marker: the photo was cut short.")
+    raise MediaFormatError(
+        "TRUNCATED",
+        f"JPEG image data stops at byte {clip}, where a video clip starts, "
+        "before its end-of-image marker: the photo was cut short.",
+    )
 
 
 def _looks_like_ftyp_box(box: bytes) -> bool:
@@ -234,8 +253,9 @@ def _walk_markers(window: _Forward, size: int) -> int:
     while True:
         window.cursor = offset
         if not window.has(offset, 2):
-            raise MediaFormatError("TRUNCATED", f"JPEG ends at byte {size} before its end-of-image marker: "
-                                                "the upload was cut short.")
+            raise MediaFormatError(
+                "TRUNCATED", f"JPEG ends at byte {size} before its end-of-image marker: the upload was cut short."
+            )
         marker, code = window.at(offset, 2)
         if marker != 0xFF:
             raise MediaFormatError("CORRUPT", f"JPEG segment marker missing at byte {offset}.")

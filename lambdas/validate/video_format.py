@@ -13,10 +13,24 @@ from dataclasses import dataclass
 
 from media_format import MediaFormatError, ReadAt
 
-CODEC_NAMES = {b"avc1": "H.264", b"avc3": "H.264", b"hvc1": "H.265", b"hev1": "H.265", b"mp4v": "MPEG-4 Part 2",
-               b"av01": "AV1", b"vp09": "VP9", b"vp08": "VP8", b"jpeg": "Motion JPEG", b"mjpa": "Motion JPEG",
-               b"apco": "ProRes", b"apcs": "ProRes", b"apcn": "ProRes", b"apch": "ProRes", b"ap4h": "ProRes",
-               b"ap4x": "ProRes"}
+CODEC_NAMES = {
+    b"avc1": "H.264",
+    b"avc3": "H.264",
+    b"hvc1": "H.265",
+    b"hev1": "H.265",
+    b"mp4v": "MPEG-4 Part 2",
+    b"av01": "AV1",
+    b"vp09": "VP9",
+    b"vp08": "VP8",
+    b"jpeg": "Motion JPEG",
+    b"mjpa": "Motion JPEG",
+    b"apco": "ProRes",
+    b"apcs": "ProRes",
+    b"apcn": "ProRes",
+    b"apch": "ProRes",
+    b"ap4h": "ProRes",
+    b"ap4x": "ProRes",
+}
 # Codecs MediaConvert decodes ("Supported input codecs and containers" in the MediaConvert user guide:
 # https://docs.aws.amazon.com/mediaconvert/latest/ug/reference-codecs-containers-input.html), so rekflow converts them.
 CONVERTIBLE_CODECS = {"H.264", "H.265", "MPEG-4 Part 2", "AV1", "VP8", "VP9", "ProRes", "Motion JPEG", "MPEG-2"}
@@ -68,8 +82,9 @@ def _read_moov(read_at: ReadAt, size: int) -> bytes:
         if box_size < header_size:
             raise MediaFormatError("CORRUPT", f"Box {box_type!r} at byte {offset} has an impossible size.")
         if offset + box_size > size:
-            raise MediaFormatError("TRUNCATED",
-                                   f"Box {box_type!r} runs past the end of the file: the upload was cut short.")
+            raise MediaFormatError(
+                "TRUNCATED", f"Box {box_type!r} runs past the end of the file: the upload was cut short."
+            )
         if box_type == b"moov":
             if box_size > MAX_MOOV_BYTES:
                 raise MediaFormatError("CORRUPT", f"The movie header is {box_size} bytes, over {MAX_MOOV_BYTES}.")

@@ -15,9 +15,18 @@ from video_format import VideoInfo
 from media_format import MediaFormatError
 
 # Matroska codec ids (https://www.matroska.org/technical/codec_specs.html) by the names VideoInfo uses.
-CODEC_NAMES = {"V_VP8": "VP8", "V_VP9": "VP9", "V_AV1": "AV1", "V_MPEG4/ISO/AVC": "H.264",
-               "V_MPEGH/ISO/HEVC": "H.265", "V_MPEG4/ISO/SP": "MPEG-4 Part 2", "V_MPEG4/ISO/ASP": "MPEG-4 Part 2",
-               "V_MPEG2": "MPEG-2", "V_PRORES": "ProRes", "V_THEORA": "Theora"}
+CODEC_NAMES = {
+    "V_VP8": "VP8",
+    "V_VP9": "VP9",
+    "V_AV1": "AV1",
+    "V_MPEG4/ISO/AVC": "H.264",
+    "V_MPEGH/ISO/HEVC": "H.265",
+    "V_MPEG4/ISO/SP": "MPEG-4 Part 2",
+    "V_MPEG4/ISO/ASP": "MPEG-4 Part 2",
+    "V_MPEG2": "MPEG-2",
+    "V_PRORES": "ProRes",
+    "V_THEORA": "Theora",
+}
 VIDEO_TRACK = 1  # TrackType of a video track
 DEFAULT_TIMESTAMP_SCALE = 1_000_000  # nanoseconds per Duration unit when Info leaves TimestampScale out
 # The elements before the media: more than this many top-level children of the Segment is hostile.
@@ -48,8 +57,11 @@ def _read(document: Any, size: int) -> VideoInfo:
     if segment is None:
         raise MediaFormatError("CORRUPT", "The file has no Matroska Segment.")
     if segment.payloadOffset + segment.size > size:
-        raise MediaFormatError("TRUNCATED", f"The Segment runs to byte {segment.payloadOffset + segment.size}, past "
-                                            f"the end of the {size}-byte file: the upload was cut short.")
+        raise MediaFormatError(
+            "TRUNCATED",
+            f"The Segment runs to byte {segment.payloadOffset + segment.size}, past "
+            f"the end of the {size}-byte file: the upload was cut short.",
+        )
     info = tracks = None
     for count, element in enumerate(segment):
         if count >= MAX_SEGMENT_CHILDREN or element.name == "Cluster":
@@ -71,6 +83,10 @@ def _read(document: Any, size: int) -> VideoInfo:
             continue
         codec_id = str(track["CodecID"].value) if "CodecID" in track else "UNKNOWN"
         video = {child.name: child.value for child in track["Video"]} if "Video" in track else {}
-        return VideoInfo(CODEC_NAMES.get(codec_id, codec_id), duration_millis, int(video.get("PixelWidth", 0)),
-                         int(video.get("PixelHeight", 0)))
+        return VideoInfo(
+            CODEC_NAMES.get(codec_id, codec_id),
+            duration_millis,
+            int(video.get("PixelWidth", 0)),
+            int(video.get("PixelHeight", 0)),
+        )
     raise MediaFormatError("NO_VIDEO_TRACK", "The file has no video track.")

@@ -82,8 +82,10 @@ def resume_branch(completion: dict[str, Any]) -> dict[str, Any]:
     if completion["Status"] == "SUCCEEDED":
         answer = _collect_or_failure(feature, job_id, asset_id)
     else:
-        answer = {"error": "VideoJobFailed",
-                  "cause": f"{feature} job {job_id} ended {completion['Status']}: {completion.get('Message', '')}"}
+        answer = {
+            "error": "VideoJobFailed",
+            "cause": f"{feature} job {job_id} ended {completion['Status']}: {completion.get('Message', '')}",
+        }
     sfn = boto3.client("stepfunctions")
     resumed = sum(_resume(sfn, token, answer) for token in tokens)
     outcome = "FAILED" if "error" in answer else "RESUMED"
@@ -96,11 +98,16 @@ def _record_completion(dynamodb: Any, job_id: str, status: str) -> dict[str, Any
     """Mark the job completed and return its item as it stands, with every token parked until now."""
     now = int(time.time())
     response = dynamodb.update_item(
-        TableName=VIDEO_JOBS_TABLE, Key={"JobId": {"S": job_id}},
+        TableName=VIDEO_JOBS_TABLE,
+        Key={"JobId": {"S": job_id}},
         UpdateExpression="SET CompletedStatus = :status, CompletedAt = :now, ExpiresAt = :expires",
-        ExpressionAttributeValues={":status": {"S": status}, ":now": {"N": str(now)},
-                                   ":expires": {"N": str(now + COMPLETION_KEPT_SECONDS)}},
-        ReturnValues="ALL_NEW")
+        ExpressionAttributeValues={
+            ":status": {"S": status},
+            ":now": {"N": str(now)},
+            ":expires": {"N": str(now + COMPLETION_KEPT_SECONDS)},
+        },
+        ReturnValues="ALL_NEW",
+    )
     return dict(response["Attributes"])
 
 
@@ -121,8 +128,15 @@ def _resume(sfn: Any, token: str, answer: dict[str, Any]) -> bool:
 
 def _collect_or_failure(feature: str, job_id: str, asset_id: str) -> dict[str, Any]:
     try:
-        return collect(boto3.client("rekognition"), boto3.client("s3"), feature=feature, job_id=job_id,
-                       asset_id=asset_id, bucket=RESULTS_BUCKET, prefix=VIDEO_RESULTS_PREFIX)
+        return collect(
+            boto3.client("rekognition"),
+            boto3.client("s3"),
+            feature=feature,
+            job_id=job_id,
+            asset_id=asset_id,
+            bucket=RESULTS_BUCKET,
+            prefix=VIDEO_RESULTS_PREFIX,
+        )
     except VideoJobFailed as failure:
         return {"error": "VideoJobFailed", "cause": str(failure)}
     except ClientError as error:

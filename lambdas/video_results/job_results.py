@@ -22,7 +22,8 @@ PAGE_SIZE = 1000  # Rekognition's largest MaxResults
 TOP_ITEMS = 25  # how many names, lines or segments a summary lists
 # Compiled once per container (Powertools' validate() compiles on every call), with the same validator.
 check_result = fastjsonschema.compile(
-    json.loads((Path(os.environ["SCHEMAS_DIR"]) / "video-feature-result.schema.json").read_text()))
+    json.loads((Path(os.environ["SCHEMAS_DIR"]) / "video-feature-result.schema.json").read_text())
+)
 
 
 class VideoJobStillRunning(Exception):
@@ -55,9 +56,15 @@ def _named(items: list[dict[str, Any]], key: str, extra: tuple[str, ...] = ()) -
     best: dict[str, dict[str, Any]] = {}
     for item in items:
         found = item[key]
-        entry = best.setdefault(found["Name"], {"Name": found["Name"], "Confidence": 0.0,
-                                                "FirstSeenMillis": item["Timestamp"],
-                                                **{k: found[k] for k in extra if k in found}})
+        entry = best.setdefault(
+            found["Name"],
+            {
+                "Name": found["Name"],
+                "Confidence": 0.0,
+                "FirstSeenMillis": item["Timestamp"],
+                **{k: found[k] for k in extra if k in found},
+            },
+        )
         entry["Confidence"] = max(entry["Confidence"], found["Confidence"])
         entry["FirstSeenMillis"] = min(entry["FirstSeenMillis"], item["Timestamp"])
     ranked = sorted(best.values(), key=lambda e: (-e["Confidence"], e["Name"]))
@@ -76,14 +83,21 @@ def _lines(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _faces(items: list[dict[str, Any]]) -> dict[str, Any]:
     timestamps = sorted({item["Timestamp"] for item in items})
-    return {"count": len(items), "framesWithFaces": len(timestamps),
-            "firstSeenMillis": timestamps[0] if timestamps else None}
+    return {
+        "count": len(items),
+        "framesWithFaces": len(timestamps),
+        "firstSeenMillis": timestamps[0] if timestamps else None,
+    }
 
 
 def _segments(items: list[dict[str, Any]]) -> dict[str, Any]:
     def brief(segment: dict[str, Any]) -> dict[str, Any]:
-        entry = {"Start": segment["StartTimecodeSMPTE"], "End": segment["EndTimecodeSMPTE"],
-                 "StartMillis": segment["StartTimestampMillis"], "EndMillis": segment["EndTimestampMillis"]}
+        entry = {
+            "Start": segment["StartTimecodeSMPTE"],
+            "End": segment["EndTimecodeSMPTE"],
+            "StartMillis": segment["StartTimestampMillis"],
+            "EndMillis": segment["EndTimestampMillis"],
+        }
         if segment["Type"] == "SHOT":
             entry["Index"] = segment["ShotSegment"]["Index"]
         else:
@@ -92,8 +106,13 @@ def _segments(items: list[dict[str, Any]]) -> dict[str, Any]:
 
     shots = [brief(s) for s in items if s["Type"] == "SHOT"]
     cues = [brief(s) for s in items if s["Type"] == "TECHNICAL_CUE"]
-    return {"count": len(items), "shotCount": len(shots), "technicalCueCount": len(cues),
-            "shots": shots[:TOP_ITEMS], "technicalCues": cues[:TOP_ITEMS]}
+    return {
+        "count": len(items),
+        "shotCount": len(shots),
+        "technicalCueCount": len(cues),
+        "shots": shots[:TOP_ITEMS],
+        "technicalCues": cues[:TOP_ITEMS],
+    }
 
 
 # Each Get… call is spelled out, not looked up by name, so the template test can derive the
@@ -125,16 +144,18 @@ def _features(registry: dict[str, Any]) -> dict[str, Feature]:
             raise KeyError(f"video feature {entry['name']!r} has no Get… call or summary in job_results.py")
         # Segment detection has a model version per segment type, not one field.
         version = _segment_versions if entry["name"] == "segments" else _version(job["modelVersion"])
-        features[entry["name"]] = Feature(entry["name"], _GET_PAGE[entry["name"]], job["items"], version,
-                                          _SUMMARISE[entry["name"]])
+        features[entry["name"]] = Feature(
+            entry["name"], _GET_PAGE[entry["name"]], job["items"], version, _SUMMARISE[entry["name"]]
+        )
     return features
 
 
 FEATURES = _features(json.loads((Path(os.environ["SCHEMAS_DIR"]) / "features.json").read_text()))
 
 
-def collect(rekognition: Any, s3: Any, *, feature: str, job_id: str, asset_id: str, bucket: str,
-            prefix: str) -> dict[str, Any]:
+def collect(
+    rekognition: Any, s3: Any, *, feature: str, job_id: str, asset_id: str, bucket: str, prefix: str
+) -> dict[str, Any]:
     """Page through the job's results, store them, and return the branch's summary."""
     spec = FEATURES[feature]
     pages: list[dict[str, Any]] = []
@@ -164,7 +185,11 @@ def collect(rekognition: Any, s3: Any, *, feature: str, job_id: str, asset_id: s
         "items": items,
     }
     check_result(document)
-    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(document).encode("utf-8"),
-                  ContentType="application/json")
-    return {"status": "SUCCEEDED", "jobId": job_id, "resultsLocation": f"s3://{bucket}/{key}",
-            "modelVersion": document["modelVersion"], **spec.summarise(items)}
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(document).encode("utf-8"), ContentType="application/json")
+    return {
+        "status": "SUCCEEDED",
+        "jobId": job_id,
+        "resultsLocation": f"s3://{bucket}/{key}",
+        "modelVersion": document["modelVersion"],
+        **spec.summarise(items),
+    }

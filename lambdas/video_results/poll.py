@@ -25,5 +25,12 @@ VIDEO_RESULTS_PREFIX = os.environ["VIDEO_RESULTS_PREFIX"]
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.warning("no completion arrived in time; polling the job once", extra=event)
-    return collect(boto3.client("rekognition"), boto3.client("s3"), feature=event["feature"], job_id=event["jobId"],
-                   asset_id=event["assetId"], bucket=RESULTS_BUCKET, prefix=VIDEO_RESULTS_PREFIX)
+    return collect(
+        boto3.client("rekognition"),
+        boto3.client("s3"),
+        feature=event["feature"],
+        job_id=event["jobId"],
+        asset_id=event["assetId"],
+        bucket=RESULTS_BUCKET,
+        prefix=VIDEO_RESULTS_PREFIX,
+    )

@@ -23,5 +23,8 @@ def render(definition: dict[str, Any]) -> str:
 
 def stale() -> list[Path]:
     """The committed definitions that differ from what the generator writes now."""
-    return [path for path, build in DEFINITIONS.items()
-            if not path.exists() or path.read_text(encoding="utf-8") != render(build())]
+    return [
+        path
+        for path, build in DEFINITIONS.items()
+        if not path.exists() or path.read_text(encoding="utf-8") != render(build())
+    ]

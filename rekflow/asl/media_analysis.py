@@ -15,20 +15,27 @@ State = dict[str, Any]
 S3_OBJECT = {"Bucket.$": "$.asset.bucket", "Name.$": "$.asset.key", "Version.$": "$.asset.versionId"}
 # The settings ride along from Validate; template parameters arrive as strings, numbers are parsed once. A state
 # that replaces the whole input (ResultPath "$") sets them again from the same constants.
-SETTINGS = {"features": "${Features}",
-            "minConfidence.$": "States.StringToJson('${MinConfidence}')",
-            "maxLabels.$": "States.StringToJson('${MaxLabels}')"}
+SETTINGS = {
+    "features": "${Features}",
+    "minConfidence.$": "States.StringToJson('${MinConfidence}')",
+    "maxLabels.$": "States.StringToJson('${MaxLabels}')",
+}
 
 
 def _wanted(feature: str, title: str, when_wanted: str) -> State:
-    return {"Type": "Choice",
-            "Choices": [{"Variable": "$.settings.features", "StringMatches": f"*{feature}*", "Next": when_wanted}],
-            "Default": f"{title} not requested"}
+    return {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.settings.features", "StringMatches": f"*{feature}*", "Next": when_wanted}],
+        "Default": f"{title} not requested",
+    }
 
 
 def _failed() -> State:
-    return {"Type": "Pass", "Parameters": {"status": "FAILED", "error.$": "$.error.Error", "cause.$": "$.error.Cause"},
-            "End": True}
+    return {
+        "Type": "Pass",
+        "Parameters": {"status": "FAILED", "error.$": "$.error.Error", "cause.$": "$.error.Cause"},
+        "End": True,
+    }
 
 
 def _not_requested() -> State:
@@ -63,94 +70,116 @@ def image_branch(feature: Feature, chosen: bool) -> State:
     # State names are unique across the whole definition, so this Parallel's copies are marked.
     states = {f"{name} (chosen)": state for name, state in states.items()}
     states[f"{detect} (chosen)"]["Catch"][0]["Next"] = f"{failed} (chosen)"
-    return {"StartAt": f"{title} wanted?", "States": {
-        f"{title} wanted?": _wanted(feature.name, title, f"{detect} (chosen)"), **states,
-        f"{title} not requested": _not_requested()}}
+    return {
+        "StartAt": f"{title} wanted?",
+        "States": {
+            f"{title} wanted?": _wanted(feature.name, title, f"{detect} (chosen)"),
+            **states,
+            f"{title} not requested": _not_requested(),
+        },
+    }
 
 
 def video_branch(feature: Feature) -> State:
     job = feature.video
     assert job is not None
     title = f"Video {feature.name}"
-    start, wait, poll, failed = (f"Start {job.job}", f"Wait for {job.job}", f"Poll {job.job} once",
-                                 f"{title} failed")
-    return {"StartAt": f"{title} wanted?", "States": {
-        f"{title} wanted?": _wanted(feature.name, title, start),
-        start: {
-            "Type": "Task",
-            "Comment": "The same object version and feature always send the same ClientRequestToken, "
-                       "so a rerun joins the job already started.",
-            "Resource": _sdk("rekognition", job.start),
-            "Parameters": {
-                "Video": {"S3Object": S3_OBJECT},
-                "NotificationChannel": {"SNSTopicArn": "${VideoCompletionTopicArn}",
-                                        "RoleArn": "${RekognitionPublishRoleArn}"},
-                "JobTag": feature.name,
-                "ClientRequestToken.$": f"States.Hash(States.Format('{{}}:{feature.name}', $.asset.assetId), 'MD5')",
-                **job.request,
-            },
-            "ResultSelector": {"id.$": "$.JobId", "feature": feature.name},
-            "ResultPath": "$.job",
-            "Retry": [*policies.REKOGNITION, policies.REKOGNITION_JOB_LIMIT],
-            "Catch": [policies.catch(policies.VIDEO_MEDIA_ERRORS, failed)],
-            "Next": wait,
-        },
-        wait: {
-            "Type": "Task",
-            "Comment": "Add this branch's task token to the job's item unless the job has already completed "
-                       "(a rerun reuses the ClientRequestToken and gets the finished job back): then poll it "
-                       "at once.",
-            "Resource": "arn:aws:states:::aws-sdk:dynamodb:updateItem.waitForTaskToken",
-            "Parameters": {
-                "TableName": "${VideoJobsTable}",
-                "Key": {"JobId": {"S.$": "$.job.id"}},
-                "UpdateExpression": "SET Feature = :feature, AssetId = :asset, ExpiresAt = :expires, "
-                                    "#waiter = :token",
-                "ConditionExpression": "attribute_not_exists(CompletedStatus)",
-                "ExpressionAttributeNames": {"#waiter.$": "States.Format('Waiter:{}', $$.Execution.Name)"},
-                "ExpressionAttributeValues": {
-                    ":feature": {"S": feature.name},
-                    ":asset": {"S.$": "$.asset.assetId"},
-                    ":expires": {"N.$": "States.Format('{}', $.asset.video.tokenExpiresAt)"},
-                    ":token": {"S.$": "$$.Task.Token"},
+    start, wait, poll, failed = (f"Start {job.job}", f"Wait for {job.job}", f"Poll {job.job} once", f"{title} failed")
+    return {
+        "StartAt": f"{title} wanted?",
+        "States": {
+            f"{title} wanted?": _wanted(feature.name, title, start),
+            start: {
+                "Type": "Task",
+                "Comment": "The same object version and feature always send the same ClientRequestToken, "
+                "so a rerun joins the job already started.",
+                "Resource": _sdk("rekognition", job.start),
+                "Parameters": {
+                    "Video": {"S3Object": S3_OBJECT},
+                    "NotificationChannel": {
+                        "SNSTopicArn": "${VideoCompletionTopicArn}",
+                        "RoleArn": "${RekognitionPublishRoleArn}",
+                    },
+                    "JobTag": feature.name,
+                    "ClientRequestToken.$": (
+                        f"States.Hash(States.Format('{{}}:{feature.name}', $.asset.assetId), 'MD5')"
+                    ),
+                    **job.request,
                 },
+                "ResultSelector": {"id.$": "$.JobId", "feature": feature.name},
+                "ResultPath": "$.job",
+                "Retry": [*policies.REKOGNITION, policies.REKOGNITION_JOB_LIMIT],
+                "Catch": [policies.catch(policies.VIDEO_MEDIA_ERRORS, failed)],
+                "Next": wait,
             },
-            "TimeoutSecondsPath": "$.asset.video.jobTimeoutSeconds",
-            "Retry": [policies.DYNAMODB_SDK],
-            "Catch": [policies.catch(["States.Timeout", "DynamoDb.ConditionalCheckFailedException"], poll,
-                                     "$.waitEnded"),
-                      policies.catch(policies.VIDEO_JOB_ERRORS, failed)],
-            "End": True,
+            wait: {
+                "Type": "Task",
+                "Comment": "Add this branch's task token to the job's item unless the job has already completed "
+                "(a rerun reuses the ClientRequestToken and gets the finished job back): then poll it "
+                "at once.",
+                "Resource": "arn:aws:states:::aws-sdk:dynamodb:updateItem.waitForTaskToken",
+                "Parameters": {
+                    "TableName": "${VideoJobsTable}",
+                    "Key": {"JobId": {"S.$": "$.job.id"}},
+                    "UpdateExpression": "SET Feature = :feature, AssetId = :asset, ExpiresAt = :expires, "
+                    "#waiter = :token",
+                    "ConditionExpression": "attribute_not_exists(CompletedStatus)",
+                    "ExpressionAttributeNames": {"#waiter.$": "States.Format('Waiter:{}', $$.Execution.Name)"},
+                    "ExpressionAttributeValues": {
+                        ":feature": {"S": feature.name},
+                        ":asset": {"S.$": "$.asset.assetId"},
+                        ":expires": {"N.$": "States.Format('{}', $.asset.video.tokenExpiresAt)"},
+                        ":token": {"S.$": "$$.Task.Token"},
+                    },
+                },
+                "TimeoutSecondsPath": "$.asset.video.jobTimeoutSeconds",
+                "Retry": [policies.DYNAMODB_SDK],
+                "Catch": [
+                    policies.catch(["States.Timeout", "DynamoDb.ConditionalCheckFailedException"], poll, "$.waitEnded"),
+                    policies.catch(policies.VIDEO_JOB_ERRORS, failed),
+                ],
+                "End": True,
+            },
+            poll: {
+                "Type": "Task",
+                "Comment": "No completion arrived in time: read the job once instead of waiting forever.",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {
+                    "FunctionName": "${VideoPollFunctionArn}",
+                    "Payload": {"jobId.$": "$.job.id", "feature": feature.name, "assetId.$": "$.asset.assetId"},
+                },
+                "ResultSelector": {"result.$": "$.Payload"},
+                "OutputPath": "$.result",
+                "Retry": [policies.LAMBDA],
+                "Catch": [policies.catch(["VideoJobStillRunning", *policies.VIDEO_JOB_ERRORS], failed)],
+                "End": True,
+            },
+            failed: _failed(),
+            f"{title} not requested": _not_requested(),
         },
-        poll: {
-            "Type": "Task",
-            "Comment": "No completion arrived in time: read the job once instead of waiting forever.",
-            "Resource": "arn:aws:states:::lambda:invoke",
-            "Parameters": {"FunctionName": "${VideoPollFunctionArn}",
-                           "Payload": {"jobId.$": "$.job.id", "feature": feature.name,
-                                       "assetId.$": "$.asset.assetId"}},
-            "ResultSelector": {"result.$": "$.Payload"},
-            "OutputPath": "$.result",
-            "Retry": [policies.LAMBDA],
-            "Catch": [policies.catch(["VideoJobStillRunning", *policies.VIDEO_JOB_ERRORS], failed)],
-            "End": True,
-        },
-        failed: _failed(),
-        f"{title} not requested": _not_requested(),
-    }}
+    }
 
 
 def _parallel(comment: str, features: tuple[Feature, ...], branch: Any) -> State:
-    return {"Type": "Parallel", "Comment": comment,
-            "Branches": [branch(f) for f in features],
-            "ResultSelector": {f"{f.name}.$": f"$[{i}]" for i, f in enumerate(features)},
-            "ResultPath": "$.analysis", "Next": "Build results"}
+    return {
+        "Type": "Parallel",
+        "Comment": comment,
+        "Branches": [branch(f) for f in features],
+        "ResultSelector": {f"{f.name}.$": f"$[{i}]" for i, f in enumerate(features)},
+        "ResultPath": "$.analysis",
+        "Next": "Build results",
+    }
 
 
 def _accepted(media_type: str, next_state: str, extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"And": [{"Variable": "$.asset.status", "StringEquals": "ACCEPTED"},
-                    {"Variable": "$.asset.mediaType", "StringEquals": media_type}, *(extra or [])],
-            "Next": next_state}
+    return {
+        "And": [
+            {"Variable": "$.asset.status", "StringEquals": "ACCEPTED"},
+            {"Variable": "$.asset.mediaType", "StringEquals": media_type},
+            *(extra or []),
+        ],
+        "Next": next_state,
+    }
 
 
 def _to_convert(media_type: str, next_state: str) -> dict[str, Any]:
@@ -173,11 +202,14 @@ def _use_copy(function_payload: dict[str, Any], comment: str) -> State:
 
 
 def image_conversion_states() -> dict[str, State]:
-    return {"Convert image to JPEG": _use_copy(
-        {"asset.$": "$.asset"},
-        "Make an analysable copy: decode the upload (HEIC, AVIF, WebP, TIFF, GIF, BMP, or a JPEG/PNG over "
-        "Rekognition's limits) and write a JPEG under the proxies prefix; the analysis reads the copy, the "
-        "document reports both. Data that cannot be decoded comes back REJECTED with its reason.")}
+    return {
+        "Convert image to JPEG": _use_copy(
+            {"asset.$": "$.asset"},
+            "Make an analysable copy: decode the upload (HEIC, AVIF, WebP, TIFF, GIF, BMP, or a JPEG/PNG over "
+            "Rekognition's limits) and write a JPEG under the proxies prefix; the analysis reads the copy, the "
+            "document reports both. Data that cannot be decoded comes back REJECTED with its reason.",
+        )
+    }
 
 
 def video_conversion_states() -> dict[str, State]:
@@ -187,37 +219,58 @@ def video_conversion_states() -> dict[str, State]:
         "Convert video to H.264": {
             "Type": "Task",
             "Comment": "Make an analysable copy with AWS Elemental MediaConvert: video only, H.264 (QVBR) in MP4, the "
-                       "upload's rotation applied, written under the proxies prefix named by the asset id.",
+            "upload's rotation applied, written under the proxies prefix named by the asset id.",
             "Resource": "arn:aws:states:::mediaconvert:createJob.sync",
             "Parameters": {
                 "Role": "${MediaConvertRoleArn}",
                 "UserMetadata": {"assetId.$": "$.asset.assetId"},
                 "Settings": {
                     "TimecodeConfig": {"Source": "ZEROBASED"},
-                    "Inputs": [{
-                        "FileInput.$": "States.Format('s3://{}/{}', $.asset.bucket, $.asset.key)",
-                        "TimecodeSource": "ZEROBASED",
-                        "VideoSelector": {"Rotate": "AUTO"},
-                    }],
-                    "OutputGroups": [{
-                        "Name": "Analysable copy",
-                        "OutputGroupSettings": {
-                            "Type": "FILE_GROUP_SETTINGS",
-                            "FileGroupSettings": {"Destination.$": "States.Format('s3://{}/${ProxyPrefix}{}/proxy', "
-                                                                   "$.asset.bucket, $.asset.assetId)"},
-                        },
-                        "Outputs": [{
-                            "ContainerSettings": {"Container": "MP4",
-                                                  "Mp4Settings": {"MoovPlacement": "PROGRESSIVE_DOWNLOAD"}},
-                            "VideoDescription": {"CodecSettings": {"Codec": "H_264", "H264Settings": {
-                                "RateControlMode": "QVBR", "QvbrSettings": {"QvbrQualityLevel": 7},
-                                "MaxBitrate": 8000000, "SceneChangeDetect": "TRANSITION_DETECTION"}}},
-                        }],
-                    }],
+                    "Inputs": [
+                        {
+                            "FileInput.$": "States.Format('s3://{}/{}', $.asset.bucket, $.asset.key)",
+                            "TimecodeSource": "ZEROBASED",
+                            "VideoSelector": {"Rotate": "AUTO"},
+                        }
+                    ],
+                    "OutputGroups": [
+                        {
+                            "Name": "Analysable copy",
+                            "OutputGroupSettings": {
+                                "Type": "FILE_GROUP_SETTINGS",
+                                "FileGroupSettings": {
+                                    "Destination.$": "States.Format('s3://{}/${ProxyPrefix}{}/proxy', "
+                                    "$.asset.bucket, $.asset.assetId)"
+                                },
+                            },
+                            "Outputs": [
+                                {
+                                    "ContainerSettings": {
+                                        "Container": "MP4",
+                                        "Mp4Settings": {"MoovPlacement": "PROGRESSIVE_DOWNLOAD"},
+                                    },
+                                    "VideoDescription": {
+                                        "CodecSettings": {
+                                            "Codec": "H_264",
+                                            "H264Settings": {
+                                                "RateControlMode": "QVBR",
+                                                "QvbrSettings": {"QvbrQualityLevel": 7},
+                                                "MaxBitrate": 8000000,
+                                                "SceneChangeDetect": "TRANSITION_DETECTION",
+                                            },
+                                        }
+                                    },
+                                }
+                            ],
+                        }
+                    ],
                 },
             },
-            "ResultSelector": {"id.$": "$.Job.Id", "timing.$": "$.Job.Timing",
-                               "outputGroups.$": "$.Job.OutputGroupDetails"},
+            "ResultSelector": {
+                "id.$": "$.Job.Id",
+                "timing.$": "$.Job.Timing",
+                "outputGroups.$": "$.Job.OutputGroupDetails",
+            },
             "ResultPath": "$.job",
             "Retry": [policies.MEDIACONVERT],
             "Catch": [policies.catch([policies.SYNC_JOB_FAILED], "Did the conversion job fail?")],
@@ -225,13 +278,15 @@ def video_conversion_states() -> dict[str, State]:
         },
         "Take the converted video": _use_copy(
             {"asset.$": "$.asset", "job.$": "$.job"},
-            "Read the copy's version and size; from here the analysis reads the copy."),
+            "Read the copy's version and size; from here the analysis reads the copy.",
+        ),
         "Did the conversion job fail?": {
             "Type": "Choice",
             "Comment": "Caught as States.TaskFailed, the wildcard: a job that ended in ERROR has exactly that name; "
-                       "a refused request or a missing permission has its own, and fails the execution by it.",
-            "Choices": [{"Variable": "$.error.Error", "StringEquals": policies.SYNC_JOB_FAILED,
-                         "Next": "Read the failed job"}],
+            "a refused request or a missing permission has its own, and fails the execution by it.",
+            "Choices": [
+                {"Variable": "$.error.Error", "StringEquals": policies.SYNC_JOB_FAILED, "Next": "Read the failed job"}
+            ],
             "Default": "Conversion could not run",
         },
         "Read the failed job": {
@@ -243,16 +298,19 @@ def video_conversion_states() -> dict[str, State]:
         },
         "Video conversion refused": {
             "Type": "Pass",
-            "Parameters": {"status": "REJECTED", "reason": "CONVERSION_FAILED",
-                           "message.$": "States.Format('MediaConvert ended job {} in ERROR {}: {}', "
-                                        "$.failedJob.job.Id, $.failedJob.job.ErrorCode, $.failedJob.job.ErrorMessage)"},
+            "Parameters": {
+                "status": "REJECTED",
+                "reason": "CONVERSION_FAILED",
+                "message.$": "States.Format('MediaConvert ended job {} in ERROR {}: {}', "
+                "$.failedJob.job.Id, $.failedJob.job.ErrorCode, $.failedJob.job.ErrorMessage)",
+            },
             "ResultPath": "$.routing",
             "Next": "Build results",
         },
         "Conversion could not run": {
             "Type": "Fail",
             "Comment": "Not the video's fault (throttled past the retries, a permission, a refused request): fail "
-                       "by the error's own name.",
+            "by the error's own name.",
             "ErrorPath": "$.error.Error",
             "CausePath": "$.error.Cause",
         },
@@ -261,38 +319,58 @@ def video_conversion_states() -> dict[str, State]:
 
 def definition() -> State:
     """MediaAnalysis, the Standard workflow: images and videos, videos converted with MediaConvert (.sync)."""
-    return _workflow("Analyze video", {"Analyze video": _parallel(
-        "One Rekognition video job per feature, each branch waiting for its own completion; a failing feature "
-        "yields a partial result.", VIDEO_FEATURES, video_branch), **video_conversion_states()},
-        convert_videos=True)
+    return _workflow(
+        "Analyze video",
+        {
+            "Analyze video": _parallel(
+                "One Rekognition video job per feature, each branch waiting for its own completion; a failing feature "
+                "yields a partial result.",
+                VIDEO_FEATURES,
+                video_branch,
+            ),
+            **video_conversion_states(),
+        },
+        convert_videos=True,
+    )
 
 
 def image_express_definition() -> State:
     """ImageAnalysis, the Express option for images (template parameter ImageWorkflow=EXPRESS): the same states,
     except that a video, which needs task tokens Express cannot wait for, is handed to MediaAnalysis."""
-    return _workflow("Hand video to MediaAnalysis", {"Hand video to MediaAnalysis": {
-        "Type": "Task",
-        "Comment": "Express workflows cannot wait for a task token: the video runs on the Standard MediaAnalysis, "
-                   "started with this execution's input (the S3 event).",
-        "Resource": "arn:aws:states:::states:startExecution",
-        "Parameters": {"StateMachineArn": "${MediaAnalysisArn}", "Input.$": "$$.Execution.Input"},
-        "ResultSelector": {"handedOverTo.$": "$.ExecutionArn"},
-        "Retry": [policies.START_EXECUTION],
-        "End": True,
-    }}, comment="rekflow ImageAnalysis (Express): validate an uploaded object and analyse an image with "
-                "Rekognition, store the results; a video goes on to MediaAnalysis.")
+    return _workflow(
+        "Hand video to MediaAnalysis",
+        {
+            "Hand video to MediaAnalysis": {
+                "Type": "Task",
+                "Comment": (
+                    "Express workflows cannot wait for a task token: the video runs on the Standard MediaAnalysis, "
+                    "started with this execution's input (the S3 event)."
+                ),
+                "Resource": "arn:aws:states:::states:startExecution",
+                "Parameters": {"StateMachineArn": "${MediaAnalysisArn}", "Input.$": "$$.Execution.Input"},
+                "ResultSelector": {"handedOverTo.$": "$.ExecutionArn"},
+                "Retry": [policies.START_EXECUTION],
+                "End": True,
+            }
+        },
+        comment="rekflow ImageAnalysis (Express): validate an uploaded object and analyse an image with "
+        "Rekognition, store the results; a video goes on to MediaAnalysis.",
+    )
 
 
-def _workflow(video_route: str, video_states: dict[str, State],
-              comment: str = "rekflow MediaAnalysis: validate an uploaded object, route it, make an analysable copy "
-                             "when Rekognition cannot read it as it is, analyse it with Rekognition, store the "
-                             "results.", convert_videos: bool = False) -> State:
+def _workflow(
+    video_route: str,
+    video_states: dict[str, State],
+    comment: str = "rekflow MediaAnalysis: validate an uploaded object, route it, make an analysable copy "
+    "when Rekognition cannot read it as it is, analyse it with Rekognition, store the "
+    "results.",
+    convert_videos: bool = False,
+) -> State:
     # Express cannot wait for a .sync job: there a video to convert takes the video route (to MediaAnalysis).
     conversions = [_to_convert("image", "Convert image to JPEG")]
     if convert_videos:
         conversions.append(_to_convert("video", "Convert video to H.264"))
-    every_image_feature = [{"Variable": "$.settings.features", "StringMatches": f"*{f.name}*"}
-                           for f in IMAGE_FEATURES]
+    every_image_feature = [{"Variable": "$.settings.features", "StringMatches": f"*{f.name}*"} for f in IMAGE_FEATURES]
     return {
         "Comment": comment,
         "StartAt": "Validate object",
@@ -300,7 +378,7 @@ def _workflow(video_route: str, video_states: dict[str, State],
             "Validate object": {
                 "Type": "Task",
                 "Comment": "Decide from the object's bytes whether Rekognition can analyse it. The settings ride "
-                           "along from here: template parameters arrive as strings, numbers are parsed once.",
+                "along from here: template parameters arrive as strings, numbers are parsed once.",
                 "Resource": "arn:aws:states:::lambda:invoke",
                 "Parameters": {"FunctionName": "${ValidateFunctionArn}", "Payload.$": "$"},
                 "ResultSelector": {"asset.$": "$.Payload", "settings": SETTINGS},
@@ -311,33 +389,50 @@ def _workflow(video_route: str, video_states: dict[str, State],
             "What kind of media is it?": {
                 "Type": "Choice",
                 "Comment": "Every image feature wanted (the default) takes the Parallel without a Choice per "
-                           "branch: four states fewer per image. A copy, once made, comes back here as analysable.",
-                "Choices": [*conversions,
-                            _accepted("image", "Analyze image", every_image_feature),
-                            _accepted("image", "Analyze chosen image features"),
-                            _accepted("video", video_route)],
+                "branch: four states fewer per image. A copy, once made, comes back here as analysable.",
+                "Choices": [
+                    *conversions,
+                    _accepted("image", "Analyze image", every_image_feature),
+                    _accepted("image", "Analyze chosen image features"),
+                    _accepted("video", video_route),
+                ],
                 "Default": "Build results",
             },
-            "Analyze image": _parallel("One branch per Rekognition feature; a failing feature yields a partial "
-                                       "result, not a lost one.", IMAGE_FEATURES,
-                                       lambda f: image_branch(f, chosen=False)),
-            "Analyze chosen image features": _parallel("The same branches, each first asking whether the Features "
-                                                       "parameter wants it.", IMAGE_FEATURES,
-                                                       lambda f: image_branch(f, chosen=True)),
+            "Analyze image": _parallel(
+                "One branch per Rekognition feature; a failing feature yields a partial result, not a lost one.",
+                IMAGE_FEATURES,
+                lambda f: image_branch(f, chosen=False),
+            ),
+            "Analyze chosen image features": _parallel(
+                "The same branches, each first asking whether the Features parameter wants it.",
+                IMAGE_FEATURES,
+                lambda f: image_branch(f, chosen=True),
+            ),
             **image_conversion_states(),
             **video_states,
             "Build results": {
                 "Type": "Task",
                 "Comment": "Assemble the schema-versioned document, the summary item and the event from what the "
-                           "run found.",
+                "run found.",
                 "Resource": "arn:aws:states:::lambda:invoke",
-                "Parameters": {"FunctionName": "${BuildResultsFunctionArn}",
-                               "Payload": {"run.$": "$",
-                                           "execution": {"id.$": "$$.Execution.Id", "name.$": "$$.Execution.Name",
-                                                         "startedAt.$": "$$.Execution.StartTime"}}},
-                "ResultSelector": {"document.$": "$.Payload.document", "item.$": "$.Payload.item",
-                                   "event.$": "$.Payload.event", "outcome.$": "$.Payload.outcome",
-                                   "claim.$": "$.Payload.claim"},
+                "Parameters": {
+                    "FunctionName": "${BuildResultsFunctionArn}",
+                    "Payload": {
+                        "run.$": "$",
+                        "execution": {
+                            "id.$": "$$.Execution.Id",
+                            "name.$": "$$.Execution.Name",
+                            "startedAt.$": "$$.Execution.StartTime",
+                        },
+                    },
+                },
+                "ResultSelector": {
+                    "document.$": "$.Payload.document",
+                    "item.$": "$.Payload.item",
+                    "event.$": "$.Payload.event",
+                    "outcome.$": "$.Payload.outcome",
+                    "claim.$": "$.Payload.claim",
+                },
                 "ResultPath": "$",
                 "Retry": [policies.LAMBDA],
                 "Next": "Store results document",
@@ -345,8 +440,12 @@ def _workflow(video_route: str, video_states: dict[str, State],
             "Store results document": {
                 "Type": "Task",
                 "Resource": "arn:aws:states:::aws-sdk:s3:putObject",
-                "Parameters": {"Bucket": "${ResultsBucket}", "Key.$": "$.outcome.resultsKey",
-                               "Body.$": "States.JsonToString($.document)", "ContentType": "application/json"},
+                "Parameters": {
+                    "Bucket": "${ResultsBucket}",
+                    "Key.$": "$.outcome.resultsKey",
+                    "Body.$": "States.JsonToString($.document)",
+                    "ContentType": "application/json",
+                },
                 "ResultPath": None,
                 "Next": "Record summary",
                 "Comment": "Same key for every run of this object version: a rerun overwrites, never duplicates.",
@@ -355,16 +454,19 @@ def _workflow(video_route: str, video_states: dict[str, State],
             "Record summary": {
                 "Type": "Task",
                 "Comment": "Claim the record: a first run, a redrive of the run that claimed it, or a run whose "
-                           "claim expired unannounced may write; any other run of the same object version stops "
-                           "at Already recorded.",
+                "claim expired unannounced may write; any other run of the same object version stops "
+                "at Already recorded.",
                 "Resource": "arn:aws:states:::dynamodb:putItem",
                 "Parameters": {
                     "TableName": "${ResultsTable}",
                     "Item.$": "$.item",
                     "ConditionExpression": "attribute_not_exists(AssetId) OR (Announced = :false AND "
-                                           "(ExecutionArn = :execution OR ClaimExpiresAt <= :now))",
-                    "ExpressionAttributeValues": {":false": {"BOOL": False}, ":execution": {"S.$": "$$.Execution.Id"},
-                                                  ":now": {"N.$": "$.claim.now"}},
+                    "(ExecutionArn = :execution OR ClaimExpiresAt <= :now))",
+                    "ExpressionAttributeValues": {
+                        ":false": {"BOOL": False},
+                        ":execution": {"S.$": "$$.Execution.Id"},
+                        ":now": {"N.$": "$.claim.now"},
+                    },
                 },
                 "ResultPath": None,
                 "Retry": [policies.DYNAMODB_OPTIMISED],
@@ -374,7 +476,7 @@ def _workflow(video_route: str, video_states: dict[str, State],
             "Already recorded": {
                 "Type": "Pass",
                 "Comment": "Another run of this object version recorded it (or is recording it now): nothing more "
-                           "to do.",
+                "to do.",
                 "Result": True,
                 "ResultPath": "$.outcome.duplicate",
                 "OutputPath": "$.outcome",
@@ -383,10 +485,18 @@ def _workflow(video_route: str, video_states: dict[str, State],
             "Announce results": {
                 "Type": "Task",
                 "Comment": "One event per asset; template.yaml's ModerationReviewRule sends those that need a "
-                           "moderation review on to the review topic.",
+                "moderation review on to the review topic.",
                 "Resource": "arn:aws:states:::events:putEvents",
-                "Parameters": {"Entries": [{"EventBusName": "${EventBusName}", "Source": "${EventSource}",
-                                            "DetailType": "${EventDetailType}", "Detail.$": "$.event"}]},
+                "Parameters": {
+                    "Entries": [
+                        {
+                            "EventBusName": "${EventBusName}",
+                            "Source": "${EventSource}",
+                            "DetailType": "${EventDetailType}",
+                            "Detail.$": "$.event",
+                        }
+                    ]
+                },
                 "ResultPath": None,
                 "Retry": [policies.EVENTBRIDGE],
                 "Next": "Mark announced",
@@ -394,11 +504,14 @@ def _workflow(video_route: str, video_states: dict[str, State],
             "Mark announced": {
                 "Type": "Task",
                 "Comment": "The event is out: from now on every other run of this object version stops at "
-                           "Already recorded.",
+                "Already recorded.",
                 "Resource": "arn:aws:states:::dynamodb:updateItem",
-                "Parameters": {"TableName": "${ResultsTable}", "Key": {"AssetId": {"S.$": "$.outcome.assetId"}},
-                               "UpdateExpression": "SET Announced = :true",
-                               "ExpressionAttributeValues": {":true": {"BOOL": True}}},
+                "Parameters": {
+                    "TableName": "${ResultsTable}",
+                    "Key": {"AssetId": {"S.$": "$.outcome.assetId"}},
+                    "UpdateExpression": "SET Announced = :true",
+                    "ExpressionAttributeValues": {":true": {"BOOL": True}},
+                },
                 "ResultPath": None,
                 "OutputPath": "$.outcome",
                 "Retry": [policies.DYNAMODB_OPTIMISED],

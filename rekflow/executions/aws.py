@@ -42,13 +42,17 @@ def state_machine_logical_id() -> str:
     supported by EXPRESS state machines"); an Express workflow's executions are read in its log group.
     """
     machines = Template.load(TEMPLATE_PATH).resources_of_type("AWS::Serverless::StateMachine")
-    started_by_uploads = [logical_id for logical_id, machine in machines.items()
-                          if machine["Properties"].get("Type", "STANDARD") == "STANDARD"
-                          and any(_starts_on_object_created(source)
-                                  for source in machine["Properties"].get("Events", {}).values())]
+    started_by_uploads = [
+        logical_id
+        for logical_id, machine in machines.items()
+        if machine["Properties"].get("Type", "STANDARD") == "STANDARD"
+        and any(_starts_on_object_created(source) for source in machine["Properties"].get("Events", {}).values())
+    ]
     if len(started_by_uploads) != 1:
-        raise AwsError(f"template.yaml should have one Standard state machine started by Object Created events, "
-                       f"not {started_by_uploads or 'none'}")
+        raise AwsError(
+            f"template.yaml should have one Standard state machine started by Object Created events, "
+            f"not {started_by_uploads or 'none'}"
+        )
     return started_by_uploads[0]
 
 
@@ -73,7 +77,8 @@ class DeployedStack:
         logical_id = state_machine_logical_id()
         with _said(f"stack {stack_name}"):
             resource = session.client("cloudformation").describe_stack_resource(
-                StackName=stack_name, LogicalResourceId=logical_id)["StackResourceDetail"]
+                StackName=stack_name, LogicalResourceId=logical_id
+            )["StackResourceDetail"]
         # Ref returns a state machine's ARN (AWS::StepFunctions::StateMachine, Return values), and a
         # resource's physical id is what Ref returns: checked, as the second is our reading.
         arn = str(resource.get("PhysicalResourceId", ""))
@@ -96,9 +101,11 @@ class DeployedStack:
         """The newest `limit` executions (ListExecutions answers newest first), `status` only if given."""
         filters = {"statusFilter": status} if status else {}
         with _said(f"the executions of {self.state_machine_arn}"):
-            listed = self.sfn.get_paginator("list_executions").paginate(
-                stateMachineArn=self.state_machine_arn, **filters,
-                PaginationConfig={"MaxItems": limit}).build_full_result()["executions"]
+            listed = (
+                self.sfn.get_paginator("list_executions")
+                .paginate(stateMachineArn=self.state_machine_arn, **filters, PaginationConfig={"MaxItems": limit})
+                .build_full_result()["executions"]
+            )
         return [self.summary(item["executionArn"]) for item in listed]
 
     def summary(self, name: str) -> ExecutionSummary:
@@ -106,10 +113,18 @@ class DeployedStack:
         failed = failing_state(self.history(name)) if described["status"] in UNSUCCESSFUL else None
         outcome, reason = outcome_of(json.loads(described["output"]) if described.get("output") else None)
         return ExecutionSummary(
-            name=described["name"], execution_arn=described["executionArn"], status=described["status"],
-            start_date=iso(described["startDate"]), stop_date=iso(described.get("stopDate")),
-            key=object_key(json.loads(described.get("input") or "{}")), outcome=outcome, reason=reason,
-            failed_state=failed, error=described.get("error"), cause=described.get("cause"))
+            name=described["name"],
+            execution_arn=described["executionArn"],
+            status=described["status"],
+            start_date=iso(described["startDate"]),
+            stop_date=iso(described.get("stopDate")),
+            key=object_key(json.loads(described.get("input") or "{}")),
+            outcome=outcome,
+            reason=reason,
+            failed_state=failed,
+            error=described.get("error"),
+            cause=described.get("cause"),
+        )
 
     def describe(self, name: str) -> dict[str, Any]:
         with _said(f"execution {name}"):
@@ -130,8 +145,10 @@ class DeployedStack:
         """
         described = self.describe(name)
         if described.get("redriveStatus") == "NOT_REDRIVABLE":
-            raise NotRedrivable(f"execution {described['name']} ({described['status']}) cannot be redriven: "
-                                f"{described.get('redriveStatusReason', 'no reason given')}")
+            raise NotRedrivable(
+                f"execution {described['name']} ({described['status']}) cannot be redriven: "
+                f"{described.get('redriveStatusReason', 'no reason given')}"
+            )
         with _said(f"redrive of execution {name}"):
             return self.sfn.redrive_execution(executionArn=described["executionArn"])["redriveDate"]  # type: ignore[no-any-return]
 
@@ -139,9 +156,13 @@ class DeployedStack:
         """Start a new execution with execution `name`'s input; returns the new execution's ARN."""
         described = self.describe(name)
         with _said(f"replay of execution {name}"):
-            return str(self.sfn.start_execution(stateMachineArn=self.state_machine_arn,
-                                                name=replay_name(described["name"]),
-                                                input=described["input"])["executionArn"])
+            return str(
+                self.sfn.start_execution(
+                    stateMachineArn=self.state_machine_arn,
+                    name=replay_name(described["name"]),
+                    input=described["input"],
+                )["executionArn"]
+            )
 
 
 @contextlib.contextmanager

@@ -28,8 +28,9 @@ def measure(executions: int) -> dict[str, float]:
     photo = next(s for s in SAMPLES if s.name == "cat.jpg").make()
     folder = Path(tempfile.mkdtemp(prefix="rekflow-bench-records-"))
     (folder / "cat.jpg").write_bytes(photo)
-    args = argparse.Namespace(output=folder / "out", keep_history=False, backend="fixture", video_fps=1.0,
-                              replay_of=None)
+    args = argparse.Namespace(
+        output=folder / "out", keep_history=False, backend="fixture", video_fps=1.0, replay_of=None
+    )
     totals = dict.fromkeys(("execution", "record, no history", "read the history", "record with the history"), 0.0)
     with LocalRuntime("fixture") as runtime:
         for number in range(WARM_UP + executions):

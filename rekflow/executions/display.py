@@ -15,8 +15,14 @@ def executions_table(summaries: list[ExecutionSummary], where: str) -> Table:
         # A name whole, on one line, to copy into `rekflow history NAME`; the other cells fold.
         table.add_column(column, overflow="fold", no_wrap=column == "name")
     for summary in summaries:
-        table.add_row(summary.start_date[:19].replace("T", " "), summary.name, status_cell(summary),
-                      summary.key or "", summary.failed_state or "", summary.error or "")
+        table.add_row(
+            summary.start_date[:19].replace("T", " "),
+            summary.name,
+            status_cell(summary),
+            summary.key or "",
+            summary.failed_state or "",
+            summary.error or "",
+        )
     return table
 
 
@@ -39,8 +45,14 @@ def history_table(name: str, events: list[Event]) -> Table:
     if failed:
         title += f" at {failed!r}"
     table = Table(title=title)
-    for column, justify in (("+s", "right"), ("state", "left"), ("event", "left"), ("attempt", "right"),
-                            ("error", "left"), ("cause", "left")):
+    for column, justify in (
+        ("+s", "right"),
+        ("state", "left"),
+        ("event", "left"),
+        ("attempt", "right"),
+        ("error", "left"),
+        ("cause", "left"),
+    ):
         table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for line in readable(events):
         table.add_row(f"{line.seconds:.3f}", line.state, line.what, str(line.attempt or ""), line.error, line.cause)

@@ -20,11 +20,22 @@ Event = dict[str, Any]
 EXECUTION_ENDS = frozenset({"ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted", "ExecutionSucceeded"})
 # A state's own failure: its work failed, timed out or could not start, or an expression failed.
 # Parallel/Map failures are left out: they report a branch's or an iteration's failure, not their own.
-_STATE_FAILURES = frozenset({
-    "TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed",
-    "LambdaFunctionFailed", "LambdaFunctionTimedOut", "LambdaFunctionStartFailed", "LambdaFunctionScheduleFailed",
-    "ActivityFailed", "ActivityTimedOut", "ActivityScheduleFailed", "EvaluationFailed",
-})
+_STATE_FAILURES = frozenset(
+    {
+        "TaskFailed",
+        "TaskTimedOut",
+        "TaskStartFailed",
+        "TaskSubmitFailed",
+        "LambdaFunctionFailed",
+        "LambdaFunctionTimedOut",
+        "LambdaFunctionStartFailed",
+        "LambdaFunctionScheduleFailed",
+        "ActivityFailed",
+        "ActivityTimedOut",
+        "ActivityScheduleFailed",
+        "EvaluationFailed",
+    }
+)
 # The start of one attempt at a state's work: the attempts of one visit count the retries.
 _ATTEMPT_STARTS = frozenset({"TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled"})
 _CONTAINERS = ("ParallelState", "MapState")
@@ -95,7 +106,7 @@ def visits(events: list[Event]) -> dict[int, Visit]:
 def last_attempt(events: list[Event]) -> list[Event]:
     """The events of the latest attempt: after the last ExecutionRedriven, if the execution was redriven."""
     redriven = [i for i, e in enumerate(events) if e["type"] == "ExecutionRedriven"]
-    return events[redriven[-1]:] if redriven else events
+    return events[redriven[-1] :] if redriven else events
 
 
 def failing_state(events: list[Event]) -> str | None:
@@ -113,8 +124,9 @@ def failing_state(events: list[Event]) -> str | None:
     attempt = last_attempt(events)
     belongs = visits(events)
     error = details(ends[-1]).get("error")
-    matching = [e for e in attempt if e["type"] in _STATE_FAILURES and e["id"] in belongs
-                and details(e).get("error") == error]
+    matching = [
+        e for e in attempt if e["type"] in _STATE_FAILURES and e["id"] in belongs and details(e).get("error") == error
+    ]
     if matching:
         return belongs[matching[-1]["id"]].name
     still_open = _entered_not_exited(attempt, belongs)
@@ -164,9 +176,16 @@ def readable(events: list[Event], cause_width: int = 100) -> list[Line]:
             if not {"stateEnteredEventDetails", "stateExitedEventDetails"} & event.keys():
                 attempt = attempts.get(visit.entered_id)
         info = details(event)
-        lines.append(Line((_timestamp(event) - started).total_seconds(), visit.name if visit else "",
-                          in_words(event["type"]), attempt, str(info.get("error") or ""),
-                          shorten(str(info.get("cause") or ""), cause_width)))
+        lines.append(
+            Line(
+                (_timestamp(event) - started).total_seconds(),
+                visit.name if visit else "",
+                in_words(event["type"]),
+                attempt,
+                str(info.get("error") or ""),
+                shorten(str(info.get("cause") or ""), cause_width),
+            )
+        )
     return lines
 
 
@@ -177,7 +196,7 @@ def in_words(event_type: str) -> str:
 
 def shorten(text: str, width: int) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= width else text[:width - 1] + "…"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _timestamp(event: Event) -> datetime:
@@ -187,5 +206,7 @@ def _timestamp(event: Event) -> datetime:
 
 def json_events(events: list[Event]) -> list[Event]:
     """The events as JSON holds them: timestamps as ISO 8601 strings (boto3 and moto give datetimes)."""
-    return [{**event, "timestamp": event["timestamp"].isoformat()} if isinstance(event["timestamp"], datetime)
-            else event for event in events]
+    return [
+        {**event, "timestamp": event["timestamp"].isoformat()} if isinstance(event["timestamp"], datetime) else event
+        for event in events
+    ]

@@ -27,22 +27,42 @@ def replay_locally(args: argparse.Namespace) -> int:
     record = executions.find(args.name)
     path = Path(record["file"])
     if not path.is_file():
-        err.print(f"rekflow: {path}, the file {record['name']} analysed, is gone; a local replay uploads it again",
-                  markup=False, highlight=False, soft_wrap=True)
+        err.print(
+            f"rekflow: {path}, the file {record['name']} analysed, is gone; a local replay uploads it again",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
         return cli.EXIT_USAGE
     changed = changed_since(record, path)
     if changed:
-        err.print(f"rekflow: {path} changed since {record['name']} ran ({changed}): the replay analyses it as it "
-                  "is now", markup=False, highlight=False, soft_wrap=True)
+        err.print(
+            f"rekflow: {path} changed since {record['name']} ran ({changed}): the replay analyses it as it is now",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     before = set(executions.names())
-    run = argparse.Namespace(output=args.output, backend=args.backend or record["backend"],
-                             video_fps=args.video_fps or record["videoFps"], aws_bucket=args.aws_bucket,
-                             logs=args.logs, json=args.json, concurrency=1, keep_history=False,
-                             replay_of=record["name"])
+    run = argparse.Namespace(
+        output=args.output,
+        backend=args.backend or record["backend"],
+        video_fps=args.video_fps or record["videoFps"],
+        aws_bucket=args.aws_bucket,
+        logs=args.logs,
+        json=args.json,
+        concurrency=1,
+        keep_history=False,
+        replay_of=record["name"],
+    )
     code = cli.analyze_items([cli.InputFile(path, record["key"])], run)
     replayed_as = ", ".join(sorted(set(executions.names()) - before))
-    err.print(f"rekflow: replayed {record['name']} as {replayed_as}: {record['key']} uploaded again from {path} "
-              "(a new object version) to a fresh local stack", markup=False, highlight=False, soft_wrap=True)
+    err.print(
+        f"rekflow: replayed {record['name']} as {replayed_as}: {record['key']} uploaded again from {path} "
+        "(a new object version) to a fresh local stack",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
     return code
 
 

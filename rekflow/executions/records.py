@@ -47,10 +47,19 @@ def keep(args: argparse.Namespace, item: InputFile, event: dict[str, Any], resul
     outcome, reason = outcome_of(result.output)
     stat = item.path.stat()
     summary = ExecutionSummary(
-        name=result.name, execution_arn=result.arn, status=result.status,
-        start_date=iso(result.start_date), stop_date=iso(result.stop_date), key=item.key,
-        outcome=outcome, reason=reason, failed_state=failing_state(history) if history else None,
-        error=result.error, cause=result.cause, replay_of=args.replay_of)
+        name=result.name,
+        execution_arn=result.arn,
+        status=result.status,
+        start_date=iso(result.start_date),
+        stop_date=iso(result.stop_date),
+        key=item.key,
+        outcome=outcome,
+        reason=reason,
+        failed_state=failing_state(history) if history else None,
+        error=result.error,
+        cause=result.cause,
+        replay_of=args.replay_of,
+    )
     record = {
         **summary.as_json(),
         "input": event,
@@ -79,8 +88,9 @@ class LocalExecutions:
     def names(self) -> list[str]:
         if not self.folder.is_dir():
             return []
-        return sorted(p.name.removesuffix(".json") for p in self.folder.glob("*.json")
-                      if not p.name.endswith(_HISTORY_SUFFIX))
+        return sorted(
+            p.name.removesuffix(".json") for p in self.folder.glob("*.json") if not p.name.endswith(_HISTORY_SUFFIX)
+        )
 
     def find(self, name: str) -> dict[str, Any]:
         """The record of execution `name`, or of the one execution whose name starts with it."""
@@ -88,11 +98,13 @@ class LocalExecutions:
         matches = [name] if name in names else [n for n in names if n.startswith(name)]
         if len(matches) != 1:
             if not names:
-                raise ExecutionNotFound(f"no executions recorded in {self.folder}/: run `rekflow analyze --output "
-                                        f"{self.output}` first")
+                raise ExecutionNotFound(
+                    f"no executions recorded in {self.folder}/: run `rekflow analyze --output {self.output}` first"
+                )
             what = "matches several executions" if matches else "matches no execution"
-            raise ExecutionNotFound(f"{name!r} {what} in {self.folder}/ (`rekflow executions --output "
-                                    f"{self.output}` lists them)")
+            raise ExecutionNotFound(
+                f"{name!r} {what} in {self.folder}/ (`rekflow executions --output {self.output}` lists them)"
+            )
         record = self._read(matches[0])
         if record is None:
             raise ExecutionNotFound(f"{self.folder / matches[0]}.json is not an execution record")

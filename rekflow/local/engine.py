@@ -34,8 +34,14 @@ MOTO_VERSION = "5.2.5"
 # AWS names aws-sdk integration errors "<Service>.<Code>" with the service in PascalCase
 # (Rekognition.ThrottlingException, S3.NoSuchKeyException). moto only knows a few services
 # and otherwise uses the lower-case name from the ARN, which no Retry or Catch would match.
-AWS_SDK_ERROR_PREFIXES = {"rekognition": "Rekognition", "s3": "S3", "sns": "SNS", "sqs": "SQS",
-                          "eventbridge": "EventBridge", "lambda": "Lambda"}
+AWS_SDK_ERROR_PREFIXES = {
+    "rekognition": "Rekognition",
+    "s3": "S3",
+    "sns": "SNS",
+    "sqs": "SQS",
+    "eventbridge": "EventBridge",
+    "lambda": "Lambda",
+}
 
 # The optimised integrations (dynamodb:, sns:, events:) run on the AWS SDK for Java v1, and Step
 # Functions names their errors "<Prefix>.<exception class>": the modelled error's shape name with
@@ -105,15 +111,23 @@ def patches() -> list[Patch]:
         Patch(retrier_decl, "time", SimpleNamespace(sleep=_scaled_sleep)),
         Patch(AmazonStateLanguageParser, "parse", staticmethod(_parsed_once(AmazonStateLanguageParser.parse))),
         Patch(json_path, "parse", _jsonpath_once(json_path.parse)),
-        Patch(BackendDict, "_create_account_specific_backend",
-              _known_accounts_fast(BackendDict._create_account_specific_backend)),
+        Patch(
+            BackendDict,
+            "_create_account_specific_backend",
+            _known_accounts_fast(BackendDict._create_account_specific_backend),
+        ),
     ]
-    for module_name, class_name in (("state_task_service_dynamodb", "StateTaskServiceDynamoDB"),
-                                    ("state_task_service_sns", "StateTaskServiceSns"),
-                                    ("state_task_service_events", "StateTaskServiceEvents")):
+    for module_name, class_name in (
+        ("state_task_service_dynamodb", "StateTaskServiceDynamoDB"),
+        ("state_task_service_sns", "StateTaskServiceSns"),
+        ("state_task_service_events", "StateTaskServiceEvents"),
+    ):
         integration = getattr(importlib.import_module(f"{_SERVICE}.{module_name}"), class_name)
-        found.append(Patch(integration, "_from_error",
-                           _java_v1_from_error(integration._from_error, *_JAVA_V1_SERVICES[class_name])))
+        found.append(
+            Patch(
+                integration, "_from_error", _java_v1_from_error(integration._from_error, *_JAVA_V1_SERVICES[class_name])
+            )
+        )
     found.append(Patch(EventsRule, "send_to_targets", _with_sns_targets(EventsRule.send_to_targets)))
     found.append(_mediaconvert_patch())
     for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
@@ -131,8 +145,10 @@ def patched_moto(retry_time_scale: float = 1.0) -> Iterator[None]:
     """Apply every patch (once, however deeply nested) for the duration of the block."""
     installed = version("moto")
     if installed != MOTO_VERSION:
-        raise RuntimeError(f"rekflow's moto patches were written for moto {MOTO_VERSION}, not {installed}: "
-                           "re-check each target in rekflow/local/engine.py and update MOTO_VERSION")
+        raise RuntimeError(
+            f"rekflow's moto patches were written for moto {MOTO_VERSION}, not {installed}: "
+            "re-check each target in rekflow/local/engine.py and update MOTO_VERSION"
+        )
     with _State.lock:
         _State.retry_time_scale = retry_time_scale
         if _State.depth == 0:
@@ -207,13 +223,20 @@ def _java_v1_from_error(original: Any, service: str, label: str) -> Any:
         code = ex.response["Error"]["Code"]
         error = java_v1_error_name(service, code)
         metadata = ex.response.get("ResponseMetadata", {})
-        cause = (f"{ex.response['Error'].get('Message', '')} (Service: {label}; Status Code: "
-                 f"{metadata.get('HTTPStatusCode')}; Error Code: {code}; Request ID: {metadata.get('RequestId')}; "
-                 "Proxy: null)")
-        details = TaskFailedEventDetails(error=error, cause=cause, resource=self._get_sfn_resource(),
-                                         resourceType=self._get_sfn_resource_type())
-        return FailureEvent(env=env, error_name=CustomErrorName(error), event_type=HistoryEventType.TaskFailed,
-                            event_details=EventDetails(taskFailedEventDetails=details))
+        cause = (
+            f"{ex.response['Error'].get('Message', '')} (Service: {label}; Status Code: "
+            f"{metadata.get('HTTPStatusCode')}; Error Code: {code}; Request ID: {metadata.get('RequestId')}; "
+            "Proxy: null)"
+        )
+        details = TaskFailedEventDetails(
+            error=error, cause=cause, resource=self._get_sfn_resource(), resourceType=self._get_sfn_resource_type()
+        )
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(error),
+            event_type=HistoryEventType.TaskFailed,
+            event_details=EventDetails(taskFailedEventDetails=details),
+        )
 
     return from_error
 
@@ -222,8 +245,9 @@ def _java_v1_from_error(original: Any, service: str, label: str) -> Any:
 def _mediaconvert_patch() -> Patch:
     """arn:aws:states:::mediaconvert:createJob(.sync) runs rekflow's integration (rekflow/local/mediaconvert_sync.py):
     moto 5.2.5 builds an unsupported-service task for it, which refuses .sync."""
-    factory = importlib.import_module("moto.stepfunctions.parser.asl.component.state.exec.state_task."
-                                      "state_task_factory")
+    factory = importlib.import_module(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_factory"
+    )
     original = factory.state_task_service_for
 
     def state_task_service_for(service_name: str) -> Any:
@@ -336,9 +360,11 @@ def _distributed_map_patches() -> list[Patch]:
     reader = importlib.import_module(f"{_DMAP}.item_reader.eval.resource_eval_s3").ResourceEvalS3
     writer = importlib.import_module(f"{_DMAP}.result_writer.resource_eval.resource_eval_s3").ResourceEvalS3
     worker = importlib.import_module(
-        f"{_DMAP}.iteration.itemprocessor.distributed_item_processor_worker").DistributedItemProcessorWorker
+        f"{_DMAP}.iteration.itemprocessor.distributed_item_processor_worker"
+    ).DistributedItemProcessorWorker
     iteration = importlib.import_module(
-        f"{_DMAP}.iteration.distributed_iteration_component").DistributedIterationComponent
+        f"{_DMAP}.iteration.distributed_iteration_component"
+    ).DistributedIterationComponent
     from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 
     return [
@@ -376,8 +402,13 @@ def _named_execution(start_execution: Callable[..., Any]) -> Callable[..., Any]:
     child) fails with ExecutionAlreadyExists."""
     import uuid
 
-    def start(self: Any, state_machine_arn: str, name: str | None = None, execution_input: Any = None,
-              trace_header: Any = None) -> Any:
+    def start(
+        self: Any,
+        state_machine_arn: str,
+        name: str | None = None,
+        execution_input: Any = None,
+        trace_header: Any = None,
+    ) -> Any:
         return start_execution(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
 
     return start
@@ -424,8 +455,12 @@ def _sfn_request_members(normalise: Callable[..., None]) -> Callable[..., None]:
     and calls the Step Functions API, whose members are camelCase (stateMachineArn). moto passes the PascalCase
     names to botocore, which refuses them: each is renamed to the API member it stands for."""
 
-    def normalise_parameters(self: Any, parameters: dict[str, Any], boto_service_name: str | None = None,
-                             service_action_name: str | None = None) -> None:
+    def normalise_parameters(
+        self: Any,
+        parameters: dict[str, Any],
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
         normalise(self, parameters, boto_service_name, service_action_name)
         if service_action_name is None:
             input_shape, _ = _api_shapes("stepfunctions", self._get_boto_service_action())
@@ -438,8 +473,9 @@ def _sfn_request_members(normalise: Callable[..., None]) -> Callable[..., None]:
     return normalise_parameters
 
 
-def _sfn_result_fields(self: Any, response: Any, boto_service_name: str | None = None,
-                       service_action_name: str | None = None) -> None:
+def _sfn_result_fields(
+    self: Any, response: Any, boto_service_name: str | None = None, service_action_name: str | None = None
+) -> None:
     """What the states: integration returns carries the API's fields in PascalCase: ExecutionArn and StartDate for
     startExecution, the DescribeExecution fields (Status, Output, OutputDetails.Included...) for .sync:2 (same
     page as above). moto returns botocore's camelCase; renamed here along the API's output shape, so the child's
@@ -472,8 +508,9 @@ def _child_awaited(build_resolver: Callable[..., Callable[[], Any]]) -> Callable
     were much of a backfill's time. Here each call first waits on moto's own record of the child (a status read
     every 20 ms, for at most SYNC_CHILD_WAIT_SECONDS, so a stopped parent still notices), then asks as before."""
 
-    def build(self: Any, env: Any, resource_runtime_part: Any, normalised_parameters: dict[str, Any],
-              state_credentials: Any) -> Callable[[], Any]:
+    def build(
+        self: Any, env: Any, resource_runtime_part: Any, normalised_parameters: dict[str, Any], state_credentials: Any
+    ) -> Callable[[], Any]:
         execution_arn = env.stack[-1]["ExecutionArn"]  # the started child, which build_resolver pops
         resolve = build_resolver(self, env, resource_runtime_part, normalised_parameters, state_credentials)
         _, _, _, region, account_id, _ = execution_arn.split(":", 5)
@@ -502,11 +539,19 @@ def _every_listed_object(eval_resource: Callable[..., None]) -> Callable[..., No
             eval_resource(self, env)
             return
         s3, parameters = _s3_call(self, env)
-        env.stack.append([
-            {"Etag": listed["ETag"], "Key": listed["Key"], "LastModified": int(listed["LastModified"].timestamp()),
-             "Size": listed["Size"], "StorageClass": listed.get("StorageClass", "STANDARD")}
-            for page in s3.get_paginator("list_objects_v2").paginate(**parameters)
-            for listed in page.get("Contents", [])])
+        env.stack.append(
+            [
+                {
+                    "Etag": listed["ETag"],
+                    "Key": listed["Key"],
+                    "LastModified": int(listed["LastModified"].timestamp()),
+                    "Size": listed["Size"],
+                    "StorageClass": listed.get("StorageClass", "STANDARD"),
+                }
+                for page in s3.get_paginator("list_objects_v2").paginate(**parameters)
+                for listed in page.get("Contents", [])
+            ]
+        )
 
     return evaluate
 
@@ -539,8 +584,12 @@ def _item_result_kept(eval_job: Callable[..., None]) -> Callable[..., None]:
         started = datetime.now(UTC)
         eval_job(self, env, job)
         state = env.program_state()
-        result: dict[str, Any] = {"index": job.job_index, "input": _item_input.value, "started": started,
-                                  "stopped": datetime.now(UTC)}
+        result: dict[str, Any] = {
+            "index": job.job_index,
+            "input": _item_input.value,
+            "started": started,
+            "stopped": datetime.now(UTC),
+        }
         if isinstance(state, ProgramError):
             error = state.error or {}
             result.update(status="FAILED", error=error.get("error"), cause=error.get("cause"))
@@ -607,11 +656,16 @@ def _failure_threshold_enforced(map_run: Callable[..., None]) -> Callable[..., N
         over_percentage = total > 0 and failed * 100 > percentage * total and (percentage > 0 or not count)
         if failed and (over_count or over_percentage):
             name = StatesErrorNameType.StatesExceedToleratedFailureThreshold
-            cause = (f"{failed} of {total} items failed; tolerated: {percentage}% or {count} item(s)")
+            cause = f"{failed} of {total} items failed; tolerated: {percentage}% or {count} item(s)"
             details = ExecutionFailedEventDetails(error=name.to_name(), cause=cause)
-            raise FailureEventException(FailureEvent(
-                env=env, error_name=StatesErrorName(typ=name), event_type=HistoryEventType.MapRunFailed,
-                event_details=EventDetails(executionFailedEventDetails=details)))
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=name),
+                    event_type=HistoryEventType.MapRunFailed,
+                    event_details=EventDetails(executionFailedEventDetails=details),
+                )
+            )
 
     return run
 
@@ -629,10 +683,16 @@ def _map_run_results_written(eval_resource: Callable[..., None]) -> Callable[...
 
     def _result_entry(child: dict[str, Any], execution_prefix: str, state_machine_arn: str) -> dict[str, Any]:
         name = str(uuid.uuid4())
-        entry: dict[str, Any] = {"ExecutionArn": f"{execution_prefix}:{name}", "Name": name,
-                                 "StateMachineArn": state_machine_arn, "Status": child["status"],
-                                 "Input": to_json_str(child["input"]), "InputDetails": {"Included": True},
-                                 "StartDate": child["started"].isoformat(), "StopDate": child["stopped"].isoformat()}
+        entry: dict[str, Any] = {
+            "ExecutionArn": f"{execution_prefix}:{name}",
+            "Name": name,
+            "StateMachineArn": state_machine_arn,
+            "Status": child["status"],
+            "Input": to_json_str(child["input"]),
+            "InputDetails": {"Included": True},
+            "StartDate": child["started"].isoformat(),
+            "StopDate": child["stopped"].isoformat(),
+        }
         if child["status"] == "SUCCEEDED":
             entry.update(Output=to_json_str(child["output"]), OutputDetails={"Included": True})
         else:
@@ -653,8 +713,11 @@ def _map_run_results_written(eval_resource: Callable[..., None]) -> Callable[...
         children = sorted(vars(record).get("rekflow_item_results", []), key=lambda r: r["index"])
         execution_prefix = record.map_state_machine_arn.replace(":stateMachine:", ":execution:")
         for status in ("SUCCEEDED", "FAILED"):  # FAILED_n.json holds the aborted children too
-            entries = [_result_entry(child, execution_prefix, record.map_state_machine_arn) for child in children
-                       if (child["status"] == "SUCCEEDED") == (status == "SUCCEEDED")]
+            entries = [
+                _result_entry(child, execution_prefix, record.map_state_machine_arn)
+                for child in children
+                if (child["status"] == "SUCCEEDED") == (status == "SUCCEEDED")
+            ]
             if entries:
                 key = f"{folder}/{status}_0.json"
                 body = json.dumps(entries, default=str).encode("utf-8")
@@ -663,8 +726,9 @@ def _map_run_results_written(eval_resource: Callable[..., None]) -> Callable[...
         manifest_key = f"{folder}/manifest.json"
         manifest = {"DestinationBucket": bucket, "MapRunArn": record.map_run_arn, "ResultFiles": files}
         s3.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode("utf-8"))
-        env.stack.append({"MapRunArn": record.map_run_arn,
-                          "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key}})
+        env.stack.append(
+            {"MapRunArn": record.map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key}}
+        )
 
     return evaluate
 

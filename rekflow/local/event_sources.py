@@ -39,10 +39,19 @@ def sqs_event_sources(template: Template) -> list[SqsEventSource]:
             if event["Type"] != "SQS":
                 continue
             props = event["Properties"]
-            queue = props["Queue"]["Fn::GetAtt"][0] if isinstance(props["Queue"]["Fn::GetAtt"], list) \
+            queue = (
+                props["Queue"]["Fn::GetAtt"][0]
+                if isinstance(props["Queue"]["Fn::GetAtt"], list)
                 else str(props["Queue"]["Fn::GetAtt"]).split(".")[0]
-            found.append(SqsEventSource(logical_id, queue, int(props.get("BatchSize", 10)),
-                                        "ReportBatchItemFailures" in props.get("FunctionResponseTypes", [])))
+            )
+            found.append(
+                SqsEventSource(
+                    logical_id,
+                    queue,
+                    int(props.get("BatchSize", 10)),
+                    "ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                )
+            )
     return found
 
 
@@ -53,8 +62,15 @@ class SqsPoller:
     ("With Amazon SQS event source mappings, Lambda polls the queue and invokes your function
     synchronously": https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html)"""
 
-    def __init__(self, source: SqsEventSource, function: LocalFunction, queue_url: str, queue_arn: str,
-                 redelivery_seconds: float = 0.5, wait_seconds: int = 1) -> None:
+    def __init__(
+        self,
+        source: SqsEventSource,
+        function: LocalFunction,
+        queue_url: str,
+        queue_arn: str,
+        redelivery_seconds: float = 0.5,
+        wait_seconds: int = 1,
+    ) -> None:
         self.source = source
         self.function = function
         self.queue_url = queue_url
@@ -93,9 +109,12 @@ class SqsPoller:
         while not self._stop.is_set():
             try:
                 messages = sqs.receive_message(
-                    QueueUrl=self.queue_url, MaxNumberOfMessages=self.source.batch_size,
-                    WaitTimeSeconds=self.wait_seconds, AttributeNames=["All"],
-                    MessageAttributeNames=["All"]).get("Messages", [])
+                    QueueUrl=self.queue_url,
+                    MaxNumberOfMessages=self.source.batch_size,
+                    WaitTimeSeconds=self.wait_seconds,
+                    AttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                ).get("Messages", [])
             except Exception:
                 if self._stop.is_set():
                     return  # stopped while polling: the local stack (moto's mock) may be gone already
@@ -123,8 +142,9 @@ class SqsPoller:
         self.failed_records += len(failed)
         for message in messages:
             if message["MessageId"] in failed:
-                sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"],
-                                              VisibilityTimeout=0)
+                sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
             else:
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
         return bool(failed)

@@ -52,8 +52,10 @@ Echo = Callable[[str, str], None]
 
 def function_by_logical_id(runtime: LocalRuntime) -> dict[str, LocalFunction]:
     """The runtime's in-process functions, keyed by their logical ids in template.yaml."""
-    return {logical_id: runtime.function(logical_id)
-            for logical_id in runtime.template.resources_of_type("AWS::Serverless::Function")}
+    return {
+        logical_id: runtime.function(logical_id)
+        for logical_id in runtime.template.resources_of_type("AWS::Serverless::Function")
+    }
 
 
 class FunctionLogs:
@@ -96,8 +98,9 @@ class FunctionLogs:
             self.functions[logical_id] = function
             self._ids[id(function)] = logical_id
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -123,6 +126,7 @@ class FunctionLogs:
             def put_back(name: str = name, original: IO[str] = original, routed: _RoutedStream = routed) -> None:
                 if getattr(sys, name) is routed:  # not if someone wrapped it since; it passes through now
                     setattr(sys, name, original)
+
             self._undo.append(put_back)
 
     def _route_logger(self, logger: Logger, seen_handlers: set[int]) -> None:
@@ -147,6 +151,7 @@ class FunctionLogs:
             with _locked(handler):
                 if handler.stream is routed:
                     handler.stream = original
+
         self._undo.append(put_back)
 
     def _frame_invocations(self, logical_id: str, function: LocalFunction) -> None:
@@ -163,9 +168,13 @@ class FunctionLogs:
         @functools.wraps(handler)
         def logged(event: Any, context: Any) -> Any:
             request = context.aws_request_id
-            keys = {"cold_start": not invoked.is_set(), "function_name": context.function_name,
-                    "function_memory_size": context.memory_limit_in_mb,
-                    "function_arn": context.invoked_function_arn, "function_request_id": request}
+            keys = {
+                "cold_start": not invoked.is_set(),
+                "function_name": context.function_name,
+                "function_memory_size": context.memory_limit_in_mb,
+                "function_arn": context.invoked_function_arn,
+                "function_request_id": request,
+            }
             invoked.set()
             outer = [logger.thread_safe_get_current_keys() for logger in loggers]
             for logger in loggers:
@@ -184,8 +193,11 @@ class FunctionLogs:
                 milliseconds = (time.perf_counter() - started) * 1000
                 self._end_partial_line(logical_id)
                 self.write_line(logical_id, f"END RequestId: {request}")
-                self.write_line(logical_id, f"REPORT RequestId: {request}\tDuration: {milliseconds:.2f} ms\t"
-                                            f"Memory Size: {context.memory_limit_in_mb} MB")
+                self.write_line(
+                    logical_id,
+                    f"REPORT RequestId: {request}\tDuration: {milliseconds:.2f} ms\t"
+                    f"Memory Size: {context.memory_limit_in_mb} MB",
+                )
                 for logger, keys_before in zip(loggers, outer, strict=True):
                     logger.thread_safe_clear_keys()
                     logger.thread_safe_append_keys(**keys_before)

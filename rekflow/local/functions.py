@@ -16,8 +16,9 @@ from rekflow.local.template import Template
 
 # The function whose handler is running on this thread, so that a stand-in service can answer
 # as AWS would answer that function's role (see rekflow.local.s3_permissions).
-current_function: contextvars.ContextVar[LocalFunction | None] = contextvars.ContextVar("current_function",
-                                                                                         default=None)
+current_function: contextvars.ContextVar[LocalFunction | None] = contextvars.ContextVar(
+    "current_function", default=None
+)
 
 
 @dataclass
@@ -97,8 +98,14 @@ def load_functions(template: Template) -> dict[str, LocalFunction]:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         arn = template.get_att(logical_id, "Arn")
-        function = LocalFunction(logical_id, template.physical_name(logical_id), arn,
-                                 int(props.get("MemorySize", defaults.get("MemorySize", 128))), module, handler_name)
+        function = LocalFunction(
+            logical_id,
+            template.physical_name(logical_id),
+            arn,
+            int(props.get("MemorySize", defaults.get("MemorySize", 128))),
+            module,
+            handler_name,
+        )
         functions[function.name] = functions[arn] = function
     return functions
 

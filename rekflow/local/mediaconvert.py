@@ -109,14 +109,24 @@ class LocalMediaConvert:
             raise MediaConvertError(fault[0], f"{fault[0]} (injected by the local stand-in)", fault[1])
         now = datetime.now(UTC)
         job_id = f"{int(now.timestamp() * 1000)}-{uuid.uuid4().hex[:6]}"
-        job = {"Id": job_id, "Arn": f"arn:aws:mediaconvert:{REGION}:{ACCOUNT_ID}:jobs/{job_id}",
-               "CreatedAt": now, "Role": params["Role"], "Settings": params["Settings"], "Status": "SUBMITTED",
-               "Queue": f"arn:aws:mediaconvert:{REGION}:{ACCOUNT_ID}:queues/Default", "Priority": 0,
-               "StatusUpdateInterval": "SECONDS_60", "Timing": {"SubmitTime": now},
-               "UserMetadata": params.get("UserMetadata", {}), "Messages": {"Info": [], "Warning": []}}
+        job = {
+            "Id": job_id,
+            "Arn": f"arn:aws:mediaconvert:{REGION}:{ACCOUNT_ID}:jobs/{job_id}",
+            "CreatedAt": now,
+            "Role": params["Role"],
+            "Settings": params["Settings"],
+            "Status": "SUBMITTED",
+            "Queue": f"arn:aws:mediaconvert:{REGION}:{ACCOUNT_ID}:queues/Default",
+            "Priority": 0,
+            "StatusUpdateInterval": "SECONDS_60",
+            "Timing": {"SubmitTime": now},
+            "UserMetadata": params.get("UserMetadata", {}),
+            "Messages": {"Info": [], "Warning": []},
+        }
         entry = _Job(job)
-        entry.thread = threading.Thread(target=self._run, args=(entry, source, destination),
-                                        name=f"mediaconvert-{job_id}", daemon=True)
+        entry.thread = threading.Thread(
+            target=self._run, args=(entry, source, destination), name=f"mediaconvert-{job_id}", daemon=True
+        )
         with self._lock:
             self._jobs[job_id] = entry
         entry.thread.start()
@@ -155,16 +165,30 @@ class LocalMediaConvert:
                 transcode(Path(folder) / "input", output, autorotate=rotate == "AUTO")
                 width, height, duration_millis = probe(output)
                 key = f"{destination[1]}.mp4"
-                self._s3().put_object(Bucket=destination[0], Key=key, Body=output.read_bytes(),
-                                      ContentType="video/mp4")
+                self._s3().put_object(Bucket=destination[0], Key=key, Body=output.read_bytes(), ContentType="video/mp4")
             except _InputError as error:
-                self._update(entry, Status="ERROR", ErrorCode=FILE_ACCESS_ERROR, ErrorMessage=str(error),
-                             Timing={**entry.job["Timing"], "FinishTime": datetime.now(UTC)})
+                self._update(
+                    entry,
+                    Status="ERROR",
+                    ErrorCode=FILE_ACCESS_ERROR,
+                    ErrorMessage=str(error),
+                    Timing={**entry.job["Timing"], "FinishTime": datetime.now(UTC)},
+                )
                 return
-        details = [{"OutputDetails": [{"DurationInMs": duration_millis,
-                                       "VideoDetails": {"WidthInPx": width, "HeightInPx": height}}]}]
-        self._update(entry, Status="COMPLETE", JobPercentComplete=100, OutputGroupDetails=details,
-                     Timing={**entry.job["Timing"], "FinishTime": datetime.now(UTC)})
+        details = [
+            {
+                "OutputDetails": [
+                    {"DurationInMs": duration_millis, "VideoDetails": {"WidthInPx": width, "HeightInPx": height}}
+                ]
+            }
+        ]
+        self._update(
+            entry,
+            Status="COMPLETE",
+            JobPercentComplete=100,
+            OutputGroupDetails=details,
+            Timing={**entry.job["Timing"], "FinishTime": datetime.now(UTC)},
+        )
 
     def _update(self, entry: _Job, **fields: Any) -> None:
         with self._lock:
@@ -181,18 +205,19 @@ def _plan(params: dict[str, Any]) -> tuple[tuple[str, str], tuple[str, str]]:
     settings = params["Settings"]
     inputs, groups = settings.get("Inputs", []), settings.get("OutputGroups", [])
     if len(inputs) != 1 or len(groups) != 1:
-        raise MediaConvertError("BadRequestException", "Emulated locally: exactly one input and one output group.",
-                                400)
+        raise MediaConvertError("BadRequestException", "Emulated locally: exactly one input and one output group.", 400)
     group = groups[0]
     if group.get("OutputGroupSettings", {}).get("Type") != "FILE_GROUP_SETTINGS" or len(group.get("Outputs", [])) != 1:
-        raise MediaConvertError("BadRequestException", "Emulated locally: one output in a FILE_GROUP_SETTINGS group.",
-                                400)
+        raise MediaConvertError(
+            "BadRequestException", "Emulated locally: one output in a FILE_GROUP_SETTINGS group.", 400
+        )
     output = group["Outputs"][0]
     container = output.get("ContainerSettings", {}).get("Container")
     codec = output.get("VideoDescription", {}).get("CodecSettings", {}).get("Codec")
     if (container, codec) != ("MP4", "H_264"):
-        raise MediaConvertError("BadRequestException", f"Emulated locally: H_264 in MP4, not {codec} in {container}.",
-                                400)
+        raise MediaConvertError(
+            "BadRequestException", f"Emulated locally: H_264 in MP4, not {codec} in {container}.", 400
+        )
     if not params["Role"].startswith("arn:aws:iam::"):
         raise MediaConvertError("BadRequestException", f"Role {params['Role']!r} is not an IAM role ARN.", 400)
     source = _s3_url(inputs[0].get("FileInput", ""), "FileInput")
@@ -208,16 +233,39 @@ def _s3_url(url: str, field: str) -> tuple[str, str]:
 
 
 def transcode(source: Path, output: Path, autorotate: bool) -> None:
-    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-               *([] if autorotate else ["-noautorotate"]), "-i", str(source),
-               "-map", "0:v:0", "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
-               # x264 wants even sides; MediaConvert rounds the same way.
-               "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2", "-movflags", "+faststart", str(output)]
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        *([] if autorotate else ["-noautorotate"]),
+        "-i",
+        str(source),
+        "-map",
+        "0:v:0",
+        "-an",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "23",
+        "-pix_fmt",
+        "yuv420p",
+        # x264 wants even sides; MediaConvert rounds the same way.
+        "-vf",
+        "scale=trunc(iw/2)*2:trunc(ih/2)*2",
+        "-movflags",
+        "+faststart",
+        str(output),
+    ]
     try:
         done = subprocess.run(command, capture_output=True, timeout=LOCAL_JOB_SECONDS, check=False)  # noqa: S603
     except subprocess.TimeoutExpired as error:
-        raise _InputError(f"Unable to open input file [{source.name}]: timed out after {LOCAL_JOB_SECONDS} s") \
-            from error
+        raise _InputError(
+            f"Unable to open input file [{source.name}]: timed out after {LOCAL_JOB_SECONDS} s"
+        ) from error
     if done.returncode != 0 or not output.exists():
         reason = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
         raise _InputError(f"Unable to open input file: [Failed probe/open: [{reason[0]}]]")

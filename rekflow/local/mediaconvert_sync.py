@@ -55,18 +55,22 @@ class StateTaskServiceMediaConvert(StateTaskServiceCallback):
     def _get_supported_parameters(self) -> set[str] | None:
         return _create_job_members() if self.resource.api_action.lower() == "createjob" else None
 
-    def _eval_service_task(self, env: Any, resource_runtime_part: Any, normalised_parameters: dict,
-                           state_credentials: Any) -> None:
-        client = boto_client_for(region=resource_runtime_part.region, service="mediaconvert",
-                                 state_credentials=state_credentials)
+    def _eval_service_task(
+        self, env: Any, resource_runtime_part: Any, normalised_parameters: dict, state_credentials: Any
+    ) -> None:
+        client = boto_client_for(
+            region=resource_runtime_part.region, service="mediaconvert", state_credentials=state_credentials
+        )
         response = client.create_job(**normalised_parameters)
         response.pop("ResponseMetadata", None)
         env.stack.append(jsonable(response))
 
-    def _build_sync_resolver(self, env: Any, resource_runtime_part: Any, normalised_parameters: dict,
-                             state_credentials: Any) -> Callable[[], Any]:
-        client = boto_client_for(region=resource_runtime_part.region, service="mediaconvert",
-                                 state_credentials=state_credentials)
+    def _build_sync_resolver(
+        self, env: Any, resource_runtime_part: Any, normalised_parameters: dict, state_credentials: Any
+    ) -> Callable[[], Any]:
+        client = boto_client_for(
+            region=resource_runtime_part.region, service="mediaconvert", state_credentials=state_credentials
+        )
         job_id = env.stack.pop()["Job"]["Id"]
 
         def resolve() -> dict[str, Any] | None:
@@ -76,11 +80,21 @@ class StateTaskServiceMediaConvert(StateTaskServiceCallback):
             if job["Status"] == "COMPLETE":
                 return {"Job": job}
             name = StatesErrorNameType.StatesTaskFailed
-            raise FailureEventException(FailureEvent(
-                env=env, error_name=StatesErrorName(typ=name), event_type=HistoryEventType.TaskFailed,
-                event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
-                    resource=self._get_sfn_resource(), resourceType=self._get_sfn_resource_type(),
-                    error=name.to_name(), cause=to_json_str(job)))))
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=name),
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=EventDetails(
+                        taskFailedEventDetails=TaskFailedEventDetails(
+                            resource=self._get_sfn_resource(),
+                            resourceType=self._get_sfn_resource_type(),
+                            error=name.to_name(),
+                            cause=to_json_str(job),
+                        )
+                    ),
+                )
+            )
 
         return resolve
 
@@ -92,10 +106,21 @@ class StateTaskServiceMediaConvert(StateTaskServiceCallback):
         code = ex.response["Error"]["Code"]
         error = java_v1_error_name("mediaconvert", code)
         metadata = ex.response.get("ResponseMetadata", {})
-        cause = (f"{ex.response['Error'].get('Message', '')} (Service: AWSMediaConvert; Status Code: "
-                 f"{metadata.get('HTTPStatusCode')}; Error Code: {code}; Request ID: {metadata.get('RequestId')}; "
-                 "Proxy: null)")
-        return FailureEvent(env=env, error_name=CustomErrorName(error), event_type=HistoryEventType.TaskFailed,
-                            event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
-                                error=error, cause=cause, resource=self._get_sfn_resource(),
-                                resourceType=self._get_sfn_resource_type())))
+        cause = (
+            f"{ex.response['Error'].get('Message', '')} (Service: AWSMediaConvert; Status Code: "
+            f"{metadata.get('HTTPStatusCode')}; Error Code: {code}; Request ID: {metadata.get('RequestId')}; "
+            "Proxy: null)"
+        )
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(error),
+            event_type=HistoryEventType.TaskFailed,
+            event_details=EventDetails(
+                taskFailedEventDetails=TaskFailedEventDetails(
+                    error=error,
+                    cause=cause,
+                    resource=self._get_sfn_resource(),
+                    resourceType=self._get_sfn_resource_type(),
+                )
+            ),
+        )

@@ -37,8 +37,12 @@ def api_params(context: dict[str, Any]) -> dict[str, Any]:
 
 
 def _response(status: int, parsed: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
-    parsed["ResponseMetadata"] = {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": status, "HTTPHeaders": {},
-                                  "RetryAttempts": 0}
+    parsed["ResponseMetadata"] = {
+        "RequestId": str(uuid.uuid4()),
+        "HTTPStatusCode": status,
+        "HTTPHeaders": {},
+        "RetryAttempts": 0,
+    }
     return AWSResponse("https://local.rekflow", status, {}, None), parsed
 
 
@@ -71,12 +75,22 @@ class Router:
         params = api_params(context)
         function = self.functions.get(params["FunctionName"])
         if function is None:
-            return _response(404, {"Error": {"Code": "ResourceNotFoundException",
-                                             "Message": f"Function not found: {params['FunctionName']}"}})
+            return _response(
+                404,
+                {
+                    "Error": {
+                        "Code": "ResourceNotFoundException",
+                        "Message": f"Function not found: {params['FunctionName']}",
+                    }
+                },
+            )
         payload, function_error = function.invoke(decode_payload(params.get("Payload")))
         body = json.dumps(payload).encode("utf-8")
-        parsed: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": "$LATEST",
-                                  "Payload": StreamingBody(io.BytesIO(body), len(body))}
+        parsed: dict[str, Any] = {
+            "StatusCode": 200,
+            "ExecutedVersion": "$LATEST",
+            "Payload": StreamingBody(io.BytesIO(body), len(body)),
+        }
         if function_error:
             parsed["FunctionError"] = function_error
         return _response(200, parsed)
@@ -93,8 +107,9 @@ class Router:
     def _call_mediaconvert(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         assert self.mediaconvert is not None, "Router.install makes the MediaConvert stand-in"
         try:
-            return _response(model.http.get("responseCode", 200), self.mediaconvert.handle(model.name,
-                                                                                            api_params(context)))
+            return _response(
+                model.http.get("responseCode", 200), self.mediaconvert.handle(model.name, api_params(context))
+            )
         except MediaConvertError as error:
             # Modelled 4xx codes become botocore's exception classes, as the service's own answers would.
             return _response(error.status, {"Error": {"Code": error.code, "Message": str(error)}})

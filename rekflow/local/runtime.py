@@ -1,8 +1,8 @@
 """The offline rekflow: template.yaml's resources on moto, its ASL on moto's interpreter.
 
-    with LocalRuntime(backend="fixture") as runtime:
-        upload = runtime.upload(Path("cat.jpg").read_bytes(), "photos/cat.jpg")
-        result = runtime.run(runtime.object_created_event(upload))
+with LocalRuntime(backend="fixture") as runtime:
+    upload = runtime.upload(Path("cat.jpg").read_bytes(), "photos/cat.jpg")
+    result = runtime.run(runtime.object_created_event(upload))
 """
 
 from __future__ import annotations
@@ -125,9 +125,16 @@ def make_backend(name: str, video_frames_per_second: float = 1.0, aws_bucket: st
 class LocalRuntime:
     """Deploys template.yaml on moto and runs the MediaAnalysis state machine in this process."""
 
-    def __init__(self, backend: str | Backend = "fixture", *, template_path: Path = TEMPLATE_PATH,
-                 parameter_overrides: dict[str, str] | None = None, retry_time_scale: float = 1.0,
-                 redelivery_seconds: float = 0.5, log_level: str = "WARNING") -> None:
+    def __init__(
+        self,
+        backend: str | Backend = "fixture",
+        *,
+        template_path: Path = TEMPLATE_PATH,
+        parameter_overrides: dict[str, str] | None = None,
+        retry_time_scale: float = 1.0,
+        redelivery_seconds: float = 0.5,
+        log_level: str = "WARNING",
+    ) -> None:
         self.template = Template.load(template_path, parameter_overrides=parameter_overrides)
         self._backend_name = backend if isinstance(backend, str) else None  # reset() makes it anew
         inner = make_backend(backend) if isinstance(backend, str) else backend
@@ -138,9 +145,16 @@ class LocalRuntime:
         self.log_level = log_level
         # A backend that calls AWS itself (aws) names what moto must let through.
         passthrough = inner.moto_passthrough() if hasattr(inner, "moto_passthrough") else {}
-        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True},
-                                      "core": {"mock_credentials": True, "reset_boto3_session": True,
-                                               "passthrough": {"urls": [], "services": [], **passthrough}}})
+        self._mock = mock_aws(
+            config={
+                "stepfunctions": {"execute_state_machine": True},
+                "core": {
+                    "mock_credentials": True,
+                    "reset_boto3_session": True,
+                    "passthrough": {"urls": [], "services": [], **passthrough},
+                },
+            }
+        )
         self._saved_environ: dict[str, str] | None = None
         self.stack: LocalStack
 
@@ -176,9 +190,13 @@ class LocalRuntime:
         self.service_faults = ServiceFaults(session._session)
         self.stack = deploy(self.template, client)
         for source in sqs_event_sources(self.template):
-            poller = SqsPoller(source, self.function(source.function_logical_id),
-                               self.stack.queue_urls[source.queue_logical_id],
-                               self.template.get_att(source.queue_logical_id, "Arn"), self.redelivery_seconds)
+            poller = SqsPoller(
+                source,
+                self.function(source.function_logical_id),
+                self.stack.queue_urls[source.queue_logical_id],
+                self.template.get_att(source.queue_logical_id, "Arn"),
+                self.redelivery_seconds,
+            )
             poller.start()
             self.pollers[source.function_logical_id] = poller
         return self
@@ -247,8 +265,9 @@ class LocalRuntime:
         client("s3").delete_object(Bucket=self.stack.media_bucket, Key=upload.key, **version)
 
     def object_created_event(self, upload: Upload, key_encoding: str = "raw") -> dict[str, Any]:
-        return object_created_event(self.stack.media_bucket, upload.key, upload.size, upload.etag, upload.version_id,
-                                    key_encoding=key_encoding)
+        return object_created_event(
+            self.stack.media_bucket, upload.key, upload.size, upload.etag, upload.version_id, key_encoding=key_encoding
+        )
 
     # ------------------------------------------------------------------ executions
     def start(self, event: dict[str, Any], name: str | None = None) -> str:
@@ -260,9 +279,11 @@ class LocalRuntime:
         """
         if not EventPattern.load(json.dumps(self.stack.object_created_pattern)).matches_event(event):
             raise ValueError("the ObjectCreated rule in template.yaml does not match this event")
-        return str(client("stepfunctions").start_execution(
-            stateMachineArn=self.stack.state_machine_arn, name=name or str(uuid.uuid4()),
-            input=json.dumps(event))["executionArn"])
+        return str(
+            client("stepfunctions").start_execution(
+                stateMachineArn=self.stack.state_machine_arn, name=name or str(uuid.uuid4()), input=json.dumps(event)
+            )["executionArn"]
+        )
 
     def wait(self, execution_arn: str, timeout: float = 300.0) -> ExecutionResult:
         engine.wait_for_execution(execution_arn, ACCOUNT_ID, REGION, timeout)
@@ -274,10 +295,18 @@ class LocalRuntime:
             return histories.execution_history(execution_arn)
 
         output = json.loads(described["output"]) if described.get("output") else None
-        return ExecutionResult(described["name"], execution_arn, described["status"], output,
-                               described.get("error"), described.get("cause"), read_history,
-                               (described["stopDate"] - described["startDate"]).total_seconds(),
-                               described["startDate"], described["stopDate"])
+        return ExecutionResult(
+            described["name"],
+            execution_arn,
+            described["status"],
+            output,
+            described.get("error"),
+            described.get("cause"),
+            read_history,
+            (described["stopDate"] - described["startDate"]).total_seconds(),
+            described["startDate"],
+            described["stopDate"],
+        )
 
     def run(self, event: dict[str, Any], name: str | None = None, timeout: float = 300.0) -> ExecutionResult:
         """Start an execution and wait for its result; where ImageAnalysis (Express) handed a video to
@@ -328,4 +357,3 @@ class LocalRuntime:
             for message in messages:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
                 yield message["Body"]
-

@@ -22,12 +22,23 @@ def encode_key(key: str, encoding: str = "raw") -> str:
     return KEY_ENCODINGS[encoding](key)
 
 
-def object_created_event(bucket: str, key: str, size: int, etag: str, version_id: str | None,
-                         sequencer: str | None = None, reason: str = "PutObject",
-                         key_encoding: str = "raw") -> dict[str, Any]:
+def object_created_event(
+    bucket: str,
+    key: str,
+    size: int,
+    etag: str,
+    version_id: str | None,
+    sequencer: str | None = None,
+    reason: str = "PutObject",
+    key_encoding: str = "raw",
+) -> dict[str, Any]:
     """An "Object Created" event for one object version, as delivered to EventBridge targets."""
-    obj: dict[str, Any] = {"key": encode_key(key, key_encoding), "size": size, "etag": etag.strip('"'),
-                           "sequencer": sequencer or uuid.uuid4().hex[:18].upper()}
+    obj: dict[str, Any] = {
+        "key": encode_key(key, key_encoding),
+        "size": size,
+        "etag": etag.strip('"'),
+        "sequencer": sequencer or uuid.uuid4().hex[:18].upper(),
+    }
     if version_id:
         obj["version-id"] = version_id
     return {

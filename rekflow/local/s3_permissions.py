@@ -64,6 +64,7 @@ class S3ListPermissions:
             return
         # botocore raises from `parsed` after this hook: the caller sees S3's 403.
         head = parsed.get("Error", {}).get("Code") == "404"  # a HEAD error has no body, only its status
-        parsed["Error"] = {"Code": "403", "Message": "Forbidden"} if head else {"Code": "AccessDenied",
-                                                                                "Message": "Access Denied"}
+        parsed["Error"] = (
+            {"Code": "403", "Message": "Forbidden"} if head else {"Code": "AccessDenied", "Message": "Access Denied"}
+        )
         parsed.setdefault("ResponseMetadata", {})["HTTPStatusCode"] = 403

@@ -39,8 +39,16 @@ class ServiceFaults:
         self.failed: dict[str, int] = {}
         session.register("before-call", self._answer)
 
-    def inject(self, service: str, operation: str, code: str, *, status: int = 400, times: int = 1,
-               when: Callable[[dict[str, Any]], bool] = lambda params: True) -> None:
+    def inject(
+        self,
+        service: str,
+        operation: str,
+        code: str,
+        *,
+        status: int = 400,
+        times: int = 1,
+        when: Callable[[dict[str, Any]], bool] = lambda params: True,
+    ) -> None:
         """Answer the next `times` calls of service.Operation whose parameters satisfy `when` with `code`."""
         with self._lock:
             self._planned.setdefault(f"{service}.{operation}", []).append(PlannedFault(code, status, times, when))
@@ -64,8 +72,13 @@ class ServiceFaults:
                 return None
             fault.remaining -= 1
             self.failed[event] = self.failed.get(event, 0) + 1
-        parsed = {"Error": {"Code": fault.code, "Message": f"Injected {fault.code} for {model.name}."},
-                  "ResponseMetadata": {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": fault.status,
-                                       "HTTPHeaders": {}, "RetryAttempts": 0}}
+        parsed = {
+            "Error": {"Code": fault.code, "Message": f"Injected {fault.code} for {model.name}."},
+            "ResponseMetadata": {
+                "RequestId": str(uuid.uuid4()),
+                "HTTPStatusCode": fault.status,
+                "HTTPHeaders": {},
+                "RetryAttempts": 0,
+            },
+        }
         return AWSResponse("https://local.rekflow", fault.status, {}, None), parsed
-

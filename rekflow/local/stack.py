@@ -58,31 +58,45 @@ def deploy(template: Template, client: Callable[[str], Any] = boto3.client) -> L
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": str(versioning["Status"])})
     for logical_id, resource in template.resources_of_type("AWS::DynamoDB::Table").items():
         props = template.resolve(resource["Properties"])
-        dynamodb.create_table(TableName=template.ref(logical_id), BillingMode=props["BillingMode"],
-                              AttributeDefinitions=props["AttributeDefinitions"], KeySchema=props["KeySchema"])
+        dynamodb.create_table(
+            TableName=template.ref(logical_id),
+            BillingMode=props["BillingMode"],
+            AttributeDefinitions=props["AttributeDefinitions"],
+            KeySchema=props["KeySchema"],
+        )
     for logical_id in template.resources_of_type("AWS::SNS::Topic"):
         sns.create_topic(Name=template.physical_name(logical_id))
     queue_urls = _create_queues(template, sqs)
     for resource in template.resources_of_type("AWS::SNS::Subscription").values():
         props = template.resolve(resource["Properties"])
         attributes = {"RawMessageDelivery": "true"} if props.get("RawMessageDelivery") else {}
-        sns.subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"],
-                      Attributes=attributes)
+        sns.subscribe(
+            TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"], Attributes=attributes
+        )
 
     _create_rules(template, events)
 
     machines = template.resources_of_type("AWS::Serverless::StateMachine")
-    state_machine_arns = {logical_id: sfn.create_state_machine(
-        name=template.state_machine_name(logical_id), definition=render_definition(template, logical_id),
-        roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{template.physical_name(logical_id)}-role",
-        type=str(resource["Properties"].get("Type", "STANDARD")))["stateMachineArn"]
-        for logical_id, resource in machines.items()}
+    state_machine_arns = {
+        logical_id: sfn.create_state_machine(
+            name=template.state_machine_name(logical_id),
+            definition=render_definition(template, logical_id),
+            roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{template.physical_name(logical_id)}-role",
+            type=str(resource["Properties"].get("Type", "STANDARD")),
+        )["stateMachineArn"]
+        for logical_id, resource in machines.items()
+    }
     # The machine S3's Object Created events start: MediaAnalysis, or ImageAnalysis with ImageWorkflow=EXPRESS
     # (the template disables the other's rule).
-    machine_id, machine = next((logical_id, resource) for logical_id, resource in machines.items()
-                               if any(event["Type"] == "EventBridgeRule"
-                                      and template.resolve(event["Properties"].get("State", "ENABLED")) == "ENABLED"
-                                      for event in resource["Properties"].get("Events", {}).values()))
+    machine_id, machine = next(
+        (logical_id, resource)
+        for logical_id, resource in machines.items()
+        if any(
+            event["Type"] == "EventBridgeRule"
+            and template.resolve(event["Properties"].get("State", "ENABLED")) == "ENABLED"
+            for event in resource["Properties"].get("Events", {}).values()
+        )
+    )
     definition = render_definition(template, machine_id)
     state_machine_arn = state_machine_arns[machine_id]
     rule = next(e for e in machine["Properties"]["Events"].values() if e["Type"] == "EventBridgeRule")
@@ -99,7 +113,8 @@ def deploy(template: Template, client: Callable[[str], Any] = boto3.client) -> L
         object_created_pattern=pattern,
         review_tap_url=_tap_topic(sns, sqs, topic_arn),
         events_tap_url=_tap_event_source(
-            events, sqs, template.resolve(machine["Properties"]["DefinitionSubstitutions"])),
+            events, sqs, template.resolve(machine["Properties"]["DefinitionSubstitutions"])
+        ),
         queue_urls=queue_urls,
         state_machine_arns=state_machine_arns,
     )
@@ -108,12 +123,15 @@ def deploy(template: Template, client: Callable[[str], Any] = boto3.client) -> L
 def _create_queues(template: Template, sqs: Any) -> dict[str, str]:
     """Every queue, then their settings: a redrive policy names a dead-letter queue that must exist first."""
     resources = template.resources_of_type("AWS::SQS::Queue")
-    urls = {logical_id: sqs.create_queue(QueueName=template.physical_name(logical_id))["QueueUrl"]
-            for logical_id in resources}
+    urls = {
+        logical_id: sqs.create_queue(QueueName=template.physical_name(logical_id))["QueueUrl"]
+        for logical_id in resources
+    }
     for logical_id, resource in resources.items():
         props = template.resolve(resource.get("Properties", {}))
-        attributes = {name: str(props[name]) for name in ("VisibilityTimeout", "MessageRetentionPeriod")
-                      if name in props}
+        attributes = {
+            name: str(props[name]) for name in ("VisibilityTimeout", "MessageRetentionPeriod") if name in props
+        }
         if "RedrivePolicy" in props:
             attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
         if attributes:
@@ -126,11 +144,20 @@ def _create_rules(template: Template, events: Any) -> None:
     for logical_id, resource in template.resources_of_type("AWS::Events::Rule").items():
         props = template.resolve(resource["Properties"])
         name, bus = template.physical_name(logical_id), str(props.get("EventBusName", "default"))
-        events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(props["EventPattern"]),
-                        State=str(props.get("State", "ENABLED")))
-        events.put_targets(Rule=name, EventBusName=bus, Targets=[
-            {key: str(target[key]) for key in ("Id", "Arn", "InputPath") if key in target}
-            for target in props["Targets"]])
+        events.put_rule(
+            Name=name,
+            EventBusName=bus,
+            EventPattern=json.dumps(props["EventPattern"]),
+            State=str(props.get("State", "ENABLED")),
+        )
+        events.put_targets(
+            Rule=name,
+            EventBusName=bus,
+            Targets=[
+                {key: str(target[key]) for key in ("Id", "Arn", "InputPath") if key in target}
+                for target in props["Targets"]
+            ],
+        )
 
 
 def _tap_queue(sqs: Any, name: str) -> tuple[str, str]:
@@ -150,7 +177,10 @@ def _tap_event_source(events: Any, sqs: Any, substitutions: dict[str, Any]) -> s
     """A rule forwarding every event the workflow puts on the bus to a queue that can be read back."""
     url, arn = _tap_queue(sqs, "rekflow-local-events-tap")
     bus = str(substitutions["EventBusName"])
-    events.put_rule(Name="rekflow-local-events-tap", EventBusName=bus,
-                    EventPattern=json.dumps({"source": [str(substitutions["EventSource"])]}))
+    events.put_rule(
+        Name="rekflow-local-events-tap",
+        EventBusName=bus,
+        EventPattern=json.dumps({"source": [str(substitutions["EventSource"])]}),
+    )
     events.put_targets(Rule="rekflow-local-events-tap", EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn}])
     return url

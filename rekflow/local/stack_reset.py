@@ -19,27 +19,40 @@ from rekflow.local import engine
 from rekflow.local.template import ACCOUNT_ID, REGION
 
 # What a queue holds, by the attributes SQS counts it with.
-QUEUE_COUNTS = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                "ApproximateNumberOfMessagesDelayed")
+QUEUE_COUNTS = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
 
 
 def contents(client: Any) -> dict[str, Any]:
     """Every resource of the local account and what it holds; `client(service)` makes the clients."""
-    s3, dynamodb, sqs, sfn, sns, events = (client(name) for name in
-                                           ("s3", "dynamodb", "sqs", "stepfunctions", "sns", "events"))
+    s3, dynamodb, sqs, sfn, sns, events = (
+        client(name) for name in ("s3", "dynamodb", "sqs", "stepfunctions", "sns", "events")
+    )
     return {
         "buckets": {bucket["Name"]: _object_versions(s3, bucket["Name"]) for bucket in s3.list_buckets()["Buckets"]},
-        "tables": {table: dynamodb.scan(TableName=table, Select="COUNT", ConsistentRead=True)["Count"]
-                   for table in dynamodb.list_tables()["TableNames"]},
+        "tables": {
+            table: dynamodb.scan(TableName=table, Select="COUNT", ConsistentRead=True)["Count"]
+            for table in dynamodb.list_tables()["TableNames"]
+        },
         "queues": {url: queue_counts(sqs, url) for url in sqs.list_queues().get("QueueUrls", [])},
-        "executions": {machine["stateMachineArn"]: sorted(
-            e["name"] for e in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"])
-            for machine in sfn.list_state_machines()["stateMachines"]},
-        "subscriptions": sorted((s["TopicArn"], s["Protocol"], s["Endpoint"])
-                                for s in sns.list_subscriptions()["Subscriptions"]),
-        "rules": {bus["Name"]: sorted((rule["Name"], rule.get("State", "")) for rule in
-                                      events.list_rules(EventBusName=bus["Name"])["Rules"])
-                  for bus in events.list_event_buses()["EventBuses"]},
+        "executions": {
+            machine["stateMachineArn"]: sorted(
+                e["name"] for e in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]
+            )
+            for machine in sfn.list_state_machines()["stateMachines"]
+        },
+        "subscriptions": sorted(
+            (s["TopicArn"], s["Protocol"], s["Endpoint"]) for s in sns.list_subscriptions()["Subscriptions"]
+        ),
+        "rules": {
+            bus["Name"]: sorted(
+                (rule["Name"], rule.get("State", "")) for rule in events.list_rules(EventBusName=bus["Name"])["Rules"]
+            )
+            for bus in events.list_event_buses()["EventBuses"]
+        },
     }
 
 
@@ -51,9 +64,11 @@ def queue_counts(sqs: Any, url: str) -> tuple[int, ...]:
 
 def running_executions(client: Any) -> list[str]:
     sfn = client("stepfunctions")
-    return [e["executionArn"] for machine in sfn.list_state_machines()["stateMachines"]
-            for e in sfn.list_executions(stateMachineArn=machine["stateMachineArn"],
-                                         statusFilter="RUNNING")["executions"]]
+    return [
+        e["executionArn"]
+        for machine in sfn.list_state_machines()["stateMachines"]
+        for e in sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")["executions"]
+    ]
 
 
 def empty(client: Any) -> None:
@@ -62,7 +77,7 @@ def empty(client: Any) -> None:
     for bucket in s3.list_buckets()["Buckets"]:
         versions = [{"Key": key, "VersionId": version} for key, version, _ in _object_versions(s3, bucket["Name"])]
         for start in range(0, len(versions), 1000):  # DeleteObjects takes up to 1,000 keys
-            s3.delete_objects(Bucket=bucket["Name"], Delete={"Objects": versions[start:start + 1000], "Quiet": True})
+            s3.delete_objects(Bucket=bucket["Name"], Delete={"Objects": versions[start : start + 1000], "Quiet": True})
     for table in dynamodb.list_tables()["TableNames"]:
         key_names = [k["AttributeName"] for k in dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]]
         for page in dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):

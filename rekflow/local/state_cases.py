@@ -59,8 +59,12 @@ class Integration:
     pattern: str  # request-response, waitForTaskToken or sync
 
     def as_dict(self) -> dict[str, str]:
-        return {"resource": self.resource, "service": self.service, "operation": self.operation,
-                "pattern": self.pattern}
+        return {
+            "resource": self.resource,
+            "service": self.service,
+            "operation": self.operation,
+            "pattern": self.pattern,
+        }
 
 
 def integration_of(resource: str) -> Integration | None:
@@ -68,7 +72,7 @@ def integration_of(resource: str) -> Integration | None:
     prefix = "arn:aws:states:::"
     if not resource.startswith(prefix):
         return None  # an activity or a Lambda ARN (legacy)
-    rest = resource[len(prefix):]
+    rest = resource[len(prefix) :]
     pattern = "request-response"
     for suffix in _PATTERNS:
         if rest.endswith(suffix):
@@ -193,17 +197,21 @@ def _iso(value: Any) -> str:
 
 
 # ------------------------------------------------------------------ cases
-def cases_from_execution(history: list[dict[str, Any]], definition: dict[str, Any], execution_arn: str,
-                         execution_name: str) -> Iterator[dict[str, Any]]:
+def cases_from_execution(
+    history: list[dict[str, Any]], definition: dict[str, Any], execution_arn: str, execution_name: str
+) -> Iterator[dict[str, Any]]:
     """Every case that one execution yields: one per attempt of each Task, one per other state entered."""
     states = states_by_name(definition)
     entries = _entries(history)
     next_by_exit = {e.entered.get("previousEventId"): e.name for e in entries}
     started = history[0] if history and history[0]["type"] == "ExecutionStarted" else None
     machine_arn = execution_arn.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0]
-    execution = {"Id": execution_arn, "Name": execution_name,
-                 "StartTime": _iso(started["timestamp"]) if started and "timestamp" in started else None,
-                 "Input": _load(started["executionStartedEventDetails"].get("input")) if started else None}
+    execution = {
+        "Id": execution_arn,
+        "Name": execution_name,
+        "StartTime": _iso(started["timestamp"]) if started and "timestamp" in started else None,
+        "Input": _load(started["executionStartedEventDetails"].get("input")) if started else None,
+    }
     failed_uncaught = [e for e in entries if e.exited is None]
 
     for entry in entries:
@@ -211,14 +219,19 @@ def cases_from_execution(history: list[dict[str, Any]], definition: dict[str, An
         if state is None:
             continue  # a state of another definition (the ASL changed under a running suite)
         base = {
-            "state": entry.name, "type": state["Type"], "definition": state,
+            "state": entry.name,
+            "type": state["Type"],
+            "definition": state,
             "input": _load(entry.entered["stateEnteredEventDetails"].get("input")),
             "source": {"execution": execution_name},
         }
         next_state = next_by_exit.get(entry.exited["id"]) if entry.exited else None
         output = _load(entry.exited["stateExitedEventDetails"].get("output")) if entry.exited else None
-        context = {"Execution": execution, "StateMachine": {"Id": machine_arn, "Name": machine_arn.rsplit(":", 1)[-1]},
-                   "State": {"Name": entry.name, "EnteredTime": _iso(entry.entered.get("timestamp")), "RetryCount": 0}}
+        context = {
+            "Execution": execution,
+            "StateMachine": {"Id": machine_arn, "Name": machine_arn.rsplit(":", 1)[-1]},
+            "State": {"Name": entry.name, "EnteredTime": _iso(entry.entered.get("timestamp")), "RetryCount": 0},
+        }
         if state["Type"] == "Task":
             yield from _task_cases(base, state, entry, output, next_state, context)
         elif state["Type"] == "Parallel":
@@ -228,19 +241,45 @@ def cases_from_execution(history: list[dict[str, Any]], definition: dict[str, An
         elif state["Type"] == "Fail":
             # A Fail state never exits: what TestState answers for it is the execution's failure.
             failed = next((e["executionFailedEventDetails"] for e in history if e["type"] == "ExecutionFailed"), {})
-            yield base | {"mock": None, "stateConfiguration": None, "context": None, "integration": None,
-                          "retryCount": 0,
-                          "expected": {"status": "FAILED", "output": None, "nextState": None,
-                                       "error": failed.get("error"), "cause": failed.get("cause")}}
+            yield base | {
+                "mock": None,
+                "stateConfiguration": None,
+                "context": None,
+                "integration": None,
+                "retryCount": 0,
+                "expected": {
+                    "status": "FAILED",
+                    "output": None,
+                    "nextState": None,
+                    "error": failed.get("error"),
+                    "cause": failed.get("cause"),
+                },
+            }
         elif entry.exited is not None:
-            yield base | {"mock": None, "stateConfiguration": None, "context": None, "integration": None,
-                          "retryCount": 0,
-                          "expected": {"status": "SUCCEEDED", "output": output, "nextState": next_state,
-                                       "error": None, "cause": None}}
+            yield base | {
+                "mock": None,
+                "stateConfiguration": None,
+                "context": None,
+                "integration": None,
+                "retryCount": 0,
+                "expected": {
+                    "status": "SUCCEEDED",
+                    "output": output,
+                    "nextState": next_state,
+                    "error": None,
+                    "cause": None,
+                },
+            }
 
 
-def _task_cases(base: dict[str, Any], state: dict[str, Any], entry: _Entry, output: Any, next_state: str | None,
-                context: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _task_cases(
+    base: dict[str, Any],
+    state: dict[str, Any],
+    entry: _Entry,
+    output: Any,
+    next_state: str | None,
+    context: dict[str, Any],
+) -> Iterator[dict[str, Any]]:
     integration = integration_of(str(state.get("Resource", "")))
     attempts = [e for e in entry.task_events if e["type"] in _ATTEMPT_ENDS]
     retries_by_retrier: dict[int, int] = {}
@@ -251,12 +290,23 @@ def _task_cases(base: dict[str, Any], state: dict[str, Any], entry: _Entry, outp
         task_context = {**context, "State": state_context}
         if integration and integration.pattern == "waitForTaskToken":
             task_context["Task"] = {"Token": f"local-task-token-{entry.entered['id']}-{number}"}
-        case = base | {"context": task_context, "integration": integration.as_dict() if integration else None,
-                       "retryCount": number, "stateConfiguration": None}
+        case = base | {
+            "context": task_context,
+            "integration": integration.as_dict() if integration else None,
+            "retryCount": number,
+            "stateConfiguration": None,
+        }
         if attempt["type"] == "TaskSucceeded":
-            yield case | {"mock": {"result": mock_result_text(integration, details.get("output") or "null")},
-                          "expected": {"status": "SUCCEEDED", "output": output, "nextState": next_state,
-                                       "error": None, "cause": None}}
+            yield case | {
+                "mock": {"result": mock_result_text(integration, details.get("output") or "null")},
+                "expected": {
+                    "status": "SUCCEEDED",
+                    "output": output,
+                    "nextState": next_state,
+                    "error": None,
+                    "cause": None,
+                },
+            }
             continue
         error = details.get("error") or "States.TaskFailed"
         cause = details.get("cause") or ""
@@ -268,17 +318,32 @@ def _task_cases(base: dict[str, Any], state: dict[str, Any], entry: _Entry, outp
         if not last:
             expected = {"status": "RETRIABLE", "output": None, "nextState": None, "error": error, "cause": cause}
         elif entry.exited is not None:
-            expected = {"status": "CAUGHT_ERROR", "output": output, "nextState": next_state,
-                        "error": error, "cause": cause}
+            expected = {
+                "status": "CAUGHT_ERROR",
+                "output": output,
+                "nextState": next_state,
+                "error": error,
+                "cause": cause,
+            }
         else:
             expected = {"status": "FAILED", "output": None, "nextState": None, "error": error, "cause": cause}
-        yield case | {"mock": {"errorOutput": {"error": error, "cause": cause}},
-                      "stateConfiguration": configuration, "expected": expected}
+        yield case | {
+            "mock": {"errorOutput": {"error": error, "cause": cause}},
+            "stateConfiguration": configuration,
+            "expected": expected,
+        }
 
 
-def _parallel_case(base: dict[str, Any], state: dict[str, Any], entry: _Entry, entries: list[_Entry],
-                   failed_uncaught: list[_Entry], output: Any, next_state: str | None,
-                   context: dict[str, Any]) -> dict[str, Any] | None:
+def _parallel_case(
+    base: dict[str, Any],
+    state: dict[str, Any],
+    entry: _Entry,
+    entries: list[_Entry],
+    failed_uncaught: list[_Entry],
+    output: Any,
+    next_state: str | None,
+    context: dict[str, Any],
+) -> dict[str, Any] | None:
     """A Parallel state is tested with its branches' outputs (or the failing branch's error) as the mock."""
     start = entry.entered["id"]
     end = entry.exited["id"] if entry.exited else float("inf")
@@ -292,22 +357,37 @@ def _parallel_case(base: dict[str, Any], state: dict[str, Any], entry: _Entry, e
             if not finished:
                 return None
             results.append(_load(finished[-1].exited["stateExitedEventDetails"].get("output")))
-        return case | {"mock": {"result": json.dumps(results)},
-                       "expected": {"status": "SUCCEEDED", "output": output, "nextState": next_state,
-                                    "error": None, "cause": None}}
+        return case | {
+            "mock": {"result": json.dumps(results)},
+            "expected": {
+                "status": "SUCCEEDED",
+                "output": output,
+                "nextState": next_state,
+                "error": None,
+                "cause": None,
+            },
+        }
     names = set(states_by_name({"States": {entry.name: state}})) - {entry.name}
-    culprit = next((e for e in failed_uncaught if e.name in names and start < e.entered["id"]
-                    and any(t["type"] in _ATTEMPT_ENDS and t["type"] != "TaskSucceeded" for t in e.task_events)),
-                   None)
+    culprit = next(
+        (
+            e
+            for e in failed_uncaught
+            if e.name in names
+            and start < e.entered["id"]
+            and any(t["type"] in _ATTEMPT_ENDS and t["type"] != "TaskSucceeded" for t in e.task_events)
+        ),
+        None,
+    )
     if culprit is None:
         return None  # stopped or still running: no outcome to compare
     failure = [t for t in culprit.task_events if t["type"] in _ATTEMPT_ENDS][-1]
     details = failure[_ATTEMPT_ENDS[failure["type"]]]
     error, cause = details.get("error") or "States.TaskFailed", details.get("cause") or ""
-    return case | {"mock": {"errorOutput": {"error": error, "cause": cause}},
-                   "stateConfiguration": {"errorCausedByState": culprit.name},
-                   "expected": {"status": "FAILED", "output": None, "nextState": None, "error": error,
-                                "cause": cause}}
+    return case | {
+        "mock": {"errorOutput": {"error": error, "cause": cause}},
+        "stateConfiguration": {"errorCausedByState": culprit.name},
+        "expected": {"status": "FAILED", "output": None, "nextState": None, "error": error, "cause": cause},
+    }
 
 
 def case_key(case: dict[str, Any]) -> str:
@@ -332,8 +412,9 @@ class CaseRecorder:
         self.entered: set[str] = set()
         self.executions = 0
 
-    def record(self, history: list[dict[str, Any]], definition: dict[str, Any], execution_arn: str,
-               execution_name: str) -> None:
+    def record(
+        self, history: list[dict[str, Any]], definition: dict[str, Any], execution_arn: str, execution_name: str
+    ) -> None:
         self.executions += 1
         self.entered.update(e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e)
         for case in cases_from_execution(history, definition, execution_arn, execution_name):
@@ -344,9 +425,13 @@ class CaseRecorder:
             self.cases.setdefault(case_key(case), case)
 
     def document(self) -> dict[str, Any]:
-        return {"formatVersion": FORMAT_VERSION, "definitionFingerprint": definition_fingerprint(),
-                "executions": self.executions, "statesEntered": sorted(self.entered),
-                "cases": list(self.cases.values())}
+        return {
+            "formatVersion": FORMAT_VERSION,
+            "definitionFingerprint": definition_fingerprint(),
+            "executions": self.executions,
+            "statesEntered": sorted(self.entered),
+            "cases": list(self.cases.values()),
+        }
 
     def write(self, path: Path = CASES_PATH) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -362,8 +447,10 @@ def read_cases(path: Path = CASES_PATH) -> dict[str, Any] | None:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if document.get("formatVersion") != FORMAT_VERSION or \
-            document.get("definitionFingerprint") != definition_fingerprint():
+    if (
+        document.get("formatVersion") != FORMAT_VERSION
+        or document.get("definitionFingerprint") != definition_fingerprint()
+    ):
         return None
     return dict(document)
 
@@ -391,8 +478,11 @@ def shape_problems(value: Any, shape: Any, where: str = "$", spelled: Callable[[
     if kind == "structure":
         if not isinstance(value, dict):
             return [f"{where}: {type(value).__name__}, the model wants an object ({shape.name})"]
-        problems = [f"{where}.{spelled(name)}: required by {shape.name}, missing"
-                    for name in shape.required_members if spelled(name) not in value]
+        problems = [
+            f"{where}.{spelled(name)}: required by {shape.name}, missing"
+            for name in shape.required_members
+            if spelled(name) not in value
+        ]
         for name, member in shape.members.items():
             if value.get(spelled(name)) is not None:
                 problems += shape_problems(value[spelled(name)], member, f"{where}.{spelled(name)}", spelled)
@@ -400,8 +490,7 @@ def shape_problems(value: Any, shape: Any, where: str = "$", spelled: Callable[[
     if kind == "list":
         if not isinstance(value, list):
             return [f"{where}: {type(value).__name__}, the model wants an array"]
-        return [p for i, item in enumerate(value)
-                for p in shape_problems(item, shape.member, f"{where}[{i}]", spelled)]
+        return [p for i, item in enumerate(value) for p in shape_problems(item, shape.member, f"{where}[{i}]", spelled)]
     if kind == "map":
         if not isinstance(value, dict):
             return [f"{where}: {type(value).__name__}, the model wants an object (map)"]

@@ -24,6 +24,7 @@ def time_out_task(task_token: str, account_id: str = ACCOUNT_ID, region: str = R
             worker = execution.exec_worker
             # notify() answers False for a token this execution does not hold.
             if worker is not None and worker.env.callback_pool_manager.notify(
-                    task_token, CallbackOutcomeTimedOut(callback_id=task_token)):
+                task_token, CallbackOutcomeTimedOut(callback_id=task_token)
+            ):
                 return
     raise ValueError(f"no running task waits on task token {task_token[:16]}…")

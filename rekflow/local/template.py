@@ -62,8 +62,9 @@ class Template:
     parameter_overrides: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: Path, stack_name: str = "rekflow-local",
-             parameter_overrides: dict[str, str] | None = None) -> Template:
+    def load(
+        cls, path: Path, stack_name: str = "rekflow-local", parameter_overrides: dict[str, str] | None = None
+    ) -> Template:
         body = load_template_yaml(path.read_text(encoding="utf-8"))
         template = cls(path, body, stack_name, dict(parameter_overrides or {}))
         unknown = set(template.parameter_overrides) - set(body.get("Parameters", {}))
@@ -74,14 +75,17 @@ class Template:
     @property
     def resources(self) -> dict[str, Any]:
         """The resources this stack creates: those whose Condition holds for its parameters."""
-        return {name: resource for name, resource in self.body["Resources"].items()
-                if "Condition" not in resource or self.condition(resource["Condition"])}
+        return {
+            name: resource
+            for name, resource in self.body["Resources"].items()
+            if "Condition" not in resource or self.condition(resource["Condition"])
+        }
 
     def condition(self, name: str) -> bool:
         return self._holds(self.body["Conditions"][name])
 
     def _holds(self, expression: Any) -> bool:
-        (function, arg), = expression.items()
+        ((function, arg),) = expression.items()
         if function == "Condition":
             return self.condition(str(arg))
         if function == "Fn::Equals":
@@ -160,7 +164,7 @@ class Template:
         """Resolve Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::FindInMap and Fn::If inside a template value."""
         if isinstance(value, dict):
             if len(value) == 1:
-                (key, arg), = value.items()
+                ((key, arg),) = value.items()
                 if key == "Ref":
                     return self.ref(str(arg))
                 if key == "Fn::GetAtt":

@@ -48,13 +48,20 @@ class AwsRekognitionBackend:
 
     name = "aws"
 
-    def __init__(self, local_s3: Callable[[], Any], session: boto3.session.Session | None = None,
-                 staging_bucket: str | None = None, poll_seconds: float = POLL_SECONDS) -> None:
+    def __init__(
+        self,
+        local_s3: Callable[[], Any],
+        session: boto3.session.Session | None = None,
+        staging_bucket: str | None = None,
+        poll_seconds: float = POLL_SECONDS,
+    ) -> None:
         session = session or boto3.session.Session()
         credentials = session.get_credentials()
         if credentials is None:
-            raise AwsSetupError("--backend aws needs AWS credentials: none were found "
-                                "(set AWS_PROFILE, or run `aws configure` / `aws sso login`).")
+            raise AwsSetupError(
+                "--backend aws needs AWS credentials: none were found "
+                "(set AWS_PROFILE, or run `aws configure` / `aws sso login`)."
+            )
         if not session.region_name:
             raise AwsSetupError("--backend aws needs a region: set AWS_REGION or a profile's region.")
         try:
@@ -63,8 +70,11 @@ class AwsRekognitionBackend:
             frozen = credentials.get_frozen_credentials()
         except BotoCoreError as error:
             raise AwsSetupError(f"--backend aws could not get AWS credentials: {error}") from error
-        signing = {"aws_access_key_id": frozen.access_key, "aws_secret_access_key": frozen.secret_key,
-                   "aws_session_token": frozen.token}
+        signing = {
+            "aws_access_key_id": frozen.access_key,
+            "aws_secret_access_key": frozen.secret_key,
+            "aws_session_token": frozen.token,
+        }
         self._local_s3 = local_s3
         self._rekognition = session.client("rekognition", **signing)
         self.staging_bucket = staging_bucket
@@ -127,13 +137,17 @@ class AwsRekognitionBackend:
         if len(data) <= MAX_BYTES_INLINE:
             return self._call(operation, {**params, "Image": {"Bytes": data}})
         if not self.staging_bucket:
-            raise RekognitionError("ImageTooLargeException", "Images over 5 MB reach Rekognition through S3: "
-                                   "give a staging bucket (--aws-bucket) to analyse this one with --backend aws.")
+            raise RekognitionError(
+                "ImageTooLargeException",
+                "Images over 5 MB reach Rekognition through S3: "
+                "give a staging bucket (--aws-bucket) to analyse this one with --backend aws.",
+            )
         user = f"{operation}-{uuid.uuid4().hex}"
         key = self._stage(s3_object, user, data)
         try:
-            return self._call(operation, {**params, "Image": {"S3Object": {"Bucket": self.staging_bucket,
-                                                                           "Name": key}}})
+            return self._call(
+                operation, {**params, "Image": {"S3Object": {"Bucket": self.staging_bucket, "Name": key}}}
+            )
         finally:
             self._release(key, user)
 
@@ -150,7 +164,8 @@ class AwsRekognitionBackend:
         """The local runtime's GetObject response for a Rekognition S3Object (the body not read yet)."""
         try:
             response: dict[str, Any] = self._local_s3().get_object(
-                Bucket=s3_object["Bucket"], Key=s3_object["Name"], **version_argument(s3_object))
+                Bucket=s3_object["Bucket"], Key=s3_object["Name"], **version_argument(s3_object)
+            )
         except ClientError as error:
             raise RekognitionError("InvalidS3ObjectException", f"Unable to get the object from S3: {error}") from error
         return response
@@ -159,8 +174,11 @@ class AwsRekognitionBackend:
     def _start(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         feature, api = START_OPERATIONS[operation]
         if not self.staging_bucket:
-            raise RekognitionError("InvalidParameterException", "Rekognition Video reads videos from S3 only: "
-                                   "give a staging bucket (--aws-bucket) to analyse videos with --backend aws.")
+            raise RekognitionError(
+                "InvalidParameterException",
+                "Rekognition Video reads videos from S3 only: "
+                "give a staging bucket (--aws-bucket) to analyse videos with --backend aws.",
+            )
         local_object = params["Video"]["S3Object"]
         channel = params.get("NotificationChannel")
         starter = f"{operation}-{uuid.uuid4().hex}"
@@ -175,17 +193,28 @@ class AwsRekognitionBackend:
                 self._staged[key].users.add(job_id)
                 if job_id in self._watchers or not channel:
                     return {"JobId": job_id}  # a reused ClientRequestToken: the job is watched already
-                watcher = threading.Thread(target=self._watch, name=f"rekognition-aws-{feature}", daemon=True,
-                                           args=(feature, api, job_id, params.get("JobTag", ""), channel,
-                                                 local_object, key))
+                watcher = threading.Thread(
+                    target=self._watch,
+                    name=f"rekognition-aws-{feature}",
+                    daemon=True,
+                    args=(feature, api, job_id, params.get("JobTag", ""), channel, local_object, key),
+                )
                 self._watchers[job_id] = watcher
             watcher.start()
             return {"JobId": job_id}
         finally:
             self._release(key, starter)
 
-    def _watch(self, feature: str, api: str, job_id: str, job_tag: str, channel: dict[str, Any],
-               local_object: dict[str, Any], key: str) -> None:
+    def _watch(
+        self,
+        feature: str,
+        api: str,
+        job_id: str,
+        job_tag: str,
+        channel: dict[str, Any],
+        local_object: dict[str, Any],
+        key: str,
+    ) -> None:
         """Poll the job until it ends, then publish its completion to the local topic, as Rekognition
         would have published it to the NotificationChannel it could not be given."""
         try:
@@ -193,15 +222,19 @@ class AwsRekognitionBackend:
                 try:
                     job = self._call(GET_OPERATION_OF_FEATURE[feature], {"JobId": job_id, "MaxResults": 1})
                 except RekognitionError as error:
-                    if error.code in ("ThrottlingException", "ProvisionedThroughputExceededException",
-                                      "InternalServerError"):
+                    if error.code in (
+                        "ThrottlingException",
+                        "ProvisionedThroughputExceededException",
+                        "InternalServerError",
+                    ):
                         continue
                     job = {"JobStatus": "FAILED", "StatusMessage": f"{error.code}: {error.message}"}
                 if job["JobStatus"] != "IN_PROGRESS":
                     if self._publish_when is not None and not released(self._publish_when, job_id, self._stopping):
                         return
-                    message = completion_message(job_id, job["JobStatus"], api, job_tag, job.get("StatusMessage", ""),
-                                                 local_object)
+                    message = completion_message(
+                        job_id, job["JobStatus"], api, job_tag, job.get("StatusMessage", ""), local_object
+                    )
                     publish_completion(channel["SNSTopicArn"], message)
                     return
         finally:
@@ -234,8 +267,10 @@ class AwsRekognitionBackend:
         try:
             self._staging_s3.upload_fileobj(body, self.staging_bucket, key)
         except (ClientError, BotoCoreError) as error:
-            raise RekognitionError("InvalidS3ObjectException", "Could not copy the object to the staging "
-                                   f"bucket {self.staging_bucket}: {error}") from error
+            raise RekognitionError(
+                "InvalidS3ObjectException",
+                f"Could not copy the object to the staging bucket {self.staging_bucket}: {error}",
+            ) from error
         finally:
             body.close()
 

@@ -29,33 +29,83 @@ def _polygon(box: dict[str, float]) -> list[dict[str, float]]:
 
 
 LABELS = [
-    {"Name": "Cat", "Confidence": 97.5, "Instances": [{"BoundingBox": _box(0.2, 0.1, 0.6, 0.8), "Confidence": 95.0}],
-     "Parents": [{"Name": "Animal"}, {"Name": "Mammal"}, {"Name": "Pet"}], "Aliases": [{"Name": "Kitten"}],
-     "Categories": [{"Name": "Animals and Pets"}]},
-    {"Name": "Pet", "Confidence": 97.5, "Instances": [], "Parents": [{"Name": "Animal"}], "Aliases": [],
-     "Categories": [{"Name": "Animals and Pets"}]},
-    {"Name": "Animal", "Confidence": 97.5, "Instances": [], "Parents": [], "Aliases": [],
-     "Categories": [{"Name": "Animals and Pets"}]},
-    {"Name": "Indoors", "Confidence": 61.0, "Instances": [], "Parents": [], "Aliases": [],
-     "Categories": [{"Name": "Buildings and Architecture"}]},
+    {
+        "Name": "Cat",
+        "Confidence": 97.5,
+        "Instances": [{"BoundingBox": _box(0.2, 0.1, 0.6, 0.8), "Confidence": 95.0}],
+        "Parents": [{"Name": "Animal"}, {"Name": "Mammal"}, {"Name": "Pet"}],
+        "Aliases": [{"Name": "Kitten"}],
+        "Categories": [{"Name": "Animals and Pets"}],
+    },
+    {
+        "Name": "Pet",
+        "Confidence": 97.5,
+        "Instances": [],
+        "Parents": [{"Name": "Animal"}],
+        "Aliases": [],
+        "Categories": [{"Name": "Animals and Pets"}],
+    },
+    {
+        "Name": "Animal",
+        "Confidence": 97.5,
+        "Instances": [],
+        "Parents": [],
+        "Aliases": [],
+        "Categories": [{"Name": "Animals and Pets"}],
+    },
+    {
+        "Name": "Indoors",
+        "Confidence": 61.0,
+        "Instances": [],
+        "Parents": [],
+        "Aliases": [],
+        "Categories": [{"Name": "Buildings and Architecture"}],
+    },
 ]
 MODERATION_LABELS: list[dict[str, Any]] = []
 _LINE_BOX = _box(0.1, 0.45, 0.8, 0.1)
 TEXT = [
-    {"DetectedText": "REKFLOW FIXTURE", "Type": "LINE", "Id": 0, "Confidence": 99.1,
-     "Geometry": {"BoundingBox": _LINE_BOX, "Polygon": _polygon(_LINE_BOX)}},
-    {"DetectedText": "REKFLOW", "Type": "WORD", "Id": 1, "ParentId": 0, "Confidence": 99.3,
-     "Geometry": {"BoundingBox": _box(0.1, 0.45, 0.45, 0.1), "Polygon": _polygon(_box(0.1, 0.45, 0.45, 0.1))}},
-    {"DetectedText": "FIXTURE", "Type": "WORD", "Id": 2, "ParentId": 0, "Confidence": 98.9,
-     "Geometry": {"BoundingBox": _box(0.58, 0.45, 0.32, 0.1), "Polygon": _polygon(_box(0.58, 0.45, 0.32, 0.1))}},
+    {
+        "DetectedText": "REKFLOW FIXTURE",
+        "Type": "LINE",
+        "Id": 0,
+        "Confidence": 99.1,
+        "Geometry": {"BoundingBox": _LINE_BOX, "Polygon": _polygon(_LINE_BOX)},
+    },
+    {
+        "DetectedText": "REKFLOW",
+        "Type": "WORD",
+        "Id": 1,
+        "ParentId": 0,
+        "Confidence": 99.3,
+        "Geometry": {"BoundingBox": _box(0.1, 0.45, 0.45, 0.1), "Polygon": _polygon(_box(0.1, 0.45, 0.45, 0.1))},
+    },
+    {
+        "DetectedText": "FIXTURE",
+        "Type": "WORD",
+        "Id": 2,
+        "ParentId": 0,
+        "Confidence": 98.9,
+        "Geometry": {"BoundingBox": _box(0.58, 0.45, 0.32, 0.1), "Polygon": _polygon(_box(0.58, 0.45, 0.32, 0.1))},
+    },
 ]
 FACES = [
-    {"BoundingBox": _box(0.4, 0.2, 0.2, 0.3), "Confidence": 99.9,
-     "Landmarks": [{"Type": name, "X": x, "Y": y} for name, x, y in (
-         ("eyeLeft", 0.46, 0.3), ("eyeRight", 0.54, 0.3), ("nose", 0.5, 0.36),
-         ("mouthLeft", 0.47, 0.42), ("mouthRight", 0.53, 0.42))],
-     "Pose": {"Roll": 0.0, "Yaw": 0.0, "Pitch": 0.0},
-     "Quality": {"Brightness": 60.0, "Sharpness": 80.0}},
+    {
+        "BoundingBox": _box(0.4, 0.2, 0.2, 0.3),
+        "Confidence": 99.9,
+        "Landmarks": [
+            {"Type": name, "X": x, "Y": y}
+            for name, x, y in (
+                ("eyeLeft", 0.46, 0.3),
+                ("eyeRight", 0.54, 0.3),
+                ("nose", 0.5, 0.36),
+                ("mouthLeft", 0.47, 0.42),
+                ("mouthRight", 0.53, 0.42),
+            )
+        ],
+        "Pose": {"Roll": 0.0, "Yaw": 0.0, "Pitch": 0.0},
+        "Quality": {"Brightness": 60.0, "Sharpness": 80.0},
+    },
 ]
 
 
@@ -72,8 +122,13 @@ class FixtureBackend(ImageOperationsBackend):
 
     name = "fixture"
 
-    def __init__(self, s3_client: Callable[[], Any], overrides: dict[str, dict[str, Any]] | None = None,
-                 video_seconds: int = 3, quotas: TpsQuotas | None = None) -> None:
+    def __init__(
+        self,
+        s3_client: Callable[[], Any],
+        overrides: dict[str, dict[str, Any]] | None = None,
+        video_seconds: int = 3,
+        quotas: TpsQuotas | None = None,
+    ) -> None:
         super().__init__(s3_client)
         self._overrides = overrides or {}
         self.video_seconds = video_seconds
@@ -83,8 +138,10 @@ class FixtureBackend(ImageOperationsBackend):
         if self.quotas is not None and not self.quotas.admit(operation):
             # Rekognition's error for a call beyond the TPS quota (its model: "The number of requests
             # exceeded your throughput limit"); the router returns it as HTTP 400, as AWS does.
-            raise RekognitionError("ProvisionedThroughputExceededException",
-                                   f"The number of requests exceeded your throughput limit for {operation}.")
+            raise RekognitionError(
+                "ProvisionedThroughputExceededException",
+                f"The number of requests exceeded your throughput limit for {operation}.",
+            )
         response = super().handle(operation, params)
         return copy.deepcopy(self._overrides[operation]) if operation in self._overrides else response
 
@@ -110,11 +167,19 @@ class FixtureBackend(ImageOperationsBackend):
         floor = request.get("MinConfidence", 50.0)
         stamps = [second * 1000 for second in range(self.video_seconds)]
         if feature == "labels":
-            items = [{"Timestamp": t, "Label": copy.deepcopy(label)} for t in stamps for label in LABELS
-                     if label["Confidence"] >= floor]
+            items = [
+                {"Timestamp": t, "Label": copy.deepcopy(label)}
+                for t in stamps
+                for label in LABELS
+                if label["Confidence"] >= floor
+            ]
         elif feature == "moderation":
-            items = [{"Timestamp": t, "ModerationLabel": copy.deepcopy(label)} for t in stamps
-                     for label in MODERATION_LABELS if label["Confidence"] >= floor]
+            items = [
+                {"Timestamp": t, "ModerationLabel": copy.deepcopy(label)}
+                for t in stamps
+                for label in MODERATION_LABELS
+                if label["Confidence"] >= floor
+            ]
         elif feature == "text":
             items = [{"Timestamp": t, "TextDetection": copy.deepcopy(d)} for t in stamps for d in TEXT]
         elif feature == "faces":
@@ -122,14 +187,35 @@ class FixtureBackend(ImageOperationsBackend):
         else:
             frames = int(self.video_seconds * VIDEO_FRAME_RATE)
             half = frames // 2
-            items = [segment("SHOT", 0, half - 1, VIDEO_FRAME_RATE, {"ShotSegment": {"Index": 0, "Confidence": 99.0}}),
-                     segment("TECHNICAL_CUE", half - 12, half - 1, VIDEO_FRAME_RATE,
-                             {"TechnicalCueSegment": {"Type": "BlackFrames", "Confidence": 99.0}}),
-                     segment("SHOT", half, frames - 1, VIDEO_FRAME_RATE,
-                             {"ShotSegment": {"Index": 1, "Confidence": 99.0}})]
-        metadata = {"Codec": "h264", "DurationMillis": self.video_seconds * 1000, "Format": "QuickTime / MOV",
-                    "FrameRate": VIDEO_FRAME_RATE, "FrameHeight": 352, "FrameWidth": 640, "ColorRange": "LIMITED"}
-        extra = ({"SelectedSegmentTypes": [{"Type": "SHOT", "ModelVersion": "1.0"},
-                                           {"Type": "TECHNICAL_CUE", "ModelVersion": "2.0"}], "AudioMetadata": []}
-                 if feature == "segments" else {})
+            items = [
+                segment("SHOT", 0, half - 1, VIDEO_FRAME_RATE, {"ShotSegment": {"Index": 0, "Confidence": 99.0}}),
+                segment(
+                    "TECHNICAL_CUE",
+                    half - 12,
+                    half - 1,
+                    VIDEO_FRAME_RATE,
+                    {"TechnicalCueSegment": {"Type": "BlackFrames", "Confidence": 99.0}},
+                ),
+                segment("SHOT", half, frames - 1, VIDEO_FRAME_RATE, {"ShotSegment": {"Index": 1, "Confidence": 99.0}}),
+            ]
+        metadata = {
+            "Codec": "h264",
+            "DurationMillis": self.video_seconds * 1000,
+            "Format": "QuickTime / MOV",
+            "FrameRate": VIDEO_FRAME_RATE,
+            "FrameHeight": 352,
+            "FrameWidth": 640,
+            "ColorRange": "LIMITED",
+        }
+        extra = (
+            {
+                "SelectedSegmentTypes": [
+                    {"Type": "SHOT", "ModelVersion": "1.0"},
+                    {"Type": "TECHNICAL_CUE", "ModelVersion": "2.0"},
+                ],
+                "AudioMetadata": [],
+            }
+            if feature == "segments"
+            else {}
+        )
         return VideoAnalysis(items, metadata, "fixture", extra)

@@ -20,9 +20,15 @@ SUPPORTED_FORMATS = {"JPEG", "PNG"}
 # Beyond this many pixels an image is refused before it is decoded (a decompression bomb).
 MAX_PIXELS = 80_000_000
 # EXIF Orientation -> the transpose that turns the stored pixels upright (as PIL's ImageOps.exif_transpose).
-UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-           5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
-           8: Image.Transpose.ROTATE_90}
+UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 EXIF_ORIENTATION = 0x0112
 
 
@@ -139,8 +145,10 @@ def _read_s3_object_once(s3_object: dict[str, Any], s3: Any, version: dict[str, 
     except RekognitionError:
         raise
     except Exception as error:  # botocore raises a ClientError subclass per S3 error code
-        raise RekognitionError("InvalidS3ObjectException", "Unable to get object metadata from S3. "
-                               "Check object key, region and/or access permissions.") from error
+        raise RekognitionError(
+            "InvalidS3ObjectException",
+            "Unable to get object metadata from S3. Check object key, region and/or access permissions.",
+        ) from error
     with body:
         data: bytes = body.read()
     return data

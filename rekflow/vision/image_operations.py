@@ -34,8 +34,9 @@ class ImageOperationsBackend:
             return self.video.handle(operation, params)
         method = OPERATIONS.get(operation)
         if method is None:
-            raise RekognitionError("InvalidParameterException",
-                                   f"{operation} is not available in the {self.name} backend.")
+            raise RekognitionError(
+                "InvalidParameterException", f"{operation} is not available in the {self.name} backend."
+            )
         image: ImageInput = read_image(params.get("Image", {}), self._s3_client())
         response: dict[str, Any] = getattr(self, method)(image, params)
         return response
@@ -44,5 +45,6 @@ class ImageOperationsBackend:
         self.video.shutdown()
 
     def analyse_video(self, feature: str, s3_object: dict[str, Any], request: dict[str, Any]) -> VideoAnalysis:
-        raise RekognitionError("InvalidParameterException",
-                               f"Video analysis is not available in the {self.name} backend.")
+        raise RekognitionError(
+            "InvalidParameterException", f"Video analysis is not available in the {self.name} backend."
+        )

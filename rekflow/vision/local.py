@@ -127,14 +127,19 @@ class LocalModelsBackend(ImageOperationsBackend):
                 found = segments.detect_shots(video.path, video.frame_rate)
                 found += segments.detect_black_frames(video.path, video.frame_rate)
                 found.sort(key=lambda s: (s["StartTimestampMillis"], s["Type"]))
-                types = [{"Type": "SHOT", "ModelVersion": segments.SHOT_MODEL_VERSION},
-                         {"Type": "TECHNICAL_CUE", "ModelVersion": segments.CUE_MODEL_VERSION}]
+                types = [
+                    {"Type": "SHOT", "ModelVersion": segments.SHOT_MODEL_VERSION},
+                    {"Type": "TECHNICAL_CUE", "ModelVersion": segments.CUE_MODEL_VERSION},
+                ]
                 return VideoAnalysis(found, video.metadata(), "", {"SelectedSegmentTypes": types, "AudioMetadata": []})
             items = []
             for timestamp, frame in video.sampled_frames(self.video_frames_per_second):
                 items += [{"Timestamp": timestamp, **found} for found in self._frame_findings(feature, frame, request)]
-            versions = {"labels": LABEL_MODEL_VERSION, "moderation": MODERATION_MODEL_VERSION,
-                        "text": TEXT_MODEL_VERSION}
+            versions = {
+                "labels": LABEL_MODEL_VERSION,
+                "moderation": MODERATION_MODEL_VERSION,
+                "text": TEXT_MODEL_VERSION,
+            }
             return VideoAnalysis(items, video.metadata(), versions.get(feature, ""))
 
     def _frame_findings(self, feature: str, frame: np.ndarray, request: dict[str, Any]) -> list[dict[str, Any]]:

@@ -58,12 +58,18 @@ class OperationCalls:
 class TpsQuotas:
     """A token bucket for each operation in `rate_per_second`; operations without one are never limited."""
 
-    def __init__(self, rate_per_second: Mapping[str, float], burst_tokens: Mapping[str, float] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate_per_second: Mapping[str, float],
+        burst_tokens: Mapping[str, float] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         burst = dict(burst_tokens or {})
         self._clock = clock
-        self._buckets = {operation: TokenBucket(rate, burst.get(operation, rate), clock)
-                         for operation, rate in rate_per_second.items()}
+        self._buckets = {
+            operation: TokenBucket(rate, burst.get(operation, rate), clock)
+            for operation, rate in rate_per_second.items()
+        }
         self._lock = threading.Lock()
         self.calls = {operation: OperationCalls() for operation in self._buckets}
 

@@ -39,9 +39,15 @@ class VideoFile:
 
     def metadata(self) -> dict[str, Any]:
         """Rekognition's VideoMetadata for this file."""
-        return {"Codec": self.codec, "DurationMillis": self.duration_millis, "Format": self.container,
-                "FrameRate": round(self.frame_rate, 3), "FrameHeight": self.height, "FrameWidth": self.width,
-                "ColorRange": "LIMITED"}
+        return {
+            "Codec": self.codec,
+            "DurationMillis": self.duration_millis,
+            "Format": self.container,
+            "FrameRate": round(self.frame_rate, 3),
+            "FrameHeight": self.height,
+            "FrameWidth": self.width,
+            "ColorRange": "LIMITED",
+        }
 
     def sampled_frames(self, per_second: float) -> Iterator[tuple[int, np.ndarray]]:
         """(timestamp in ms, RGB frame) about `per_second` times a second of video."""
@@ -90,8 +96,14 @@ def _open(path: Path) -> VideoFile:
             raise RekognitionError("InvalidVideoFormat", "Unsupported codec/format: the video cannot be decoded.")
         fourcc = int(capture.get(cv2.CAP_PROP_FOURCC))
         codec = fourcc.to_bytes(4, "little").decode("latin-1").strip("\x00 ") or "unknown"
-        return VideoFile(path, float(capture.get(cv2.CAP_PROP_FPS)), int(capture.get(cv2.CAP_PROP_FRAME_COUNT)),
-                         int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-                         "h264" if codec.lower() in ("avc1", "h264") else codec, "QuickTime / MOV")
+        return VideoFile(
+            path,
+            float(capture.get(cv2.CAP_PROP_FPS)),
+            int(capture.get(cv2.CAP_PROP_FRAME_COUNT)),
+            int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            "h264" if codec.lower() in ("avc1", "h264") else codec,
+            "QuickTime / MOV",
+        )
     finally:
         capture.release()

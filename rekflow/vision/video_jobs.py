@@ -96,8 +96,14 @@ class VideoJobs:
         self._closing = threading.Event()
         self.notifications_sent: list[dict[str, Any]] = []
 
-    def plan(self, feature: str, *, status: str = "SUCCEEDED", notify: str = "once",
-             released_when: Callable[[str], bool] | None = None) -> None:
+    def plan(
+        self,
+        feature: str,
+        *,
+        status: str = "SUCCEEDED",
+        notify: str = "once",
+        released_when: Callable[[str], bool] | None = None,
+    ) -> None:
         """Make the next job of `feature` end with `status` and publish its completion as `notify` says."""
         if notify not in NOTIFY_MODES:
             raise ValueError(f"notify must be one of {NOTIFY_MODES}")
@@ -159,8 +165,10 @@ class VideoJobs:
             if token and token in self._by_token:
                 job = self._jobs[self._by_token[token]]
                 if job.feature != feature or job.request.get("Video") != params.get("Video"):
-                    raise RekognitionError("IdempotentParameterMismatchException",
-                                           "ClientRequestToken was already used with other parameters.")
+                    raise RekognitionError(
+                        "IdempotentParameterMismatchException",
+                        "ClientRequestToken was already used with other parameters.",
+                    )
                 return {"JobId": job.job_id}
             planned = self._plans.get(feature)
             plan = planned.pop(0) if planned else JobPlan()
@@ -181,8 +189,9 @@ class VideoJobs:
         try:
             head = self._s3_client().head_object(Bucket=s3_object["Bucket"], Key=s3_object["Name"], **version)
         except Exception as error:
-            raise RekognitionError("InvalidS3ObjectException",
-                                   f"Unable to get object metadata from S3: {error}") from error
+            raise RekognitionError(
+                "InvalidS3ObjectException", f"Unable to get object metadata from S3: {error}"
+            ) from error
         if head["ContentLength"] > MAX_VIDEO_BYTES:
             raise RekognitionError("VideoTooLargeException", "The video is over 10 GB.")
 
@@ -215,8 +224,14 @@ class VideoJobs:
     def _notify(self, job: Job) -> None:
         channel = job.request.get("NotificationChannel")
         if channel:
-            message = completion_message(job.job_id, job.status, job.api, job.request.get("JobTag", ""),
-                                         job.message, job.request["Video"]["S3Object"])
+            message = completion_message(
+                job.job_id,
+                job.status,
+                job.api,
+                job.request.get("JobTag", ""),
+                job.message,
+                job.request["Video"]["S3Object"],
+            )
             publish_completion(channel["SNSTopicArn"], message)
             self.notifications_sent.append(message)
 
@@ -229,8 +244,11 @@ class VideoJobs:
         max_results = int(params.get("MaxResults", MAX_RESULTS))
         if not 1 <= max_results <= MAX_RESULTS:
             raise RekognitionError("InvalidParameterException", f"MaxResults must be 1 to {MAX_RESULTS}.")
-        response: dict[str, Any] = {"JobStatus": job.status, "JobId": job.job_id,
-                                    "Video": {"S3Object": job.request["Video"]["S3Object"]}}
+        response: dict[str, Any] = {
+            "JobStatus": job.status,
+            "JobId": job.job_id,
+            "Video": {"S3Object": job.request["Video"]["S3Object"]},
+        }
         if job.request.get("JobTag"):
             response["JobTag"] = job.request["JobTag"]
         if job.status != "SUCCEEDED" or job.analysis is None:
@@ -259,12 +277,19 @@ def released(condition: Callable[[str], bool], job_id: str, stopping: threading.
     return True
 
 
-def completion_message(job_id: str, status: str, api: str, job_tag: str, message: str,
-                       s3_object: dict[str, Any]) -> dict[str, Any]:
+def completion_message(
+    job_id: str, status: str, api: str, job_tag: str, message: str, s3_object: dict[str, Any]
+) -> dict[str, Any]:
     """The message Rekognition publishes to a job's NotificationChannel when the job ends."""
-    return {"JobId": job_id, "Status": status, "API": api, "JobTag": job_tag, "Message": message,
-            "Timestamp": int(time.time() * 1000),
-            "Video": {"S3ObjectName": s3_object["Name"], "S3Bucket": s3_object["Bucket"]}}
+    return {
+        "JobId": job_id,
+        "Status": status,
+        "API": api,
+        "JobTag": job_tag,
+        "Message": message,
+        "Timestamp": int(time.time() * 1000),
+        "Video": {"S3ObjectName": s3_object["Name"], "S3Bucket": s3_object["Bucket"]},
+    }
 
 
 def publish_completion(topic_arn: str, message: dict[str, Any]) -> None:

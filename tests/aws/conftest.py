@@ -25,8 +25,14 @@ def generate_cases(path: Path = CASES_PATH) -> dict[str, Any]:
     environment = {**os.environ, "REKFLOW_STATE_CASES": str(path)}
     command = [sys.executable, "-m", "pytest", "tests/functional", "-q", "-m", "not models", "-p", "no:cacheprovider"]
     # This interpreter and fixed arguments: nothing untrusted reaches the command line.
-    done = subprocess.run(command, cwd=PROJECT_ROOT, env=environment,  # noqa: S603
-                          capture_output=True, text=True, timeout=1800)
+    done = subprocess.run(  # noqa: S603
+        command,
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     document = read_cases(path)
     if document is None:
         raise RuntimeError(f"the local suite wrote no cases (exit {done.returncode}):\n{done.stdout[-3000:]}")
@@ -65,8 +71,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     terminalreporter.write_sep("-", "TestState parity (local runtime vs AWS Step Functions)")
     agreed, disagreed = parity_report["agreed"], parity_report["disagreed"]
-    terminalreporter.write_line(f"{len(agreed)} of {len(agreed) + len(disagreed)} states agreed "
-                                f"({parity_report['cases']} cases sent)")
+    terminalreporter.write_line(
+        f"{len(agreed)} of {len(agreed) + len(disagreed)} states agreed ({parity_report['cases']} cases sent)"
+    )
     for note in parity_report.get("notes", []):
         terminalreporter.write_line(f"  note: {note}")
     for name in disagreed:

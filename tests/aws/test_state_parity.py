@@ -22,14 +22,19 @@ import pytest
 from tests.aws.conftest import aws_account_missing, parity_report, session_cases
 
 ROLE_ARN = os.environ.get("REKFLOW_TESTSTATE_ROLE_ARN")
-HOW_TO_RUN = ("to run it: AWS_PROFILE=<profile> AWS_REGION=<region> .venv/bin/python -m pytest tests/aws "
-              "(no deploy needed; IAM permission states:TestState)")
+HOW_TO_RUN = (
+    "to run it: AWS_PROFILE=<profile> AWS_REGION=<region> .venv/bin/python -m pytest tests/aws "
+    "(no deploy needed; IAM permission states:TestState)"
+)
 
 
 def request_for(case: dict[str, Any]) -> dict[str, Any]:
     """The TestState request for one case."""
-    request: dict[str, Any] = {"definition": json.dumps(case["definition"]), "input": json.dumps(case["input"]),
-                               "inspectionLevel": "DEBUG"}
+    request: dict[str, Any] = {
+        "definition": json.dumps(case["definition"]),
+        "input": json.dumps(case["input"]),
+        "inspectionLevel": "DEBUG",
+    }
     if case["mock"] is not None:
         request["mock"] = {**case["mock"], "fieldValidationMode": "STRICT"}
         if case.get("context"):
@@ -114,9 +119,11 @@ def test_every_state_agrees_with_aws(stepfunctions):
         where = f"{case['state']} (retry {case['retryCount']}, from {case['source']['execution']})"
         by_state[case["state"]] += [f"{where}: {line}" for line in found]
     parity_report.update(
-        cases=len(cases), agreed=sorted(s for s, f in by_state.items() if not f and s not in needs_role),
+        cases=len(cases),
+        agreed=sorted(s for s, f in by_state.items() if not f and s not in needs_role),
         disagreed=sorted(s for s, f in by_state.items() if f),
-        notes=[f"{s}: TestState asked for a role; set REKFLOW_TESTSTATE_ROLE_ARN" for s in sorted(needs_role)])
+        notes=[f"{s}: TestState asked for a role; set REKFLOW_TESTSTATE_ROLE_ARN" for s in sorted(needs_role)],
+    )
     if needs_role and not any(by_state.values()):
         pytest.skip(f"TestState needs an execution role for {sorted(needs_role)}: set REKFLOW_TESTSTATE_ROLE_ARN")
     disagreements = [line for lines in by_state.values() for line in lines]
@@ -144,5 +151,6 @@ def test_comparison_offline():
     assert all(found == [] for _, found in results)
     case = next(c for c in sample if c["expected"]["status"] == "SUCCEEDED" and c["expected"]["output"])
     assert differences(case, {"status": "FAILED", "error": "States.Runtime"})
-    assert differences(case, {"status": "SUCCEEDED", "output": json.dumps({"other": 1}),
-                              "nextState": case["expected"]["nextState"]})
+    assert differences(
+        case, {"status": "SUCCEEDED", "output": json.dumps({"other": 1}), "nextState": case["expected"]["nextState"]}
+    )

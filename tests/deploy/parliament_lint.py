@@ -23,9 +23,17 @@ def findings(documents: dict[str, dict]) -> list[dict[str, object]]:
         policy = analyze_policy_string(json.dumps(document), filepath=where, include_community_auditors=True)
         for finding in map(enhance_finding, policy.findings):
             location = finding.location if isinstance(finding.location, dict) else {}
-            found.append({"policy": where, "issue": finding.issue, "severity": finding.severity,
-                          "title": finding.title, "detail": str(finding.detail),
-                          "actions": sorted(location.get("actions", [])), "location": str(finding.location)})
+            found.append(
+                {
+                    "policy": where,
+                    "issue": finding.issue,
+                    "severity": finding.severity,
+                    "title": finding.title,
+                    "detail": str(finding.detail),
+                    "actions": sorted(location.get("actions", [])),
+                    "location": str(finding.location),
+                }
+            )
     return found
 
 

@@ -60,10 +60,10 @@ def transform(template_path: Path) -> dict[str, Any]:
         if resource["Type"] == "AWS::Serverless::StateMachine" and "DefinitionUri" in resource["Properties"]:
             path = template_path.parent / resource["Properties"].pop("DefinitionUri")
             resource["Properties"]["Definition"] = json.loads(path.read_text(encoding="utf-8"))
-    translator = Translator(managed_policy_map=None, sam_parser=Parser(), plugins=[],
-                            boto_session=boto3.session.Session(region_name=REGION))
-    return translator.translate(sam_template=template, parameter_values={},
-                                get_managed_policy_map=_no_managed_policies)
+    translator = Translator(
+        managed_policy_map=None, sam_parser=Parser(), plugins=[], boto_session=boto3.session.Session(region_name=REGION)
+    )
+    return translator.translate(sam_template=template, parameter_values={}, get_managed_policy_map=_no_managed_policies)
 
 
 if __name__ == "__main__":

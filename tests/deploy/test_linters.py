@@ -58,22 +58,32 @@ REGION = "us-east-1"
 # parliament findings above LOW that are accepted, each with why. Keys: (issue, the action parliament names, or the
 # policy's place when the finding is about the whole document).
 PARLIAMENT_IGNORES: dict[tuple[str, str], str] = {
-    ("RESOURCE_MISMATCH", "BackfillStateMachineRole/BackfillStateMachineRolePolicy0"):
-        "parliament's IAM database marks both execution and express as required resource types of "
-        "states:DescribeExecution; the Service Authorization Reference lists them as alternatives, and the backfill "
-        "follows Standard executions only (MediaAnalysis's and its own child workflows': execution ARNs)",
-    ("PERMISSIONS_MANAGEMENT_ACTIONS", "ModerationReviewKey"):
-        "as for AlarmTopicKey: the key policy's first statement is KMS's default one, letting the account's IAM "
-        "policies administer the key (AWS KMS Developer Guide, 'Default key policy')",
-    ("PERMISSIONS_MANAGEMENT_ACTIONS", "AlarmTopicKey"):
-        "the key policy's first statement is KMS's default one: it lets the account's IAM policies administer the "
-        "key, without which the key could not be managed at all (AWS KMS Developer Guide, 'Default key policy')",
-    ("PERMISSIONS_MANAGEMENT_ACTIONS", "iam:passrole"):
-        "the video jobs hand Rekognition RekognitionPublishRole as their NotificationChannel role; the statement "
-        "names that one role and nothing else (tests/deploy/test_roles.py checks it)",
-    ("PERMISSIONS_MANAGEMENT_ACTIONS", "logs:putresourcepolicy"):
-        "Step Functions puts the log group's resource policy for log delivery as the state machine's role, on "
-        "Resource '*' (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html)",
+    (
+        "RESOURCE_MISMATCH",
+        "BackfillStateMachineRole/BackfillStateMachineRolePolicy0",
+    ): "parliament's IAM database marks both execution and express as required resource types of "
+    "states:DescribeExecution; the Service Authorization Reference lists them as alternatives, and the backfill "
+    "follows Standard executions only (MediaAnalysis's and its own child workflows': execution ARNs)",
+    (
+        "PERMISSIONS_MANAGEMENT_ACTIONS",
+        "ModerationReviewKey",
+    ): "as for AlarmTopicKey: the key policy's first statement is KMS's default one, letting the account's IAM "
+    "policies administer the key (AWS KMS Developer Guide, 'Default key policy')",
+    (
+        "PERMISSIONS_MANAGEMENT_ACTIONS",
+        "AlarmTopicKey",
+    ): "the key policy's first statement is KMS's default one: it lets the account's IAM policies administer the "
+    "key, without which the key could not be managed at all (AWS KMS Developer Guide, 'Default key policy')",
+    (
+        "PERMISSIONS_MANAGEMENT_ACTIONS",
+        "iam:passrole",
+    ): "the video jobs hand Rekognition RekognitionPublishRole as their NotificationChannel role; the statement "
+    "names that one role and nothing else (tests/deploy/test_roles.py checks it)",
+    (
+        "PERMISSIONS_MANAGEMENT_ACTIONS",
+        "logs:putresourcepolicy",
+    ): "Step Functions puts the log group's resource policy for log delivery as the state machine's role, on "
+    "Resource '*' (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html)",
 }
 ARN_FORMATS = {
     "AWS::S3::Bucket": "arn:aws:s3:::{name}",
@@ -102,11 +112,17 @@ class Resolver:
 
     def arn(self, logical_id: str) -> str:
         return ARN_FORMATS[self.resources[logical_id]["Type"]].format(
-            region=REGION, account=ACCOUNT_ID, name=f"rekflow-{logical_id.lower()}")
+            region=REGION, account=ACCOUNT_ID, name=f"rekflow-{logical_id.lower()}"
+        )
 
     def ref(self, name: str) -> str:
-        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws",
-                  "AWS::StackName": "rekflow", "AWS::URLSuffix": "amazonaws.com"}
+        pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Partition": "aws",
+            "AWS::StackName": "rekflow",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
         if name in pseudo:
             return pseudo[name]
         if name in self.parameters:
@@ -127,7 +143,7 @@ class Resolver:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":
@@ -186,6 +202,10 @@ def test_every_iam_policy_passes_parliament(transformed):
     result = run([tool(DEPLOY_BIN / "python"), HERE / "parliament_lint.py"], stdin=json.dumps(documents))
     assert result.returncode == 0, result.stderr
     above_low = [f for f in json.loads(result.stdout) if f["severity"] not in ("LOW", "INFO")]
-    unexplained = [f for f in above_low if (f["issue"], f["policy"]) not in PARLIAMENT_IGNORES
-                   and (not f["actions"] or any((f["issue"], a) not in PARLIAMENT_IGNORES for a in f["actions"]))]
+    unexplained = [
+        f
+        for f in above_low
+        if (f["issue"], f["policy"]) not in PARLIAMENT_IGNORES
+        and (not f["actions"] or any((f["issue"], a) not in PARLIAMENT_IGNORES for a in f["actions"]))
+    ]
     assert unexplained == []

@@ -72,16 +72,29 @@ def test_dashboard_body_is_json_naming_only_template_resources():
     names = set(re.findall(r"\$\{([^}]+)\}", body))
     for name in names - {"AWS::Region"}:
         assert name.split(".")[0] in t.resources, name
-    widgets = json.loads(t.resolve({"Fn::Sub": body.replace("${VideoCompletionDeadLetterQueue.QueueName}", "q1")
-                                    .replace("${EventDeliveryDeadLetterQueue.QueueName}", "q2")}))["widgets"]
+    widgets = json.loads(
+        t.resolve(
+            {
+                "Fn::Sub": body.replace("${VideoCompletionDeadLetterQueue.QueueName}", "q1").replace(
+                    "${EventDeliveryDeadLetterQueue.QueueName}", "q2"
+                )
+            }
+        )
+    )["widgets"]
     titles = {w["properties"]["title"] for w in widgets}
-    assert titles == {"MediaAnalysis executions", "Dead-letter queue depth",
-                      "Rekognition calls and throttles (account)", "Lambda errors"}
+    assert titles == {
+        "MediaAnalysis executions",
+        "Dead-letter queue depth",
+        "Rekognition calls and throttles (account)",
+        "Lambda errors",
+    }
 
 
 def test_only_rekflow_s_rules_may_dead_letter_to_their_queue(transformed):
     # GIVEN the queue policy as written, and the rules as SAM generates them
-    statement, = template().resources["EventDeliveryDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (statement,) = template().resources["EventDeliveryDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
     sources = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
     # THEN each source it admits is a rule whose targets dead-letter to this queue, and every rule is admitted
     admitted = set()
@@ -96,5 +109,6 @@ def test_only_rekflow_s_rules_may_dead_letter_to_their_queue(transformed):
         admitted.add(rule_id)
     rules = {name for name, r in transformed["Resources"].items() if r["Type"] == "AWS::Events::Rule"}
     assert admitted == rules
-    assert {"Ref": "MediaAnalysisStateMachine"} in [t["Arn"] for r in rules
-                                                    for t in transformed["Resources"][r]["Properties"]["Targets"]]
+    assert {"Ref": "MediaAnalysisStateMachine"} in [
+        t["Arn"] for r in rules for t in transformed["Resources"][r]["Properties"]["Targets"]
+    ]

@@ -24,10 +24,18 @@ _AWS_POLICY = "arn:aws:iam::aws:policy/"
 MANAGED_POLICY_ACTIONS = {
     f"{_AWS_POLICY}AWSXrayWriteOnlyAccess": XRAY_ACTIONS | {"xray:GetSamplingStatisticSummaries"},
     f"{_AWS_POLICY}service-role/AWSLambdaBasicExecutionRole": {
-        "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    },
     f"{_AWS_POLICY}service-role/AWSLambdaSQSQueueExecutionRole": {
-        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
-        "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    },
 }
 # SAM attaches AWSXrayWriteOnlyAccess to a function or state machine with tracing on
 # (aws-sam-translator, samtranslator/model/xray_utils.py), and the SQS poller policy for an SQS event.
@@ -117,8 +125,10 @@ def test_state_machine_role_may_trace_because_tracing_is_on(transformed):
 
 
 # The roles MediaAnalysis hands to a service, each only to that service where the service has a condition key for it.
-PASSED_ROLES = {"RekognitionPublishRole": None,  # Rekognition's NotificationChannel role
-                "MediaConvertRole": "mediaconvert.amazonaws.com"}  # the role MediaConvert converts videos as
+PASSED_ROLES = {
+    "RekognitionPublishRole": None,  # Rekognition's NotificationChannel role
+    "MediaConvertRole": "mediaconvert.amazonaws.com",
+}  # the role MediaConvert converts videos as
 
 
 def test_state_machine_role_passes_only_the_rekognition_publish_and_mediaconvert_roles(transformed):
@@ -171,5 +181,6 @@ def test_event_rule_role_only_starts_the_state_machine(transformed):
     (target,) = rule["Properties"]["Targets"]
     role = transformed["Resources"][target["RoleArn"]["Fn::GetAtt"][0]]
     assert [(_listed(s["Action"]), s["Resource"]) for s in statements(role)] == [
-        (["states:StartExecution"], {"Ref": "MediaAnalysisStateMachine"})]
+        (["states:StartExecution"], {"Ref": "MediaAnalysisStateMachine"})
+    ]
     assert managed_policies(role) == set()

@@ -67,8 +67,17 @@ Command = tuple[str | Path, ...]
 TRANSFORM: Command = (DEPLOY_BIN / "python", HERE / "sam_transform.py", TEMPLATE_PATH)
 SAM_VALIDATE: Command = (DEPLOY_BIN / "sam", "validate", "--lint", "--template-file", TEMPLATE_PATH)
 CFN_LINT: Command = (DEPLOY_BIN / "cfn-lint", TEMPLATE_PATH, "--append-rules", "cfn_lint_serverless.rules")
-CHECKOV: Command = (CHECKOV_BIN / "checkov", "--file", TEMPLATE_PATH, "--framework", "cloudformation",
-                    "--skip-download", "--output", "json", "--compact")
+CHECKOV: Command = (
+    CHECKOV_BIN / "checkov",
+    "--file",
+    TEMPLATE_PATH,
+    "--framework",
+    "cloudformation",
+    "--skip-download",
+    "--output",
+    "json",
+    "--compact",
+)
 # Each state machine, with the parameters that deploy it.
 ASL_MACHINES = (("MediaAnalysisStateMachine", {}), ("ImageAnalysisStateMachine", {"ImageWorkflow": "EXPRESS"}))
 
@@ -121,8 +130,9 @@ def stop() -> None:
         process.kill()
 
 
-def run(command: Command | list[str | Path], stdin: str | None = None,
-        timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run(
+    command: Command | list[str | Path], stdin: str | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """The command's result: the background run's when it was started (each is taken once), else a run now."""
     future = _started.pop(_key(command, stdin), None)
     if future is not None and not future.cancelled():
@@ -134,14 +144,21 @@ def _key(command: Command | list[str | Path], stdin: str | None) -> _Key:
     return tuple(str(part) for part in command), stdin
 
 
-def _execute(command: Command | list[str | Path], stdin: str | None,
-             timeout: float) -> subprocess.CompletedProcess[str]:
+def _execute(
+    command: Command | list[str | Path], stdin: str | None, timeout: float
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | OFFLINE_ENV
     arguments = [str(part) for part in command]
     # The gate's own tools and fixed arguments: nothing untrusted reaches the command line.
-    with subprocess.Popen(arguments, cwd=PROJECT_ROOT, env=env, text=True,  # noqa: S603
-                          stdin=subprocess.PIPE if stdin is not None else None,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+    with subprocess.Popen(  # noqa: S603
+        arguments,
+        cwd=PROJECT_ROOT,
+        env=env,
+        text=True,
+        stdin=subprocess.PIPE if stdin is not None else None,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
         _running.add(process)
         try:
             stdout, stderr = process.communicate(stdin, timeout=timeout)

@@ -28,8 +28,9 @@ from tests.aws.conftest import aws_account_missing
 from tests.conftest import jpeg_bytes, schema_validator
 
 STACK = os.environ.get("AWS_SAM_STACK_NAME")
-HOW_TO_RUN = ("to run it: sam build && sam deploy --guided, then "
-              "AWS_SAM_STACK_NAME=<stack> .venv/bin/python -m pytest tests/e2e")
+HOW_TO_RUN = (
+    "to run it: sam build && sam deploy --guided, then AWS_SAM_STACK_NAME=<stack> .venv/bin/python -m pytest tests/e2e"
+)
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 FORCED_FAILURE_SID = "RekflowE2eForcedFailure"
 
@@ -65,12 +66,22 @@ def events_queue(aws, stack):
     name = f"rekflow-e2e-{uuid.uuid4().hex[:12]}"
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    rule_arn = events.put_rule(Name=name, EventPattern=json.dumps({"detail-type": ["Media Analyzed"]}),
-                               State="ENABLED")["RuleArn"]
+    rule_arn = events.put_rule(
+        Name=name, EventPattern=json.dumps({"detail-type": ["Media Analyzed"]}), State="ENABLED"
+    )["RuleArn"]
     try:
-        policy = {"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
-            "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}]}
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+                }
+            ],
+        }
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
         events.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": queue_arn}])
         yield url
@@ -120,8 +131,9 @@ def runs(aws, stack, events_queue) -> dict[str, dict[str, Any]]:
     for sample in SAMPLES:
         keys[sample.name] = prefix + sample.name
         s3.put_object(Bucket=stack["MediaBucketName"], Key=keys[sample.name], Body=sample.make())
-    return {name: wait_for_execution(aws, stack["MediaAnalysisStateMachineArn"], key, since)
-            for name, key in keys.items()}
+    return {
+        name: wait_for_execution(aws, stack["MediaAnalysisStateMachineArn"], key, since) for name, key in keys.items()
+    }
 
 
 def _plain(value: Any) -> Any:
@@ -159,8 +171,9 @@ def test_results_documents_are_stored_and_valid(aws, stack, runs):
 
 def test_one_summary_item_per_sample(aws, stack, runs):
     dynamodb = aws.client("dynamodb")
-    (key_name,) = [k["AttributeName"] for k in
-                   dynamodb.describe_table(TableName=stack["ResultsTableName"])["Table"]["KeySchema"]]
+    (key_name,) = [
+        k["AttributeName"] for k in dynamodb.describe_table(TableName=stack["ResultsTableName"])["Table"]["KeySchema"]
+    ]
     table = aws.resource("dynamodb").Table(stack["ResultsTableName"])
     validator = schema_validator("summary-item.schema.json")
     for name, execution in runs.items():
@@ -177,8 +190,9 @@ def test_a_media_analyzed_event_per_sample(aws, runs, events_queue):
     seen: set[str] = set()
     deadline = time.monotonic() + 120
     while wanted - seen and time.monotonic() < deadline:
-        for message in sqs.receive_message(QueueUrl=events_queue, MaxNumberOfMessages=10,
-                                           WaitTimeSeconds=10).get("Messages", []):
+        for message in sqs.receive_message(QueueUrl=events_queue, MaxNumberOfMessages=10, WaitTimeSeconds=10).get(
+            "Messages", []
+        ):
             event = json.loads(message["Body"])
             if event["detail"].get("assetId") in wanted:
                 assert event["source"] == "rekflow"
@@ -202,8 +216,15 @@ def test_a_denied_results_write_fails_by_name_and_redrive_completes_it(aws, stac
             raise
         original = None
     policy = json.loads(original) if original else {"Version": "2012-10-17", "Statement": []}
-    policy["Statement"].append({"Sid": FORCED_FAILURE_SID, "Effect": "Deny", "Principal": {"AWS": role},
-                                "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/*"})
+    policy["Statement"].append(
+        {
+            "Sid": FORCED_FAILURE_SID,
+            "Effect": "Deny",
+            "Principal": {"AWS": role},
+            "Action": "s3:PutObject",
+            "Resource": f"arn:aws:s3:::{bucket}/*",
+        }
+    )
     key = f"rekflow-e2e/{uuid.uuid4().hex[:12]}/denied.jpg"
     since = time.time()
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))

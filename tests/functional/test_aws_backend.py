@@ -100,8 +100,11 @@ def test_rekognition_errors_keep_their_names(aws_runtime, aws):
     aws.faults.inject("DetectText", "InvalidImageFormatException")
     refused = runtime.run(runtime.object_created_event(runtime.upload(jpeg_bytes(), "photos/refused.jpg")))
     assert refused.output["status"] == "PARTIAL"
-    assert refused.output["features"]["text"] == {"status": "FAILED", "count": 0,
-                                                  "error": "Rekognition.InvalidImageFormatException"}
+    assert refused.output["features"]["text"] == {
+        "status": "FAILED",
+        "count": 0,
+        "error": "Rekognition.InvalidImageFormatException",
+    }
 
     # AccessDenied fails the execution, by AWS's name
     aws.faults.inject("DetectFaces", "AccessDeniedException")
@@ -168,8 +171,14 @@ def test_moto_lets_the_staging_bucket_and_rekognition_through_but_not_the_local_
 
 
 def test_cli_without_credentials_says_what_is_missing(monkeypatch, tmp_path, capsys):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION",
-                 "AWS_DEFAULT_REGION"):
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))

@@ -16,8 +16,14 @@ from tests.conftest import jpeg_bytes, png_bytes, schema_validator
 # Objects in the main test; `make bench` (python -m rekflow.bench_backfill) runs the 1,000.
 OBJECTS = int(os.environ.get("REKFLOW_BACKFILL_OBJECTS", "30"))
 # Keys as people name files: spaces, '+', '%', non-ASCII, braces and quotes, folders.
-NAMES = ("IMG_{i:04d}.jpg", "holiday photos/day {i}.jpg", "a+b/{i} 100%.jpg", "été/Ünïcödé {i}.jpg",
-         "odd/{{brace}} 'quote' {i}.jpg", "deep/er/still/{i}.png")
+NAMES = (
+    "IMG_{i:04d}.jpg",
+    "holiday photos/day {i}.jpg",
+    "a+b/{i} 100%.jpg",
+    "été/Ünïcödé {i}.jpg",
+    "odd/{{brace}} 'quote' {i}.jpg",
+    "deep/er/still/{i}.png",
+)
 
 
 def _fill(runtime, count: int, prefix: str = "library/") -> list[str]:
@@ -34,8 +40,11 @@ def _rekognition_calls(runtime) -> int:
 
 
 def _analyses(runtime) -> list[dict]:
-    pages = client("stepfunctions").get_paginator("list_executions").paginate(
-        stateMachineArn=runtime.stack.state_machine_arn)
+    pages = (
+        client("stepfunctions")
+        .get_paginator("list_executions")
+        .paginate(stateMachineArn=runtime.stack.state_machine_arn)
+    )
     return [execution for page in pages for execution in page["executions"]]
 
 
@@ -51,8 +60,9 @@ def _summary_items(runtime) -> list[dict]:
 
 
 def _documents(runtime) -> list[str]:
-    pages = client("s3").get_paginator("list_objects_v2").paginate(Bucket=runtime.stack.results_bucket,
-                                                                   Prefix="results/")
+    pages = (
+        client("s3").get_paginator("list_objects_v2").paginate(Bucket=runtime.stack.results_bucket, Prefix="results/")
+    )
     return [listed["Key"] for page in pages for listed in page.get("Contents", [])]
 
 
@@ -72,8 +82,14 @@ def test_a_backfill_records_every_object_once_and_a_second_one_analyses_none(run
 
     _count_states_entered(runtime, first)
     assert first.status == "SUCCEEDED", (first.error, first.cause)
-    assert first.counts() == {"analysed": OBJECTS, "already analysed": 0, "rejected": 1, "skipped": 0, "failed": 0,
-                              "not an upload": 0}
+    assert first.counts() == {
+        "analysed": OBJECTS,
+        "already analysed": 0,
+        "rejected": 1,
+        "skipped": 0,
+        "failed": 0,
+        "not an upload": 0,
+    }
     items = _summary_items(runtime)
     # Exactly once each: one summary item, one document and one MediaAnalysis execution per object.
     assert sorted(item["Key"] for item in items) == sorted([*keys, "library/notes.txt"])
@@ -89,8 +105,14 @@ def test_a_backfill_records_every_object_once_and_a_second_one_analyses_none(run
     second = run_local(runtime, "library/")
 
     assert second.status == "SUCCEEDED"
-    assert second.counts() == {"analysed": 0, "already analysed": OBJECTS + 1, "rejected": 0, "skipped": 0,
-                               "failed": 0, "not an upload": 0}
+    assert second.counts() == {
+        "analysed": 0,
+        "already analysed": OBJECTS + 1,
+        "rejected": 0,
+        "skipped": 0,
+        "failed": 0,
+        "not an upload": 0,
+    }
     assert _rekognition_calls(runtime) == calls, "the second backfill called Rekognition"
     assert len(_analyses(runtime)) == len(items), "the second backfill started MediaAnalysis executions"
     assert _summary_items(runtime) == items
@@ -129,8 +151,14 @@ def test_a_failed_analysis_fails_its_object_alone_and_the_next_backfill_retries_
     _fill(runtime, 3, prefix="in/")
     runtime.upload(jpeg_bytes(), "in/locked.jpg")
     # S3 refuses Validate's reads of this one object: MediaAnalysis fails it (ObjectUnreadable) for a redrive.
-    runtime.service_faults.inject("s3", "GetObject", "AccessDenied", status=403, times=10,
-                                  when=lambda params: params.get("Key") == "in/locked.jpg")
+    runtime.service_faults.inject(
+        "s3",
+        "GetObject",
+        "AccessDenied",
+        status=403,
+        times=10,
+        when=lambda params: params.get("Key") == "in/locked.jpg",
+    )
 
     report = run_local(runtime, "in/")
 
@@ -144,15 +172,27 @@ def test_a_failed_analysis_fails_its_object_alone_and_the_next_backfill_retries_
     runtime.service_faults.clear()
     retried = run_local(runtime, "in/")
 
-    assert retried.counts() == {"analysed": 1, "already analysed": 3, "rejected": 0, "skipped": 0, "failed": 0,
-                                "not an upload": 0}
+    assert retried.counts() == {
+        "analysed": 1,
+        "already analysed": 3,
+        "rejected": 0,
+        "skipped": 0,
+        "failed": 0,
+        "not an upload": 0,
+    }
 
 
 def test_failures_over_the_tolerated_percentage_fail_the_backfill(make_runtime):
     runtime = make_runtime(BackfillToleratedFailurePercentage="0")
     _fill(runtime, 2, prefix="in/")
-    runtime.service_faults.inject("s3", "GetObject", "AccessDenied", status=403, times=10,
-                                  when=lambda params: params.get("Key") == "in/IMG_0000.jpg")
+    runtime.service_faults.inject(
+        "s3",
+        "GetObject",
+        "AccessDenied",
+        status=403,
+        times=10,
+        when=lambda params: params.get("Key") == "in/IMG_0000.jpg",
+    )
 
     report = run_local(runtime, "in/")
 
@@ -167,8 +207,10 @@ def test_rekflows_own_converted_copies_are_passed_over(runtime):
 
     report = run_local(runtime, "")
 
-    assert {r.key: r.outcome for r in report.objects} == {"photo.jpg": "analysed",
-                                                         f"{prefix}{'0' * 64}/proxy.jpg": "not an upload"}
+    assert {r.key: r.outcome for r in report.objects} == {
+        "photo.jpg": "analysed",
+        f"{prefix}{'0' * 64}/proxy.jpg": "not an upload",
+    }
     assert len(_analyses(runtime)) == 1
 
 
@@ -190,7 +232,10 @@ def test_backfill_command_on_a_folder_writes_documents_and_reports_counts(tmp_pa
     lines = {line["key"]: line for line in map(json.loads, capsys.readouterr().out.splitlines())}
     assert code == 0
     assert {key: line["outcome"] for key, line in lines.items()} == {
-        "trip/beach.jpg": "analysed", "cat.png": "analysed", "notes.txt": "rejected"}
+        "trip/beach.jpg": "analysed",
+        "cat.png": "analysed",
+        "notes.txt": "rejected",
+    }
     document = json.loads((output / "trip" / "beach.jpg.json").read_text(encoding="utf-8"))
     assert document["object"]["key"] == "trip/beach.jpg"
     assert lines["trip/beach.jpg"]["results"] == str(output / "trip" / "beach.jpg.json")

@@ -41,8 +41,20 @@ def test_analyze_json_reports_every_sample(tmp_path, capsys, samples):
 
 def test_table_output_names_every_file(tmp_path, capsys, samples):
     folder, _ = samples
-    assert main(["analyze", "--backend", "fixture", "--output", str(tmp_path / "out"), str(folder / "cat.jpg"),
-                 str(folder / "notes.txt")]) == 0
+    assert (
+        main(
+            [
+                "analyze",
+                "--backend",
+                "fixture",
+                "--output",
+                str(tmp_path / "out"),
+                str(folder / "cat.jpg"),
+                str(folder / "notes.txt"),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "cat.jpg" in printed and "NOT_MEDIA" in printed
 
@@ -78,8 +90,9 @@ def test_json_over_many_files_prints_rows_only_and_functions_log_to_files(tmp_pa
     monkeypatch.setattr(Metrics, "_metrics", {})
     names = _small_jpegs(tmp_path / "in", 25)
     out = tmp_path / "out"
-    code = main(["analyze", "--json", "--backend", "fixture", "--concurrency", "16", "--output", str(out),
-                 str(tmp_path / "in")])
+    code = main(
+        ["analyze", "--json", "--backend", "fixture", "--concurrency", "16", "--output", str(out), str(tmp_path / "in")]
+    )
     captured = capsys.readouterr()
     rows = [json.loads(line) for line in captured.out.splitlines()]  # every line is one JSON row
     assert code == 0
@@ -95,8 +108,7 @@ def test_json_over_many_files_prints_rows_only_and_functions_log_to_files(tmp_pa
     verdicts = [r for r in records if r.get("message") == "verdict"]
     assert sorted(r["verdict"]["key"] for r in verdicts) == names
     # Each line names the invocation that wrote it, though invocations ran side by side.
-    assert all(r["function_request_id"] in starts and r["function_name"].endswith("validatefunction")
-               for r in verdicts)
+    assert all(r["function_request_id"] in starts and r["function_name"].endswith("validatefunction") for r in verdicts)
     assert (logs / "BuildResultsFunction.log").read_text(encoding="utf-8").count("START RequestId: ") >= len(names)
     every_log = "".join(log.read_text(encoding="utf-8") for log in logs.iterdir())
     assert every_log.count("END RequestId: ") == every_log.count("START RequestId: ")
@@ -105,14 +117,29 @@ def test_json_over_many_files_prints_rows_only_and_functions_log_to_files(tmp_pa
 
 def test_logs_flag_echoes_the_functions_logs_on_stderr(tmp_path, capsys):
     _small_jpegs(tmp_path / "in", 2)
-    assert main(["analyze", "--json", "--logs", "--backend", "fixture", "--output", str(tmp_path / "out"),
-                 str(tmp_path / "in")]) == 0
+    assert (
+        main(
+            [
+                "analyze",
+                "--json",
+                "--logs",
+                "--backend",
+                "fixture",
+                "--output",
+                str(tmp_path / "out"),
+                str(tmp_path / "in"),
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert len([json.loads(line) for line in captured.out.splitlines()]) == 2
     echoed = [line for line in captured.err.splitlines() if line.startswith("[ValidateFunction] ")]
     logged = (tmp_path / "out" / "logs" / "ValidateFunction.log").read_text(encoding="utf-8").splitlines()
+
     def words(lines):  # the terminal's console expands the REPORT line's tabs
         return sorted(" ".join(line.split()) for line in lines)
+
     assert words(line.removeprefix("[ValidateFunction] ") for line in echoed) == words(logged)
     assert any('"message":"verdict"' in line for line in echoed)
 

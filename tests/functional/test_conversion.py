@@ -41,8 +41,9 @@ def heic_photo() -> bytes:
     """Held in portrait: the pixels stored sideways and turned by the file (pillow-heif writes EXIF 6 as irot)."""
     exif = Image.Exif()
     exif[0x0112] = 6
-    return saved(cat().transpose(Image.Transpose.ROTATE_90), "HEIF", exif=exif.tobytes(),
-                 enc_params={"preset": "ultrafast"})
+    return saved(
+        cat().transpose(Image.Transpose.ROTATE_90), "HEIF", exif=exif.tobytes(), enc_params={"preset": "ultrafast"}
+    )
 
 
 def webp_with_alpha() -> bytes:
@@ -109,12 +110,19 @@ def test_each_format_is_converted_and_the_local_models_find_the_cat_in_the_copy(
 def test_an_iphone_photo_takes_two_more_states_and_is_reported_as_the_upload_it_is(runtime):
     result, document = analyse(runtime, "heic")
     entered = result.states_entered()
-    assert entered[:4] == ["Validate object", "What kind of media is it?", "Convert image to JPEG",
-                           "What kind of media is it?"]
+    assert entered[:4] == [
+        "Validate object",
+        "What kind of media is it?",
+        "Convert image to JPEG",
+        "What kind of media is it?",
+    ]
     assert len(entered) == 14  # the twelve of a JPEG, and the conversion with the second pass through the Choice
     schema_validator("results-document.schema.json").validate(document)
     assert (document["object"]["format"], document["object"]["width"], document["object"]["height"]) == (
-        "HEIC", 320, 240)
+        "HEIC",
+        320,
+        240,
+    )
     steps = document["proxy"]["conversion"]["steps"]
     assert steps == ["HEIF transform (orientation 6) applied by libheif", "JPEG quality 90"]
     (item,) = runtime.summary_items()
@@ -178,7 +186,8 @@ def test_a_video_mediaconvert_cannot_decode_is_recorded_with_its_error(make_runt
     assert "in ERROR 1010: Unable to open input file" in result.output["message"]
     assert task_errors(result) == ["States.TaskFailed"]
     assert {"Did the conversion job fail?", "Read the failed job", "Video conversion refused"} <= set(
-        result.states_entered())
+        result.states_entered()
+    )
 
 
 def test_throttled_conversion_is_retried_and_a_refused_one_fails_the_execution_by_name(make_runtime):

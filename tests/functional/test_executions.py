@@ -91,10 +91,16 @@ def test_a_failed_local_execution_can_be_found_read_and_replayed(local_run, caps
     assert (out / "executions" / "shot.jpg.json").is_file()  # a results document, not taken for a record
     failed = rows["denied/photo.jpg"]
     assert (failed["status"], failed["failedState"], failed["error"]) == (
-        "FAILED", "Detect text", "Rekognition.AccessDeniedException")
+        "FAILED",
+        "Detect text",
+        "Rekognition.AccessDeniedException",
+    )
     assert DENIED in failed["cause"]
     assert (rows["notes.txt"]["status"], rows["notes.txt"]["outcome"], rows["notes.txt"]["reason"]) == (
-        "SUCCEEDED", "REJECTED", "NOT_MEDIA")
+        "SUCCEEDED",
+        "REJECTED",
+        "NOT_MEDIA",
+    )
     assert rows["ok.jpg"]["failedState"] is None and rows["ok.jpg"]["outcome"] == "SUCCEEDED"
     code, printed, _ = _rekflow(capsys, "executions", "--output", str(out), "--status", "FAILED", "--json")
     assert [json.loads(line)["name"] for line in printed.splitlines()] == [failed["name"]]
@@ -110,9 +116,11 @@ def test_a_failed_local_execution_can_be_found_read_and_replayed(local_run, caps
     assert events[0]["type"] == "ExecutionStarted"
     assert json.loads(events[0]["executionStartedEventDetails"]["input"]) == record["input"]
     assert [e["taskFailedEventDetails"]["error"] for e in events if e["type"] == "TaskFailed"] == [
-        "Rekognition.AccessDeniedException"]
+        "Rekognition.AccessDeniedException"
+    ]
     assert [e["executionFailedEventDetails"]["error"] for e in events if e["type"] == "ExecutionFailed"] == [
-        "Rekognition.AccessDeniedException"]
+        "Rekognition.AccessDeniedException"
+    ]
     monkeypatch.setenv("COLUMNS", "200")  # the table's lines whole
     code, printed, _ = _rekflow(capsys, "history", failed["name"], "--output", str(out))
     assert code == 0
@@ -137,23 +145,28 @@ def test_a_failed_local_execution_can_be_found_read_and_replayed(local_run, caps
     assert replay["input"]["detail"]["object"]["key"] == record["input"]["detail"]["object"]["key"]
     assert replay["input"]["detail"]["object"]["size"] == record["input"]["detail"]["object"]["size"]
     assert replay["input"]["detail"]["object"]["version-id"] != record["input"]["detail"]["object"]["version-id"]
-    assert json.loads((out / "denied" / "photo.jpg.json").read_text(encoding="utf-8"))["execution"]["name"] == \
-        line["execution"]
+    assert (
+        json.loads((out / "denied" / "photo.jpg.json").read_text(encoding="utf-8"))["execution"]["name"]
+        == line["execution"]
+    )
 
 
 def test_only_unsuccessful_runs_keep_a_history_unless_asked(local_run, tmp_path, capsys):
     out, inputs = local_run
     kept = sorted(p.name for p in (out / "executions").glob("*.history.json"))
-    rows = [json.loads(line) for line in _rekflow(capsys, "executions", "--output", str(out), "--json")[1]
-            .splitlines()]
+    rows = [json.loads(line) for line in _rekflow(capsys, "executions", "--output", str(out), "--json")[1].splitlines()]
     assert kept == [f"{row['name']}.history.json" for row in rows if row["status"] == "FAILED"]
     clean = next(row["name"] for row in rows if row["key"] == "ok.jpg")
     code, printed, said = _rekflow(capsys, "history", clean, "--output", str(out))
     assert code == cli.EXIT_FAILED and printed == "" and "--keep-history" in said
 
     every = tmp_path / "every"
-    assert _rekflow(capsys, "analyze", "--backend", "fixture", "--keep-history", "--output", str(every),
-                    str(inputs / "ok.jpg"))[0] == 0
+    assert (
+        _rekflow(
+            capsys, "analyze", "--backend", "fixture", "--keep-history", "--output", str(every), str(inputs / "ok.jpg")
+        )[0]
+        == 0
+    )
     (row,) = map(json.loads, _rekflow(capsys, "executions", "--output", str(every), "--json")[1].splitlines())
     code, printed, _ = _rekflow(capsys, "history", row["name"], "--output", str(every), "--json")
     assert code == 0 and json.loads(printed)["events"][-1]["type"] == "ExecutionSucceeded"
@@ -176,16 +189,25 @@ DEFINITION = {
     "StartAt": "Validate object",
     "States": {
         "Validate object": {"Type": "Pass", "Next": "Read object"},
-        "Read object": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
-                        "Parameters": {"Bucket.$": "$.detail.bucket.name", "Key.$": "$.detail.object.key"},
-                        "ResultSelector": {"size.$": "$.ContentLength"}, "End": True},
+        "Read object": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+            "Parameters": {"Bucket.$": "$.detail.bucket.name", "Key.$": "$.detail.object.key"},
+            "ResultSelector": {"size.$": "$.ContentLength"},
+            "End": True,
+        },
     },
 }
 
 
 def _object_created(key: str) -> str:
-    return json.dumps({"detail-type": "Object Created", "source": "aws.s3",
-                       "detail": {"bucket": {"name": "media"}, "object": {"key": key, "size": 5}}})
+    return json.dumps(
+        {
+            "detail-type": "Object Created",
+            "source": "aws.s3",
+            "detail": {"bucket": {"name": "media"}, "object": {"key": key, "size": 5}},
+        }
+    )
 
 
 class _StackSession(boto3.session.Session):
@@ -203,13 +225,27 @@ class _StackSession(boto3.session.Session):
             stubber = Stubber(made)
             asked = {"StackName": self.asked_for, "LogicalResourceId": state_machine_logical_id()}
             if self.asked_for == STACK:
-                stubber.add_response("describe_stack_resource", {"StackResourceDetail": {
-                    **asked, "PhysicalResourceId": self.machine_arn, "ResourceType": "AWS::StepFunctions::StateMachine",
-                    "LastUpdatedTimestamp": datetime(2025, 3, 1, tzinfo=UTC), "ResourceStatus": "CREATE_COMPLETE"}},
-                    asked)
+                stubber.add_response(
+                    "describe_stack_resource",
+                    {
+                        "StackResourceDetail": {
+                            **asked,
+                            "PhysicalResourceId": self.machine_arn,
+                            "ResourceType": "AWS::StepFunctions::StateMachine",
+                            "LastUpdatedTimestamp": datetime(2025, 3, 1, tzinfo=UTC),
+                            "ResourceStatus": "CREATE_COMPLETE",
+                        }
+                    },
+                    asked,
+                )
             else:
-                stubber.add_client_error("describe_stack_resource", "ValidationError",
-                                         f"Stack '{self.asked_for}' does not exist", 400, expected_params=asked)
+                stubber.add_client_error(
+                    "describe_stack_resource",
+                    "ValidationError",
+                    f"Stack '{self.asked_for}' does not exist",
+                    400,
+                    expected_params=asked,
+                )
             stubber.activate()
         return made
 
@@ -222,13 +258,21 @@ def stack(monkeypatch):
         boto3.client("s3").create_bucket(Bucket="media")
         boto3.client("s3").put_object(Bucket="media", Key="here.jpg", Body=b"bytes")
         sfn = boto3.client("stepfunctions")
-        machine = sfn.create_state_machine(name=f"{state_machine_logical_id()}-AbC123", definition=json.dumps(
-            DEFINITION), roleArn="arn:aws:iam::123456789012:role/rekflow-test")["stateMachineArn"]
+        machine = sfn.create_state_machine(
+            name=f"{state_machine_logical_id()}-AbC123",
+            definition=json.dumps(DEFINITION),
+            roleArn="arn:aws:iam::123456789012:role/rekflow-test",
+        )["stateMachineArn"]
         find = DeployedStack.find
-        monkeypatch.setattr(DeployedStack, "find", staticmethod(
-            lambda stack_name, session=None: find(stack_name, _StackSession(machine, stack_name))))
-        started = {name: sfn.start_execution(stateMachineArn=machine, name=name, input=_object_created(key))
-                   ["executionArn"] for name, key in (("found", "here.jpg"), ("missing", "gone.jpg"))}
+        monkeypatch.setattr(
+            DeployedStack,
+            "find",
+            staticmethod(lambda stack_name, session=None: find(stack_name, _StackSession(machine, stack_name))),
+        )
+        started = {
+            name: sfn.start_execution(stateMachineArn=machine, name=name, input=_object_created(key))["executionArn"]
+            for name, key in (("found", "here.jpg"), ("missing", "gone.jpg"))
+        }
         deadline = time.monotonic() + 30
         while any(sfn.describe_execution(executionArn=arn)["status"] == "RUNNING" for arn in started.values()):
             assert time.monotonic() < deadline, "moto's executions did not finish"
@@ -241,9 +285,15 @@ def test_a_stacks_executions_are_listed_and_read_through_cloudformation(stack, c
     rows = {row["name"]: row for row in map(json.loads, printed.splitlines())}
     assert code == 0 and set(rows) == {"found", "missing"}
     assert (rows["found"]["status"], rows["found"]["key"], rows["found"]["failedState"]) == (
-        "SUCCEEDED", "here.jpg", None)
+        "SUCCEEDED",
+        "here.jpg",
+        None,
+    )
     assert (rows["missing"]["status"], rows["missing"]["key"], rows["missing"]["failedState"]) == (
-        "FAILED", "gone.jpg", "Read object")
+        "FAILED",
+        "gone.jpg",
+        "Read object",
+    )
     assert rows["missing"]["executionArn"] == stack["missing"]
     code, printed, _ = _rekflow(capsys, "executions", "--stack", "rekflow-test", "--status", "FAILED", "--json")
     assert [json.loads(line)["name"] for line in printed.splitlines()] == ["missing"]
@@ -260,8 +310,9 @@ def test_a_replay_on_a_stack_starts_a_new_execution_with_the_same_input(stack, c
     assert code == 0 and "Already recorded" in printed
     sfn = boto3.client("stepfunctions")
     machine = sfn.describe_execution(executionArn=stack["missing"])["stateMachineArn"]
-    (replayed,) = [e for e in sfn.list_executions(stateMachineArn=machine)["executions"]
-                   if e["name"].startswith("missing-replay-")]
+    (replayed,) = [
+        e for e in sfn.list_executions(stateMachineArn=machine)["executions"] if e["name"].startswith("missing-replay-")
+    ]
     assert len(replayed["name"]) <= 80 and replayed["executionArn"] in printed
     assert sfn.describe_execution(executionArn=replayed["executionArn"])["input"] == _object_created("gone.jpg")
 
@@ -285,10 +336,16 @@ def _stubbed(monkeypatch: pytest.MonkeyPatch) -> list[Stubber]:
 def _answer(stubber: Stubber, found: DeployedStack) -> None:
     arn = found.execution_arn("missing")
     assert arn == boto3.client("stepfunctions").describe_execution(executionArn=arn)["executionArn"]
-    stubber.add_response("get_execution_history", {"events": boto3.client("stepfunctions").get_execution_history(
-        executionArn=arn)["events"]}, {"executionArn": arn})
-    described = {key: value for key, value in boto3.client("stepfunctions").describe_execution(
-        executionArn=arn).items() if key != "ResponseMetadata"}
+    stubber.add_response(
+        "get_execution_history",
+        {"events": boto3.client("stepfunctions").get_execution_history(executionArn=arn)["events"]},
+        {"executionArn": arn},
+    )
+    described = {
+        key: value
+        for key, value in boto3.client("stepfunctions").describe_execution(executionArn=arn).items()
+        if key != "ResponseMetadata"
+    }
     stubber.add_response("describe_execution", {**described, **_REDRIVE_STATUS}, {"executionArn": arn})
     if _REDRIVE_STATUS["redriveStatus"] == "REDRIVABLE":
         stubber.add_response("redrive_execution", {"redriveDate": described["stopDate"]}, {"executionArn": arn})

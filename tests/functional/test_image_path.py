@@ -32,8 +32,14 @@ def test_happy_path_stores_document_summary_and_event(runtime):
     branch_states = {f"Detect {f}" for f in FEATURES}
     # Branches run concurrently, so only the states outside the Parallel have a fixed order.
     assert [s for s in entered if s not in branch_states] == [
-        "Validate object", "What kind of media is it?", "Analyze image",
-        "Build results", "Store results document", "Record summary", "Announce results", "Mark announced",
+        "Validate object",
+        "What kind of media is it?",
+        "Analyze image",
+        "Build results",
+        "Store results document",
+        "Record summary",
+        "Announce results",
+        "Mark announced",
     ]
     assert sorted(s for s in entered if s in branch_states) == sorted(branch_states)
     # Each state entered is a billed transition on Standard: an image costs twelve.
@@ -227,8 +233,12 @@ def test_operational_fault_fails_by_name_and_replays_clean(runtime):
     assert failed.error == "DynamoDB.ResourceNotFoundException"
 
     # THEN once the table is back, the same input runs through
-    dynamodb.create_table(TableName=runtime.stack.results_table, BillingMode="PAY_PER_REQUEST",
-                          AttributeDefinitions=description["AttributeDefinitions"], KeySchema=description["KeySchema"])
+    dynamodb.create_table(
+        TableName=runtime.stack.results_table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=description["AttributeDefinitions"],
+        KeySchema=description["KeySchema"],
+    )
     replayed = runtime.replay(failed.arn)
     assert replayed.status == "SUCCEEDED" and replayed.output["status"] == "SUCCEEDED"
 

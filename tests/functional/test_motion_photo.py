@@ -32,5 +32,15 @@ def test_motion_photo_is_analysed_as_its_still_image(runtime):
     document = runtime.results_document(result.output["resultsKey"])
     schema_validator("results-document.schema.json").validate(document)
     assert document["status"] == "SUCCEEDED"
-    assert document["object"] | {"format": "JPEG", "width": 320, "height": 240, "size": len(data),
-                                 "trailingBytes": len(clip), "motionPhoto": True} == document["object"]
+    assert (
+        document["object"]
+        | {
+            "format": "JPEG",
+            "width": 320,
+            "height": 240,
+            "size": len(data),
+            "trailingBytes": len(clip),
+            "motionPhoto": True,
+        }
+        == document["object"]
+    )

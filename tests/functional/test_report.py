@@ -27,15 +27,23 @@ from tests.conftest import jpeg_bytes, png_bytes, video_bytes
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
-NO_BROWSER = ("no browser: Debian's chromium and chromium-driver are not installed (`make browser` installs them), "
-              "so the report page was not rendered, nor its boxes and filters checked")
+NO_BROWSER = (
+    "no browser: Debian's chromium and chromium-driver are not installed (`make browser` installs them), "
+    "so the report page was not rendered, nor its boxes and filters checked"
+)
 needs_browser = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason=NO_BROWSER)
 # Boxes are placed in percentages of a thumbnail a few hundred pixels wide: within a pixel and a half.
 PIXELS = 1.5
 # Stored sizes that pick the canned answers below.
 DOG_SIZE, FAILING_TEXT_SIZE = (400, 200), (300, 300)
-DOG = {"Name": "Dog", "Confidence": 93.0, "Parents": [{"Name": "Animal"}], "Aliases": [], "Categories": [],
-       "Instances": [{"BoundingBox": {"Width": 0.3, "Height": 0.4, "Left": 0.05, "Top": 0.5}, "Confidence": 90.0}]}
+DOG = {
+    "Name": "Dog",
+    "Confidence": 93.0,
+    "Parents": [{"Name": "Animal"}],
+    "Aliases": [],
+    "Categories": [],
+    "Instances": [{"BoundingBox": {"Width": 0.3, "Height": 0.4, "Left": 0.05, "Top": 0.5}, "Confidence": 90.0}],
+}
 WEAPON = {"Name": "Weapons", "ParentName": "Violence", "Confidence": 91.0, "TaxonomyLevel": 2}
 DOG_FACE = {"BoundingBox": {"Width": 0.2, "Height": 0.35, "Left": 0.7, "Top": 0.1}, "Confidence": 98.0}
 
@@ -74,8 +82,12 @@ def _canned_per_image(patch: pytest.MonkeyPatch) -> None:
             return {"FaceDetails": [DOG_FACE], "OrientationCorrection": "ROTATE_0"}
         return faces(self, image, params)
 
-    for name, method in (("detect_labels", detect_labels), ("detect_moderation_labels", detect_moderation_labels),
-                         ("detect_text", detect_text), ("detect_faces", detect_faces)):
+    for name, method in (
+        ("detect_labels", detect_labels),
+        ("detect_moderation_labels", detect_moderation_labels),
+        ("detect_text", detect_text),
+        ("detect_faces", detect_faces),
+    ):
         patch.setattr(FixtureBackend, name, method)
 
 
@@ -161,18 +173,33 @@ def browser(results: Path) -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1400,1000", f"--user-data-dir={results.parent / 'chromium-profile'}"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+        f"--user-data-dir={results.parent / 'chromium-profile'}",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     # A driver path given to Service means Selenium Manager is never run (it would try to download one).
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
         # Before any of the page's own script: record what its Content-Security-Policy blocks.
-        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": (
-            "window.blocked = []; document.addEventListener('securitypolicyviolation',"
-            " (e) => window.blocked.push(e.effectiveDirective + ' ' + e.blockedURI));")})
+        driver.execute_cdp_cmd(
+            "Page.addScriptToEvaluateOnNewDocument",
+            {
+                "source": (
+                    "window.blocked = []; document.addEventListener('securitypolicyviolation',"
+                    " (e) => window.blocked.push(e.effectiveDirective + ' ' + e.blockedURI));"
+                )
+            },
+        )
         driver.get_log("performance")  # drop what the browser's start-up tab requested (chrome:// pages)
         driver.get((results / PAGE_NAME).as_uri())
         yield driver
@@ -219,8 +246,9 @@ def _document_boxes(document: dict[str, Any]) -> list[tuple[str, dict[str, float
     boxes = [("face", face["BoundingBox"]) for face in features["faces"].get("faces", [])]
     if features["text"]["status"] == "SUCCEEDED":
         boxes += [("text", d["Geometry"]["BoundingBox"]) for d in features["text"]["detections"] if d["Type"] == "LINE"]
-    boxes += [("label", instance["BoundingBox"]) for label in features["labels"]["labels"]
-              for instance in label["Instances"]]
+    boxes += [
+        ("label", instance["BoundingBox"]) for label in features["labels"]["labels"] for instance in label["Instances"]
+    ]
     return boxes
 
 
@@ -241,8 +269,9 @@ def test_boxes_sit_where_the_document_says(browser, results, key):
         assert kind in element.get_attribute("class").split()
         left, top, box_width, box_height = _relative(element, thumbnail)
         want = (box["Left"] * width, box["Top"] * height, box["Width"] * width, box["Height"] * height)
-        assert all(abs(got - wanted) <= PIXELS for got, wanted in zip((left, top, box_width, box_height), want,
-                                                                        strict=True)), (key, kind, box)
+        assert all(
+            abs(got - wanted) <= PIXELS for got, wanted in zip((left, top, box_width, box_height), want, strict=True)
+        ), (key, kind, box)
 
 
 @needs_browser
@@ -281,15 +310,27 @@ def test_status_and_label_filters_hide_and_show_the_right_cards(browser, results
     label = Select(browser.find_element(By.ID, "label-filter"))
 
     def shown() -> set[str]:
-        return {card.get_attribute("data-key") for card in browser.find_elements(By.CSS_SELECTOR, ".card")
-                if card.is_displayed()}
+        return {
+            card.get_attribute("data-key")
+            for card in browser.find_elements(By.CSS_SELECTOR, ".card")
+            if card.is_displayed()
+        }
 
     def expected(want_status: str, want_label: str) -> set[str]:
-        return {key for key, doc in documents.items() if (not want_status or doc["status"] == want_status)
-                and (not want_label or want_label in _label_names(doc))}
+        return {
+            key
+            for key, doc in documents.items()
+            if (not want_status or doc["status"] == want_status) and (not want_label or want_label in _label_names(doc))
+        }
 
-    for want_status, want_label in (("REJECTED", ""), ("PARTIAL", ""), ("", "Dog"), ("SUCCEEDED", "Cat"),
-                                    ("REJECTED", "Cat"), ("", "")):
+    for want_status, want_label in (
+        ("REJECTED", ""),
+        ("PARTIAL", ""),
+        ("", "Dog"),
+        ("SUCCEEDED", "Cat"),
+        ("REJECTED", "Cat"),
+        ("", ""),
+    ):
         status.select_by_value(want_status)
         label.select_by_value(want_label)
         assert shown() == expected(want_status, want_label), (want_status, want_label)
@@ -308,7 +349,8 @@ def test_the_page_loads_nothing_and_its_policy_blocks_any_load(browser, results)
     # The policy is in force: a load the page does not make is refused (loopback, discard port: nothing leaves).
     from selenium.webdriver.support.ui import WebDriverWait
 
-    browser.execute_script("var probe = new Image(); probe.src = 'http://127.0.0.1:9/probe.png';"
-                           " document.body.appendChild(probe);")
+    browser.execute_script(
+        "var probe = new Image(); probe.src = 'http://127.0.0.1:9/probe.png'; document.body.appendChild(probe);"
+    )
     blocked = WebDriverWait(browser, 5).until(lambda driver: driver.execute_script("return window.blocked"))
     assert blocked == ["img-src http://127.0.0.1:9/probe.png"]

@@ -25,8 +25,10 @@ def dirty_every_kind_of_state(runtime) -> None:
     for table in dynamodb.list_tables()["TableNames"]:
         description = dynamodb.describe_table(TableName=table)["Table"]
         types = {a["AttributeName"]: a["AttributeType"] for a in description["AttributeDefinitions"]}
-        dynamodb.put_item(TableName=table, Item={k["AttributeName"]: {types[k["AttributeName"]]: "1"}
-                                                 for k in description["KeySchema"]})
+        dynamodb.put_item(
+            TableName=table,
+            Item={k["AttributeName"]: {types[k["AttributeName"]]: "1"} for k in description["KeySchema"]},
+        )
     consumed = {poller.queue_url for poller in runtime.pollers.values()}
     for url in set(sqs.list_queues()["QueueUrls"]) - consumed:
         sqs.send_message(QueueUrl=url, MessageBody="left behind")

@@ -16,8 +16,12 @@ def test_a_throttled_burst_ends_with_every_execution_succeeded() -> None:
 
     assert figures.executions == 10
     assert figures.failed == []
-    assert {o.operation for o in figures.operations} == {"DetectFaces", "DetectLabels", "DetectModerationLabels",
-                                                         "DetectText"}
+    assert {o.operation for o in figures.operations} == {
+        "DetectFaces",
+        "DetectLabels",
+        "DetectModerationLabels",
+        "DetectText",
+    }
     # Every call got through in the end, and the quota did refuse some: the Retry, not luck, carried the burst.
     assert all(o.admitted == figures.executions for o in figures.operations)
     assert sum(o.refused for o in figures.operations) > 0
@@ -26,7 +30,11 @@ def test_a_throttled_burst_ends_with_every_execution_succeeded() -> None:
 
 def test_the_image_operations_are_read_from_the_asl(runtime) -> None:
     assert rekognition_image_operations(runtime.stack.definition) == [
-        "DetectFaces", "DetectLabels", "DetectModerationLabels", "DetectText"]
+        "DetectFaces",
+        "DetectLabels",
+        "DetectModerationLabels",
+        "DetectText",
+    ]
 
 
 def test_each_retry_in_a_real_history_is_one_more_billed_transition(runtime) -> None:

@@ -13,10 +13,17 @@ from rekflow.vision.fixture import FixtureBackend
 from tests.conftest import parked_tokens, schema_validator, task_errors, video_bytes, wait_until
 
 FEATURES = ("labels", "moderation", "text", "faces", "segments")
-START = {"labels": "StartLabelDetection", "moderation": "StartContentModeration", "text": "StartTextDetection",
-         "faces": "StartFaceDetection", "segments": "StartSegmentDetection"}
-WAIT_STATES = {f"Wait for {words}" for words in
-               ("label detection", "content moderation", "text detection", "face detection", "segment detection")}
+START = {
+    "labels": "StartLabelDetection",
+    "moderation": "StartContentModeration",
+    "text": "StartTextDetection",
+    "faces": "StartFaceDetection",
+    "segments": "StartSegmentDetection",
+}
+WAIT_STATES = {
+    f"Wait for {words}"
+    for words in ("label detection", "content moderation", "text detection", "face detection", "segment detection")
+}
 STATE_PAYLOAD_LIMIT = 256 * 1024
 
 
@@ -45,7 +52,8 @@ def time_out_the_wait(runtime, feature: str) -> None:
 def queue_depth(runtime, logical_id: str) -> int:
     attributes = boto3.client("sqs").get_queue_attributes(
         QueueUrl=runtime.stack.queue_urls[logical_id],
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
     return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
@@ -155,8 +163,9 @@ def test_two_deliveries_of_one_upload_both_wait_on_the_same_jobs_and_both_resume
     dynamodb = boto3.client("dynamodb")
 
     def waiters() -> int:
-        return sum(len([a for a in item if a.startswith("Waiter:")]) for item in
-                   dynamodb.scan(TableName=jobs_table)["Items"])
+        return sum(
+            len([a for a in item if a.startswith("Waiter:")]) for item in dynamodb.scan(TableName=jobs_table)["Items"]
+        )
 
     wait_until(lambda: waiters() == 10)  # two tokens on each of the five job items
 
@@ -208,9 +217,16 @@ def test_lost_completions_time_out_and_each_finished_job_is_polled_once(runtime)
     assert {e["taskTimedOutEventDetails"]["error"] for e in result.events_of_type("TaskTimedOut")} == {"States.Timeout"}
     polls = [s for s in result.states_entered() if s.startswith("Poll")]
     assert len(polls) == len(set(polls)) == 5
-    assert all(runtime.backend.faults.calls[op] == 1 for op in ("GetLabelDetection", "GetContentModeration",
-                                                                "GetTextDetection", "GetFaceDetection",
-                                                                "GetSegmentDetection"))
+    assert all(
+        runtime.backend.faults.calls[op] == 1
+        for op in (
+            "GetLabelDetection",
+            "GetContentModeration",
+            "GetTextDetection",
+            "GetFaceDetection",
+            "GetSegmentDetection",
+        )
+    )
 
 
 def test_lost_completion_of_a_job_still_running_gives_a_partial_result(runtime):
@@ -322,9 +338,19 @@ def test_completion_after_the_execution_stopped_is_dropped_not_retried(make_runt
     # (AWS ends a stopped execution at once as ABORTED; moto ends it when its waiting state ends)
     time_out_the_wait(runtime, "labels")
     assert runtime.wait(arn).status in ("ABORTED", "FAILED")
-    boto3.client("sns").publish(TopicArn=runtime.template.ref("VideoCompletionTopic"), Message=json.dumps({
-        "JobId": job["JobId"]["S"], "Status": "FAILED", "API": "LABEL_DETECTION", "Message": "late",
-        "Timestamp": 0, "Video": {"S3ObjectName": upload.key, "S3Bucket": runtime.stack.media_bucket}}))
+    boto3.client("sns").publish(
+        TopicArn=runtime.template.ref("VideoCompletionTopic"),
+        Message=json.dumps(
+            {
+                "JobId": job["JobId"]["S"],
+                "Status": "FAILED",
+                "API": "LABEL_DETECTION",
+                "Message": "late",
+                "Timestamp": 0,
+                "Video": {"S3ObjectName": upload.key, "S3Bucket": runtime.stack.media_bucket},
+            }
+        ),
+    )
 
     # THEN the callback records the completion, learns nobody is waiting and drops the message
     key = {"JobId": job["JobId"]}
@@ -336,9 +362,18 @@ def test_completion_after_the_execution_stopped_is_dropped_not_retried(make_runt
 
 def test_completion_for_an_unknown_job_is_recorded_for_a_branch_that_may_come(runtime):
     # GIVEN a completion for a job no branch waits on (yet): it may be a job whose Start answer is still on its way
-    boto3.client("sns").publish(TopicArn=runtime.template.ref("VideoCompletionTopic"), Message=json.dumps({
-        "JobId": "0" * 32, "Status": "SUCCEEDED", "API": "LABEL_DETECTION", "Timestamp": 0,
-        "Video": {"S3ObjectName": "gone.mp4", "S3Bucket": runtime.stack.media_bucket}}))
+    boto3.client("sns").publish(
+        TopicArn=runtime.template.ref("VideoCompletionTopic"),
+        Message=json.dumps(
+            {
+                "JobId": "0" * 32,
+                "Status": "SUCCEEDED",
+                "API": "LABEL_DETECTION",
+                "Timestamp": 0,
+                "Video": {"S3ObjectName": "gone.mp4", "S3Bucket": runtime.stack.media_bucket},
+            }
+        ),
+    )
 
     # THEN it is recorded on the job's item (expiring with DynamoDB TTL), not retried
     jobs_table = runtime.template.ref("VideoJobsTable")
@@ -368,8 +403,13 @@ def test_features_not_requested_are_skipped(make_runtime):
     result = analyse_video(runtime)
 
     # THEN only the segment job ran
-    assert features(result) == {"labels": "SKIPPED", "moderation": "SKIPPED", "text": "SKIPPED",
-                                "faces": "SKIPPED", "segments": "SUCCEEDED"}
+    assert features(result) == {
+        "labels": "SKIPPED",
+        "moderation": "SKIPPED",
+        "text": "SKIPPED",
+        "faces": "SKIPPED",
+        "segments": "SUCCEEDED",
+    }
 
 
 def test_segments_not_requested_on_video(make_runtime):

@@ -15,24 +15,52 @@ import pytest
 
 from tests.conftest import jpeg_bytes, task_errors
 
-FLAGGED = {"ModerationLabels": [{"Name": "Violence", "ParentName": "", "Confidence": 91.0, "TaxonomyLevel": 1}],
-           "ModerationModelVersion": "7.0"}
+FLAGGED = {
+    "ModerationLabels": [{"Name": "Violence", "ParentName": "", "Confidence": 91.0, "TaxonomyLevel": 1}],
+    "ModerationModelVersion": "7.0",
+}
 
 
 def writes(runtime) -> dict[str, tuple]:
     """Per write: (service, operation, error code, HTTP status, which calls, Step Functions' error name, state)."""
     stack = runtime.stack
     return {
-        "document": ("s3", "PutObject", "SlowDown", 503, lambda p: p.get("Bucket") == stack.results_bucket,
-                     "S3.S3Exception", "Store results document"),
-        "summary": ("dynamodb", "PutItem", "ProvisionedThroughputExceededException", 400,
-                    lambda p: p.get("TableName") == stack.results_table,
-                    "DynamoDB.ProvisionedThroughputExceededException", "Record summary"),
-        "event": ("events", "PutEvents", "InternalException", 500, lambda p: True,
-                  "EventBridge.InternalException", "Announce results"),
-        "announced": ("dynamodb", "UpdateItem", "InternalServerError", 500,
-                      lambda p: p.get("TableName") == stack.results_table,
-                      "DynamoDB.InternalServerErrorException", "Mark announced"),
+        "document": (
+            "s3",
+            "PutObject",
+            "SlowDown",
+            503,
+            lambda p: p.get("Bucket") == stack.results_bucket,
+            "S3.S3Exception",
+            "Store results document",
+        ),
+        "summary": (
+            "dynamodb",
+            "PutItem",
+            "ProvisionedThroughputExceededException",
+            400,
+            lambda p: p.get("TableName") == stack.results_table,
+            "DynamoDB.ProvisionedThroughputExceededException",
+            "Record summary",
+        ),
+        "event": (
+            "events",
+            "PutEvents",
+            "InternalException",
+            500,
+            lambda p: True,
+            "EventBridge.InternalException",
+            "Announce results",
+        ),
+        "announced": (
+            "dynamodb",
+            "UpdateItem",
+            "InternalServerError",
+            500,
+            lambda p: p.get("TableName") == stack.results_table,
+            "DynamoDB.InternalServerErrorException",
+            "Mark announced",
+        ),
     }
 
 
@@ -53,8 +81,11 @@ def assert_one_of_each(runtime, result) -> None:
     assert item["Announced"] is True
     assert len(runtime.analyzed_events()) == 1
     assert runtime.results_document(result.output["resultsKey"])["assetId"] == item["AssetId"]
-    versions = boto3.client("s3").list_object_versions(Bucket=runtime.stack.results_bucket,
-                                                       Prefix=result.output["resultsKey"]).get("Versions", [])
+    versions = (
+        boto3.client("s3")
+        .list_object_versions(Bucket=runtime.stack.results_bucket, Prefix=result.output["resultsKey"])
+        .get("Versions", [])
+    )
     assert len({v["Key"] for v in versions}) == 1
 
 
@@ -110,13 +141,18 @@ def test_marking_announced_that_fails_for_good_fails_the_execution_by_name(runti
 def record_summary(runtime, item: dict, execution_arn: str, now: int) -> str:
     """Put `item` with the Record summary state's own condition, as the state would for that execution."""
     parameters = runtime.stack.definition["States"]["Record summary"]["Parameters"]
-    values = json.loads(json.dumps(parameters["ExpressionAttributeValues"])
-                        .replace('"S.$": "$$.Execution.Id"', f'"S": "{execution_arn}"')
-                        .replace('"N.$": "$.claim.now"', f'"N": "{now}"'))
+    values = json.loads(
+        json.dumps(parameters["ExpressionAttributeValues"])
+        .replace('"S.$": "$$.Execution.Id"', f'"S": "{execution_arn}"')
+        .replace('"N.$": "$.claim.now"', f'"N": "{now}"')
+    )
     try:
-        boto3.client("dynamodb").put_item(TableName=runtime.stack.results_table, Item=item,
-                                          ConditionExpression=parameters["ConditionExpression"],
-                                          ExpressionAttributeValues=values)
+        boto3.client("dynamodb").put_item(
+            TableName=runtime.stack.results_table,
+            Item=item,
+            ConditionExpression=parameters["ConditionExpression"],
+            ExpressionAttributeValues=values,
+        )
     except boto3.client("dynamodb").exceptions.ConditionalCheckFailedException:
         return "Already recorded"
     return "recorded"
@@ -126,8 +162,12 @@ def test_the_record_claim_admits_a_redrive_and_a_lapsed_claim_but_no_duplicate(r
     first, other = "arn:aws:states:us-east-1:123456789012:execution:m:first", "arn:aws:states:::execution:m:other"
 
     def item(owner: str, announced: bool = False, expires: int = 1000) -> dict:
-        return {"AssetId": {"S": "a" * 64}, "ExecutionArn": {"S": owner}, "Announced": {"BOOL": announced},
-                "ClaimExpiresAt": {"N": str(expires)}}
+        return {
+            "AssetId": {"S": "a" * 64},
+            "ExecutionArn": {"S": owner},
+            "Announced": {"BOOL": announced},
+            "ClaimExpiresAt": {"N": str(expires)},
+        }
 
     # a first run claims the record
     assert record_summary(runtime, item(first), first, now=100) == "recorded"

@@ -99,17 +99,23 @@ class _Shell:
 
 @pytest.mark.parametrize("payload", [_Shell(), __import__("builtins").eval])
 def test_reader_refuses_anything_but_a_state_dict(payload):
-    magic = b"".join(pickle.dumps(value, protocol=2) for value in (
-        efficientnet_export.LEGACY_MAGIC, efficientnet_export.LEGACY_PROTOCOL, {"little_endian": True}))
+    magic = b"".join(
+        pickle.dumps(value, protocol=2)
+        for value in (efficientnet_export.LEGACY_MAGIC, efficientnet_export.LEGACY_PROTOCOL, {"little_endian": True})
+    )
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
         efficientnet_export.parse_legacy_checkpoint(magic + pickle.dumps(payload, protocol=2))
 
 
 # --- with torch: the reference these were checked against -------------------------------------------------------
 
+
 def _torch():
-    return pytest.importorskip("torch", reason="torch is not installed (make setup no longer installs it): "
-                                               "the comparison with torch's own export is skipped")
+    return pytest.importorskip(
+        "torch",
+        reason="torch is not installed (make setup no longer installs it): "
+        "the comparison with torch's own export is skipped",
+    )
 
 
 def test_checkpoint_reads_as_torch_reads_it():
@@ -158,7 +164,9 @@ def _torch_export(torch, output: Path) -> None:
             self._bn0 = bn(32)
             self._blocks = nn.ModuleList(
                 MBConv(expand, kernel, stride if i == 0 else 1, cin if i == 0 else cout, cout)
-                for expand, kernel, stride, cin, cout, repeats in efficientnet_export.STAGES for i in range(repeats))
+                for expand, kernel, stride, cin, cout, repeats in efficientnet_export.STAGES
+                for i in range(repeats)
+            )
             self._conv_head = nn.Conv2d(320, 1280, 1, bias=False)
             self._bn1 = bn(1280)
             self._fc = nn.Linear(1280, 1000)
@@ -171,13 +179,21 @@ def _torch_export(torch, output: Path) -> None:
             return torch.softmax(self._fc(x.mean(dim=(2, 3))), dim=1)
 
     model = EfficientNetLite0()
-    model.load_state_dict(torch.load(efficientnet_export.checkpoint_path(), map_location="cpu", weights_only=True),
-                          strict=True)
+    model.load_state_dict(
+        torch.load(efficientnet_export.checkpoint_path(), map_location="cpu", weights_only=True), strict=True
+    )
     model.eval()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter, as the old setup used it
-        torch.onnx.export(model, (torch.zeros(1, 3, 224, 224),), str(output), input_names=["pixels"],
-                          output_names=["probabilities"], opset_version=17, dynamo=False)
+        torch.onnx.export(
+            model,
+            (torch.zeros(1, 3, 224, 224),),
+            str(output),
+            input_names=["pixels"],
+            output_names=["probabilities"],
+            opset_version=17,
+            dynamo=False,
+        )
 
 
 def test_same_top5_as_torchs_own_export(converted, photos, tmp_path):

@@ -44,17 +44,27 @@ def assert_lines_read(detections: list[dict]) -> None:
     lines = [d["DetectedText"] for d in detections if d["Type"] == "LINE"]
     assert len(lines) == len(sign_text_lines()), lines
     for expected, read in zip(sign_text_lines(), lines, strict=True):
-        wrong = sum(max(a, b) for op, a1, a2, b1, b2 in difflib.SequenceMatcher(None, expected, read).get_opcodes()
-                    if op != "equal" for a, b in [(a2 - a1, b2 - b1)])
+        wrong = sum(
+            max(a, b)
+            for op, a1, a2, b1, b2 in difflib.SequenceMatcher(None, expected, read).get_opcodes()
+            if op != "equal"
+            for a, b in [(a2 - a1, b2 - b1)]
+        )
         assert wrong <= 1, (expected, read)
 
 
 def assert_one_face_per_paste(face_details: list[dict], regions: list[tuple[float, float, float, float]]) -> None:
     """Each face's centre lies in the region of a different pasted astronaut, and every paste has its face."""
-    centres = [(f["BoundingBox"]["Left"] + f["BoundingBox"]["Width"] / 2,
-                f["BoundingBox"]["Top"] + f["BoundingBox"]["Height"] / 2) for f in face_details]
-    found = sorted(next((i for i, (left, t, r, b) in enumerate(regions) if left <= x <= r and t <= y <= b), -1)
-                   for x, y in centres)
+    centres = [
+        (
+            f["BoundingBox"]["Left"] + f["BoundingBox"]["Width"] / 2,
+            f["BoundingBox"]["Top"] + f["BoundingBox"]["Height"] / 2,
+        )
+        for f in face_details
+    ]
+    found = sorted(
+        next((i for i, (left, t, r, b) in enumerate(regions) if left <= x <= r and t <= y <= b), -1) for x, y in centres
+    )
     assert found == list(range(len(regions))), (centres, regions)
 
 
@@ -119,8 +129,9 @@ def test_safe_photos_are_not_flagged(backend):
         assert ask(backend, "DetectModerationLabels", sample)["ModerationLabels"] == []
 
 
-@pytest.mark.parametrize(("sample", "code"), [("pixel-bomb.png", "ImageTooLargeException"),
-                                              ("spinner.gif", "InvalidImageFormatException")])
+@pytest.mark.parametrize(
+    ("sample", "code"), [("pixel-bomb.png", "ImageTooLargeException"), ("spinner.gif", "InvalidImageFormatException")]
+)
 def test_bad_inputs_get_rekognitions_errors(backend, sample, code):
     with pytest.raises(RekognitionError) as raised:
         backend.handle("DetectLabels", {"Image": {"Bytes": sample_bytes(sample)}})
@@ -141,9 +152,15 @@ def test_sample_video_jobs_find_the_shots_the_faces_the_cat_and_the_sign(tmp_pat
         s3.put_object(Bucket="media", Key="tour.mp4", Body=sample_video())
         backend = LocalModelsBackend(lambda: boto3.client("s3", region_name="us-east-1"), video_frames_per_second=1)
         video = {"Video": {"S3Object": {"Bucket": "media", "Name": "tour.mp4"}}}
-        jobs = {get: backend.handle(start, video)["JobId"] for start, get in (
-            ("StartSegmentDetection", "GetSegmentDetection"), ("StartFaceDetection", "GetFaceDetection"),
-            ("StartLabelDetection", "GetLabelDetection"), ("StartTextDetection", "GetTextDetection"))}
+        jobs = {
+            get: backend.handle(start, video)["JobId"]
+            for start, get in (
+                ("StartSegmentDetection", "GetSegmentDetection"),
+                ("StartFaceDetection", "GetFaceDetection"),
+                ("StartLabelDetection", "GetLabelDetection"),
+                ("StartTextDetection", "GetTextDetection"),
+            )
+        }
         backend.video.wait_idle(timeout=300)
         results = {get: backend.handle(get, {"JobId": job}) for get, job in jobs.items()}
     for get, response in results.items():
@@ -156,12 +173,18 @@ def test_sample_video_jobs_find_the_shots_the_faces_the_cat_and_the_sign(tmp_pat
     assert [s["StartTimecodeSMPTE"] for s in shots] == [timecode(f, 24) for f in (0, 48, 72, 120)]
     (black,) = [s for s in segments if s["Type"] == "TECHNICAL_CUE"]
     assert (black["TechnicalCueSegment"]["Type"], black["StartFrameNumber"], black["EndFrameNumber"]) == (
-        "BlackFrames", 48, 71)
+        "BlackFrames",
+        48,
+        71,
+    )
     face_times = {f["Timestamp"] for f in results["GetFaceDetection"]["Faces"]}
     assert face_times and max(face_times) < 2000, "faces only while the astronaut is on screen"
     cat_times = {item["Timestamp"] for item in results["GetLabelDetection"]["Labels"] if item["Label"]["Name"] == "Cat"}
     assert cat_times and all(3000 <= t < 5000 for t in cat_times)
-    lines = {d["TextDetection"]["DetectedText"] for d in results["GetTextDetection"]["TextDetections"]
-             if d["TextDetection"]["Type"] == "LINE" and d["Timestamp"] >= 5000}
+    lines = {
+        d["TextDetection"]["DetectedText"]
+        for d in results["GetTextDetection"]["TextDetections"]
+        if d["TextDetection"]["Type"] == "LINE" and d["Timestamp"] >= 5000
+    }
     for expected in sign_text_lines():
         assert max(difflib.SequenceMatcher(None, expected, line).ratio() for line in lines) > 0.9, lines

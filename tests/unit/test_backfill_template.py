@@ -34,13 +34,21 @@ from tests.unit.test_template import (
 # (https://docs.aws.amazon.com/step-functions/latest/dg/stepfunctions-iam.html).
 AWS_SDK = {"s3:HeadObject": {"s3:GetObject"}}
 ITEM_READER = {"s3:listObjectsV2": {"s3:ListBucket"}}
-RESULT_WRITER = {"s3:putObject": {"s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts",
-                                  "s3:AbortMultipartUpload"}}
+RESULT_WRITER = {
+    "s3:putObject": {"s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"}
+}
 DISTRIBUTED_MAP = {"states:StartExecution", "states:DescribeExecution", "states:StopExecution"}
-SYNC = {"states:DescribeExecution", "states:StopExecution", "events:PutTargets", "events:PutRule",
-        "events:DescribeRule"}
-SYNC_RULE = ("arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/"
-             "StepFunctionsGetEventsForStepFunctionsExecutionRule")
+SYNC = {
+    "states:DescribeExecution",
+    "states:StopExecution",
+    "events:PutTargets",
+    "events:PutRule",
+    "events:DescribeRule",
+}
+SYNC_RULE = (
+    "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/"
+    "StepFunctionsGetEventsForStepFunctionsExecutionRule"
+)
 
 
 def template() -> Template:
@@ -105,8 +113,9 @@ def test_each_grant_names_its_own_resource():
     machine_name = props()["Name"]["Fn::Sub"]
     own = f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{machine_name}"
     own_children = f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:execution:{machine_name}/*"
-    analyses = ("arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:"
-                "${MediaAnalysisStateMachine.Name}:*")
+    analyses = (
+        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${MediaAnalysisStateMachine.Name}:*"
+    )
     results = f"${{ResultsBucket.Arn}}/{props()['DefinitionSubstitutions']['ResultsPrefix']}*"
     expected = {
         "s3:ListBucket": [{"Fn::GetAtt": ["MediaBucket", "Arn"]}],
@@ -131,7 +140,8 @@ def test_the_backfill_starts_media_analysis_on_uploads_only_and_runs_at_the_reko
     assert substitutions["ProxyPrefix"] == {"Fn::FindInMap": ["Proxies", "Names", "Prefix"]}
     rule = template().resources["MediaAnalysisStateMachine"]["Properties"]["Events"]["ObjectCreated"]
     assert {"prefix": substitutions["ProxyPrefix"]} in [
-        condition["anything-but"] for condition in rule["Properties"]["Pattern"]["detail"]["object"]["key"]]
+        condition["anything-but"] for condition in rule["Properties"]["Pattern"]["detail"]["object"]["key"]
+    ]
     assert substitutions["MaxConcurrency"] == {"Ref": "RekognitionTps"}
     assert substitutions["ToleratedFailurePercentage"] == {"Ref": "BackfillToleratedFailurePercentage"}
     (backfill_map,) = [s for s in definition()["States"].values() if s["Type"] == "Map"]
@@ -150,16 +160,25 @@ def test_every_retry_name_can_be_raised_by_its_state(name):
 
 
 # Keys that test the intrinsic functions' handling: spaces, '+', '%', non-ASCII, braces, quotes, a backslash.
-KEYS = ["plain.jpg", "with space.jpg", "a+b=c 100%.jpg", "café/Ünïcödé 写真.jpg", "{brace} 'quote' \"dq\".jpg",
-        "back\\slash.jpg"]
+KEYS = [
+    "plain.jpg",
+    "with space.jpg",
+    "a+b=c 100%.jpg",
+    "café/Ünïcödé 写真.jpg",
+    "{brace} 'quote' \"dq\".jpg",
+    "back\\slash.jpg",
+]
 
 
 def test_the_asset_id_the_backfill_looks_up_is_the_one_validate_records(monkeypatch):
     import boto3
     from moto import mock_aws
 
-    for name, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
         monkeypatch.setenv(name, value)
     rendered = json.loads(render_definition(template(), BACKFILL_STATE_MACHINE))
     processor = rendered["States"]["Analyse every object"]
@@ -169,8 +188,9 @@ def test_the_asset_id_the_backfill_looks_up_is_the_one_validate_records(monkeypa
     bucket = template().ref("MediaBucket")
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), engine.patched_moto():
         sfn = boto3.client("stepfunctions")
-        arn = sfn.create_state_machine(name="asset-id", definition=json.dumps(alone),
-                                       roleArn="arn:aws:iam::123456789012:role/local")["stateMachineArn"]
+        arn = sfn.create_state_machine(
+            name="asset-id", definition=json.dumps(alone), roleArn="arn:aws:iam::123456789012:role/local"
+        )["stateMachineArn"]
         for key in KEYS:
             # The input as the Map's ItemSelector and "Read object version" leave it.
             item = {**processor["ItemSelector"], "key": key, "head": {"VersionId": "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"}}

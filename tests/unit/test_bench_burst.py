@@ -8,16 +8,25 @@ import pytest
 
 from rekflow.bench_burst import BurstGate, mean_retry_wait, retry_stretch
 
-ASL_RETRIER = {"ErrorEquals": ["Rekognition.ProvisionedThroughputExceededException"], "IntervalSeconds": 1,
-               "MaxAttempts": 4, "BackoffRate": 2, "MaxDelaySeconds": 20, "JitterStrategy": "FULL"}
+ASL_RETRIER = {
+    "ErrorEquals": ["Rekognition.ProvisionedThroughputExceededException"],
+    "IntervalSeconds": 1,
+    "MaxAttempts": 4,
+    "BackoffRate": 2,
+    "MaxDelaySeconds": 20,
+    "JitterStrategy": "FULL",
+}
 
 
-@pytest.mark.parametrize(("retrier", "waits"), [
-    (ASL_RETRIER, [0.5, 1.0, 2.0, 4.0, 8.0, 10.0]),  # full jitter: half the capped delay; capped at 20 s
-    ({**ASL_RETRIER, "JitterStrategy": "NONE"}, [1, 2, 4, 8, 16, 20]),
-    ({"ErrorEquals": ["States.ALL"]}, [1, 2, 4, 8, 16, 32]),  # the specification's defaults, no jitter
-    ({**ASL_RETRIER, "MaxDelaySeconds": 1}, [0.5] * 6),
-])
+@pytest.mark.parametrize(
+    ("retrier", "waits"),
+    [
+        (ASL_RETRIER, [0.5, 1.0, 2.0, 4.0, 8.0, 10.0]),  # full jitter: half the capped delay; capped at 20 s
+        ({**ASL_RETRIER, "JitterStrategy": "NONE"}, [1, 2, 4, 8, 16, 20]),
+        ({"ErrorEquals": ["States.ALL"]}, [1, 2, 4, 8, 16, 32]),  # the specification's defaults, no jitter
+        ({**ASL_RETRIER, "MaxDelaySeconds": 1}, [0.5] * 6),
+    ],
+)
 def test_the_mean_wait_follows_interval_backoff_cap_and_jitter(retrier: dict, waits: list[float]) -> None:
     assert [mean_retry_wait(retrier, n) for n in range(6)] == pytest.approx(waits)
 
@@ -25,8 +34,11 @@ def test_the_mean_wait_follows_interval_backoff_cap_and_jitter(retrier: dict, wa
 def test_the_stretch_compares_the_gaps_between_attempts_with_the_retriers_mean_waits() -> None:
     retriers = {"DetectText": ASL_RETRIER}
     # Scaled x10: mean waits 5 s then 10 s. One call waited exactly that, another twice as long, a third once.
-    attempts = {("DetectText", "a"): [0.0, 5.0, 15.0], ("DetectText", "b"): [0.0, 10.0, 30.0],
-                ("DetectText", "c"): [3.0]}
+    attempts = {
+        ("DetectText", "a"): [0.0, 5.0, 15.0],
+        ("DetectText", "b"): [0.0, 10.0, 30.0],
+        ("DetectText", "c"): [3.0],
+    }
     assert retry_stretch(attempts, retriers, time_scale=10) == pytest.approx((15 + 30) / (15 + 15))
     assert retry_stretch({("DetectText", "c"): [3.0]}, retriers, time_scale=10) == 1.0
 

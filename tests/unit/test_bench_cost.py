@@ -33,8 +33,14 @@ def _entered(kind: str, name: str, data: str = "{}") -> dict:
 
 
 def _scheduled(resource_type: str, resource: str, **parameters: object) -> dict:
-    return {"type": "TaskScheduled", "taskScheduledEventDetails": {
-        "resourceType": resource_type, "resource": resource, "parameters": json.dumps(parameters)}}
+    return {
+        "type": "TaskScheduled",
+        "taskScheduledEventDetails": {
+            "resourceType": resource_type,
+            "resource": resource,
+            "parameters": json.dumps(parameters),
+        },
+    }
 
 
 def _succeeded(resource_type: str, resource: str) -> dict:
@@ -114,6 +120,7 @@ def test_lambda_bills_its_configured_memory_for_each_millisecond_begun() -> None
 
 def test_rekognition_video_prices_each_feature_and_each_segment_type_per_minute() -> None:
     jobs = Counter({"startLabelDetection": 1, "startSegmentDetection": 1})
-    expected = REKOGNITION_VIDEO_MINUTE["startLabelDetection"].usd + 2 * REKOGNITION_VIDEO_MINUTE[
-        "startSegmentDetection"].usd
+    expected = (
+        REKOGNITION_VIDEO_MINUTE["startLabelDetection"].usd + 2 * REKOGNITION_VIDEO_MINUTE["startSegmentDetection"].usd
+    )
     assert rekognition_video_cost_per_minute(jobs, segment_type_count=2) == pytest.approx(expected)

@@ -22,21 +22,41 @@ from rekflow.local.engine import JAVA_V1_NAMING, modelled_exception_names
 from rekflow.local.state_cases import states_by_name
 from rekflow.local.template import Template
 
-STATES_ERRORS = {"States.ALL", "States.Timeout", "States.HeartbeatTimeout", "States.TaskFailed", "States.Permissions",
-                 "States.ResultPathMatchFailure", "States.ParameterPathFailure", "States.BranchFailed",
-                 "States.NoChoiceMatched", "States.IntrinsicFailure", "States.ExceedToleratedFailureThreshold",
-                 "States.ItemReaderFailed", "States.ResultWriterFailed", "States.QueryEvaluationError"}
+STATES_ERRORS = {
+    "States.ALL",
+    "States.Timeout",
+    "States.HeartbeatTimeout",
+    "States.TaskFailed",
+    "States.Permissions",
+    "States.ResultPathMatchFailure",
+    "States.ParameterPathFailure",
+    "States.BranchFailed",
+    "States.NoChoiceMatched",
+    "States.IntrinsicFailure",
+    "States.ExceedToleratedFailureThreshold",
+    "States.ItemReaderFailed",
+    "States.ResultWriterFailed",
+    "States.QueryEvaluationError",
+}
 # https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html and the Lambda integration page.
-LAMBDA_ERRORS = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
-                 "Lambda.TooManyRequestsException", "Lambda.ClientExecutionTimeoutException", "Lambda.Unknown"}
+LAMBDA_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.Unknown",
+}
 # aws-sdk integrations' service prefixes (the optimised ones' come from the engine's JAVA_V1_NAMING, the
 # same table the local runtime names errors by).
 JAVA_V2 = {"dynamodb": "DynamoDb", "s3": "S3", "rekognition": "Rekognition"}
 # https://docs.aws.amazon.com/step-functions/latest/dg/connect-eventbridge.html
-EXTRA = {"events": {"EventBridge.FailedEntry"},
-         # The name the Step Functions guide retries for states:startExecution (a nested workflow):
-         # https://docs.aws.amazon.com/step-functions/latest/dg/concepts-nested-workflows.html
-         "states": {"StepFunctions.ExecutionLimitExceeded"}}
+EXTRA = {
+    "events": {"EventBridge.FailedEntry"},
+    # The name the Step Functions guide retries for states:startExecution (a nested workflow):
+    # https://docs.aws.amazon.com/step-functions/latest/dg/concepts-nested-workflows.html
+    "states": {"StepFunctions.ExecutionLimitExceeded"},
+}
 
 
 def errors_raised_by_code(code_dir: Path) -> set[str]:
@@ -57,8 +77,11 @@ def task_states() -> list[tuple[str, dict]]:
     """Every Task of the generated definitions (MediaAnalysis and the Express ImageAnalysis)."""
     found = {}
     for path in DEFINITIONS:
-        found |= {name: state for name, state in states_by_name(json.loads(path.read_text())).items()
-                  if state["Type"] == "Task"}
+        found |= {
+            name: state
+            for name, state in states_by_name(json.loads(path.read_text())).items()
+            if state["Type"] == "Task"
+        }
     return list(found.items())
 
 
@@ -75,8 +98,11 @@ def possible_errors(state: dict, template: Template) -> set[str]:
     if integration.startswith("aws-sdk:"):
         service = integration.split(":")[1]
         prefix = JAVA_V2[service]
-        return possible | modelled_exception_names(service, prefix) | {f"{prefix}.{prefix}Exception",
-                                                                       f"{prefix}.SdkClientException"}
+        return (
+            possible
+            | modelled_exception_names(service, prefix)
+            | {f"{prefix}.{prefix}Exception", f"{prefix}.SdkClientException"}
+        )
     service = integration.split(":")[0]
     if service not in JAVA_V1_NAMING:
         return possible | EXTRA[service]
@@ -95,7 +121,8 @@ def test_the_rule_rejects_the_names_that_never_match():
     dynamodb = possible_errors({"Resource": "arn:aws:states:::dynamodb:putItem"}, Template.load(TEMPLATE_PATH))
     assert "DynamoDB.RequestLimitExceededException" in dynamodb and "DynamoDB.RequestLimitExceeded" not in dynamodb
     assert "DynamoDb.ConditionalCheckFailedException" not in dynamodb  # the aws-sdk spelling
-    rekognition = possible_errors({"Resource": "arn:aws:states:::aws-sdk:rekognition:detectText"},
-                                  Template.load(TEMPLATE_PATH))
+    rekognition = possible_errors(
+        {"Resource": "arn:aws:states:::aws-sdk:rekognition:detectText"}, Template.load(TEMPLATE_PATH)
+    )
     assert "Rekognition.InternalServerErrorException" in rekognition
     assert "Rekognition.InternalServerError" not in rekognition

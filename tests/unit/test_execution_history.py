@@ -30,10 +30,19 @@ class History:
 
     def add(self, kind: str, previous: int, **detail: Any) -> int:
         number = len(self.events) + 1
-        event: dict[str, Any] = {"timestamp": START + timedelta(milliseconds=10 * number), "type": kind,
-                                 "id": number, "previousEventId": previous}
-        member = ("stateEnteredEventDetails" if kind.endswith("StateEntered") else "stateExitedEventDetails"
-                  if kind.endswith("StateExited") else f"{kind[0].lower()}{kind[1:]}EventDetails")
+        event: dict[str, Any] = {
+            "timestamp": START + timedelta(milliseconds=10 * number),
+            "type": kind,
+            "id": number,
+            "previousEventId": previous,
+        }
+        member = (
+            "stateEnteredEventDetails"
+            if kind.endswith("StateEntered")
+            else "stateExitedEventDetails"
+            if kind.endswith("StateExited")
+            else f"{kind[0].lower()}{kind[1:]}EventDetails"
+        )
         if member in DETAIL_MEMBERS:
             event[member] = detail
         self.events.append(event)
@@ -67,8 +76,9 @@ class History:
 
 def checked(history: History) -> list[dict[str, Any]]:
     """The events, once botocore's model of GetExecutionHistory's response accepts them."""
-    report = ParamValidator().validate({"events": history.events}, MODEL.operation_model("GetExecutionHistory")
-                                       .output_shape)
+    report = ParamValidator().validate(
+        {"events": history.events}, MODEL.operation_model("GetExecutionHistory").output_shape
+    )
     assert not report.has_errors(), report.generate_report()
     return history.events
 
@@ -110,8 +120,12 @@ def test_readable_lines_count_attempts_and_carry_the_error():
     text = [line for line in lines if line.state == "Detect text"]
     assert [(line.what, line.attempt, line.error) for line in text] == [
         ("task state entered", None, ""),
-        ("task scheduled", 1, ""), ("task started", 1, ""), ("task failed", 1, "Rekognition.ThrottlingException"),
-        ("task scheduled", 2, ""), ("task started", 2, ""), ("task failed", 2, "Rekognition.AccessDeniedException"),
+        ("task scheduled", 1, ""),
+        ("task started", 1, ""),
+        ("task failed", 1, "Rekognition.ThrottlingException"),
+        ("task scheduled", 2, ""),
+        ("task started", 2, ""),
+        ("task failed", 2, "Rekognition.AccessDeniedException"),
     ]
     assert lines[0].seconds == 0.0 and lines[-1].seconds == pytest.approx(0.01 * (len(h.events) - 1))
     assert (lines[-1].state, lines[-1].what, lines[-1].attempt) == ("", "execution failed", None)
@@ -135,16 +149,21 @@ def test_a_caught_error_is_not_the_failure_before_or_after_the_one_that_failed_t
     branches = h.add("ParallelStateStarted", h.entered("Parallel", "Analyze image", h.started))
     denied = h.task("Detect text", branches, "Rekognition.AccessDeniedException")
     caught = h.task("Detect labels", branches, "Rekognition.InvalidImageFormatException")
-    h.ends("ExecutionFailed", h.add("ParallelStateFailed", caught), error="Rekognition.AccessDeniedException",
-           cause="x")
+    h.ends(
+        "ExecutionFailed", h.add("ParallelStateFailed", caught), error="Rekognition.AccessDeniedException", cause="x"
+    )
     assert denied < caught
     assert failing_state(checked(h)) == "Detect text"
 
 
 def test_a_fail_state_and_a_runtime_error_fail_where_they_were_entered():
     fail = History()
-    fail.ends("ExecutionFailed", fail.entered("Fail", "Give up", fail.task("Validate object", fail.started, None)),
-              error="MediaRejected", cause="no")
+    fail.ends(
+        "ExecutionFailed",
+        fail.entered("Fail", "Give up", fail.task("Validate object", fail.started, None)),
+        error="MediaRejected",
+        cause="no",
+    )
     assert failing_state(checked(fail)) == "Give up"
 
     runtime = History()
@@ -193,8 +212,13 @@ def test_a_redriven_execution_that_times_out_names_the_state_running_now_not_the
     # GIVEN the wait timed out (States.Timeout) and failed the execution; redriven, the wait succeeded
     h = History()
     wait = h.entered("Task", "Wait for label detection", h.started)
-    timed_out = h.add("TaskTimedOut", h.attempt(wait) - 1, resourceType="aws-sdk:dynamodb",
-                      resource="updateItem.waitForTaskToken", error="States.Timeout")
+    timed_out = h.add(
+        "TaskTimedOut",
+        h.attempt(wait) - 1,
+        resourceType="aws-sdk:dynamodb",
+        resource="updateItem.waitForTaskToken",
+        error="States.Timeout",
+    )
     failed = h.ends("ExecutionFailed", timed_out, error="States.Timeout")
     again = h.task("Wait for label detection", h.add("ExecutionRedriven", failed, redriveCount=1), None)
     poll = h.entered("Task", "Poll label detection once", again)

@@ -124,7 +124,9 @@ def exif_with_thumbnail(jpeg: bytes) -> bytes:
 
 def motion_photo_xmp(clip_length: int) -> bytes:
     """The Camera and Container XMP of Android's Motion Photo format 1.0, in an APP1 segment's payload."""
-    return (b"http://ns.adobe.com/xap/1.0/\x00" + f"""<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF
+    return (
+        b"http://ns.adobe.com/xap/1.0/\x00"
+        + f"""<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF
  xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description
  xmlns:Camera="http://ns.google.com/photos/1.0/camera/" xmlns:Container="http://ns.google.com/photos/1.0/container/"
  xmlns:Item="http://ns.google.com/photos/1.0/container/item/" Camera:MotionPhoto="1" Camera:MotionPhotoVersion="1"
@@ -132,7 +134,8 @@ def motion_photo_xmp(clip_length: int) -> bytes:
  <rdf:li rdf:parseType="Resource"><Container:Item Item:Mime="image/jpeg" Item:Semantic="Primary"/></rdf:li>
  <rdf:li rdf:parseType="Resource"><Container:Item Item:Mime="video/mp4" Item:Semantic="MotionPhoto"
  Item:Length="{clip_length}"/></rdf:li></rdf:Seq></Container:Directory></rdf:Description></rdf:RDF>
-</x:xmpmeta>""".encode())
+</x:xmpmeta>""".encode()
+    )
 
 
 def samsung_trailer(clip: bytes) -> bytes:
@@ -170,8 +173,11 @@ def test_a_file_ending_with_its_marker_is_judged_from_the_tail_alone():
     assert reads == []
 
 
-@pytest.mark.parametrize("options", [{"progressive": True}, {"restart_marker_rows": 1}, {}],
-                         ids=["progressive", "restart-markers", "baseline"])
+@pytest.mark.parametrize(
+    "options",
+    [{"progressive": True}, {"restart_marker_rows": 1}, {}],
+    ids=["progressive", "restart-markers", "baseline"],
+)
 def test_each_kind_of_scan_data_is_walked_to_its_end(options):
     photo, clip = noisy_jpeg(200, 150, **options), video_bytes()
     if options.get("progressive"):

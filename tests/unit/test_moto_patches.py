@@ -15,7 +15,8 @@ from rekflow.local import engine
 
 def test_patches_are_written_for_the_installed_moto():
     assert importlib.metadata.version("moto") == engine.MOTO_VERSION, (
-        "moto was upgraded: re-read every target in rekflow/local/engine.py, then update MOTO_VERSION")
+        "moto was upgraded: re-read every target in rekflow/local/engine.py, then update MOTO_VERSION"
+    )
 
 
 def test_another_moto_version_is_refused(monkeypatch):
@@ -103,20 +104,35 @@ def test_distributed_map_targets_still_have_the_shape_their_patches_rely_on():
 
     sfn = state_task_service_sfn.StateTaskServiceSfn
     assert _parameters(StepFunctionsParserBackend.start_execution) == [
-        "self", "state_machine_arn", "name", "execution_input", "trace_header"]
+        "self",
+        "state_machine_arn",
+        "name",
+        "execution_input",
+        "trace_header",
+    ]
     assert _parameters(sfn._normalise_parameters) == ["self", "parameters", "boto_service_name", "service_action_name"]
     assert _parameters(sfn._normalise_response) == ["self", "response", "boto_service_name", "service_action_name"]
     assert state_task_service_sfn._SUPPORTED_API_PARAM_BINDINGS["startexecution"] == {
-        "Input", "Name", "StateMachineArn"}, "the ASL's names the request patch renames"
+        "Input",
+        "Name",
+        "StateMachineArn",
+    }, "the ASL's names the request patch renames"
     build = inspect.getsource(sfn._build_sync2_resolver)
     assert _parameters(sfn._build_sync2_resolver) == [
-        "self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"]
-    assert 'submission_output: dict = env.stack.pop()' in build and 'submission_output["ExecutionArn"]' in build
+        "self",
+        "env",
+        "resource_runtime_part",
+        "normalised_parameters",
+        "state_credentials",
+    ]
+    assert "submission_output: dict = env.stack.pop()" in build and 'submission_output["ExecutionArn"]' in build
     # The ItemReader and ResultWriter evaluate their Parameters, then the resource, off the environment's stack.
-    assert inspect.getsource(item_reader_decl.ItemReader._eval_body).index("self.parargs.eval") < \
-        inspect.getsource(item_reader_decl.ItemReader._eval_body).index("self.resource_eval.eval_resource")
-    assert inspect.getsource(result_writer_decl.ResultWriter._eval_body).index("self.parargs.eval") < \
-        inspect.getsource(result_writer_decl.ResultWriter._eval_body).index("self.resource_eval.eval_resource")
+    assert inspect.getsource(item_reader_decl.ItemReader._eval_body).index("self.parargs.eval") < inspect.getsource(
+        item_reader_decl.ItemReader._eval_body
+    ).index("self.resource_eval.eval_resource")
+    assert inspect.getsource(result_writer_decl.ResultWriter._eval_body).index("self.parargs.eval") < inspect.getsource(
+        result_writer_decl.ResultWriter._eval_body
+    ).index("self.resource_eval.eval_resource")
     map_body = inspect.getsource(state_map.StateMap._eval_execution)
     assert map_body.index("self.iteration_component.eval(env)") < map_body.index("self.result_writer.eval(env)")
     for resource_eval in (reader.ResourceEvalS3, writer.ResourceEvalS3):
@@ -144,8 +160,11 @@ def aws(monkeypatch):
     import boto3
     from moto import mock_aws
 
-    for name, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
         monkeypatch.setenv(name, value)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), engine.patched_moto(0.001):
         s3 = boto3.client("s3")
@@ -155,8 +174,9 @@ def aws(monkeypatch):
 
 
 def _run(aws, definition: dict, given: dict) -> dict:
-    arn = aws.sfn.create_state_machine(name=f"m{uuid.uuid4().hex[:8]}", definition=json.dumps(definition),
-                                       roleArn=ROLE)["stateMachineArn"]
+    arn = aws.sfn.create_state_machine(
+        name=f"m{uuid.uuid4().hex[:8]}", definition=json.dumps(definition), roleArn=ROLE
+    )["stateMachineArn"]
     execution = aws.sfn.start_execution(stateMachineArn=arn, input=json.dumps(given))["executionArn"]
     engine.wait_for_execution(execution, "123456789012", "us-east-1", 60)
     return dict(aws.sfn.describe_execution(executionArn=execution))
@@ -164,12 +184,22 @@ def _run(aws, definition: dict, given: dict) -> dict:
 
 def _distributed_map(processor_states: dict, page_size: int | None = None, **fields) -> dict:
     listing = {"Bucket": "media", "Prefix.$": "$.prefix"} | ({"MaxKeys": page_size} if page_size else {})
-    return {"StartAt": "Map", "States": {"Map": {
-        "Type": "Map", "End": True,
-        "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": listing},
-        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-                          "StartAt": next(iter(processor_states)), "States": processor_states},
-        **fields}}}
+    return {
+        "StartAt": "Map",
+        "States": {
+            "Map": {
+                "Type": "Map",
+                "End": True,
+                "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": listing},
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": next(iter(processor_states)),
+                    "States": processor_states,
+                },
+                **fields,
+            }
+        },
+    }
 
 
 ECHO = {"Echo": {"Type": "Pass", "End": True}}
@@ -193,16 +223,27 @@ def test_a_prefix_without_objects_is_a_map_run_of_no_items(aws):
     assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", [])
 
 
-FAIL_ONE = {"Fail this one?": {"Type": "Choice", "Default": "Done",
-                               "Choices": [{"Variable": "$.Key", "StringEquals": "in/bad.jpg", "Next": "Fail"}]},
-            "Fail": {"Type": "Fail", "Error": "Broken", "Cause": "a bad object"},
-            "Done": {"Type": "Pass", "Parameters": {"key.$": "$.Key"}, "End": True}}
+FAIL_ONE = {
+    "Fail this one?": {
+        "Type": "Choice",
+        "Default": "Done",
+        "Choices": [{"Variable": "$.Key", "StringEquals": "in/bad.jpg", "Next": "Fail"}],
+    },
+    "Fail": {"Type": "Fail", "Error": "Broken", "Cause": "a bad object"},
+    "Done": {"Type": "Pass", "Parameters": {"key.$": "$.Key"}, "End": True},
+}
 
 
 # (moto's grammar takes a percentage written with a decimal point only, hence 20.0.)
-@pytest.mark.parametrize("tolerance,status", [({}, "FAILED"), ({"ToleratedFailurePercentage": 20.0}, "FAILED"),
-                                              ({"ToleratedFailurePercentage": 25.0}, "SUCCEEDED"),
-                                              ({"ToleratedFailureCount": 1}, "SUCCEEDED")])
+@pytest.mark.parametrize(
+    "tolerance,status",
+    [
+        ({}, "FAILED"),
+        ({"ToleratedFailurePercentage": 20.0}, "FAILED"),
+        ({"ToleratedFailurePercentage": 25.0}, "SUCCEEDED"),
+        ({"ToleratedFailureCount": 1}, "SUCCEEDED"),
+    ],
+)
 def test_failed_items_over_the_tolerated_threshold_fail_the_map_run(aws, tolerance, status):
     for key in ("in/a.jpg", "in/b.jpg", "in/c.jpg", "in/bad.jpg"):  # one of four fails: 25 %
         aws.s3.put_object(Bucket="media", Key=key, Body=b"x")
@@ -216,41 +257,74 @@ def test_failed_items_over_the_tolerated_threshold_fail_the_map_run(aws, toleran
 def test_result_writer_writes_each_child_result_by_status_and_a_manifest(aws):
     for key in ("in/a.jpg", "in/bad.jpg"):
         aws.s3.put_object(Bucket="media", Key=key, Body=b"x")
-    definition = _distributed_map(FAIL_ONE, ToleratedFailurePercentage=50.0,
-                                  ItemSelector={"Key.$": "$$.Map.Item.Value.Key", "lineBreak": "\n"},
-                                  ResultWriter={"Resource": "arn:aws:states:::s3:putObject",
-                                                "Parameters": {"Bucket": "results", "Prefix": "runs/"}})
+    definition = _distributed_map(
+        FAIL_ONE,
+        ToleratedFailurePercentage=50.0,
+        ItemSelector={"Key.$": "$$.Map.Item.Value.Key", "lineBreak": "\n"},
+        ResultWriter={
+            "Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket": "results", "Prefix": "runs/"},
+        },
+    )
     described = _run(aws, definition, {"prefix": "in/"})
     details = json.loads(described["output"])["ResultWriterDetails"]
     manifest = json.loads(aws.s3.get_object(Bucket=details["Bucket"], Key=details["Key"])["Body"].read())
     assert details["Key"].startswith("runs/") and details["Key"].endswith("/manifest.json")
     assert manifest["DestinationBucket"] == "results"
-    files = {status: [json.loads(aws.s3.get_object(Bucket="results", Key=f["Key"])["Body"].read()) for f in listed]
-             for status, listed in manifest["ResultFiles"].items()}
+    files = {
+        status: [json.loads(aws.s3.get_object(Bucket="results", Key=f["Key"])["Body"].read()) for f in listed]
+        for status, listed in manifest["ResultFiles"].items()
+    }
     (succeeded,), (failed,), pending = files["SUCCEEDED"], files["FAILED"], files["PENDING"]
     assert pending == []
     # Input is what ItemSelector made of the item (a JSON string, as Output): its "\n" a line break.
     assert [json.loads(child["Input"]) for child in succeeded] == [{"Key": "in/a.jpg", "lineBreak": "\n"}]
     assert [json.loads(child["Output"]) for child in succeeded] == [{"key": "in/a.jpg"}]
     assert [(child["Status"], child["Error"], child["Cause"]) for child in failed] == [
-        ("FAILED", "Broken", "a bad object")]
+        ("FAILED", "Broken", "a bad object")
+    ]
 
 
 def test_start_execution_sync2_names_each_child_and_answers_in_pascal_case(aws):
-    child = {"StartAt": "Check", "States": {
-        "Check": {"Type": "Choice", "Default": "Fine",
-                  "Choices": [{"Variable": "$.n", "NumericEquals": 2, "Next": "Broken"}]},
-        "Broken": {"Type": "Fail", "Error": "Broken", "Cause": "two"},
-        "Fine": {"Type": "Pass", "Parameters": {"twice.$": "States.MathAdd($.n, $.n)"}, "End": True}}}
+    child = {
+        "StartAt": "Check",
+        "States": {
+            "Check": {
+                "Type": "Choice",
+                "Default": "Fine",
+                "Choices": [{"Variable": "$.n", "NumericEquals": 2, "Next": "Broken"}],
+            },
+            "Broken": {"Type": "Fail", "Error": "Broken", "Cause": "two"},
+            "Fine": {"Type": "Pass", "Parameters": {"twice.$": "States.MathAdd($.n, $.n)"}, "End": True},
+        },
+    }
     child_arn = aws.sfn.create_state_machine(name="child", definition=json.dumps(child), roleArn=ROLE)[
-        "stateMachineArn"]
-    parent = {"StartAt": "Each", "States": {"Each": {
-        "Type": "Map", "ItemsPath": "$.numbers", "End": True,
-        "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Child", "States": {"Child": {
-            "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2", "End": True,
-            "Parameters": {"StateMachineArn": child_arn, "Input": {"n.$": "$"}},
-            "Catch": [{"ErrorEquals": ["States.TaskFailed"], "Next": "Failed"}]},
-            "Failed": {"Type": "Pass", "End": True}}}}}}
+        "stateMachineArn"
+    ]
+    parent = {
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "ItemsPath": "$.numbers",
+                "End": True,
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"},
+                    "StartAt": "Child",
+                    "States": {
+                        "Child": {
+                            "Type": "Task",
+                            "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                            "End": True,
+                            "Parameters": {"StateMachineArn": child_arn, "Input": {"n.$": "$"}},
+                            "Catch": [{"ErrorEquals": ["States.TaskFailed"], "Next": "Failed"}],
+                        },
+                        "Failed": {"Type": "Pass", "End": True},
+                    },
+                },
+            }
+        },
+    }
     described = _run(aws, parent, {"numbers": [1, 2, 3]})
     first, failed, third = json.loads(described["output"])
     # Two unnamed starts are two executions (moto named both "None": ExecutionAlreadyExists).
@@ -277,18 +351,35 @@ def test_the_worker_loop_takes_the_steps_of_moto_s_recursive_worker():
     ours = inspect.getsource(engine._jobs_in_a_loop)
     assert _parameters(worker.DistributedItemProcessorWorker._eval_pool) == ["self", "job", "worker_frame"]
     assert moto_steps.rstrip().endswith("self._eval_pool(job=next_job, worker_frame=worker_frame)")
-    for step in ("self._env.delete_frame(worker_frame)", "job_frame = worker_frame.open_inner_frame()",
-                 "self._eval_job(env=job_frame, job=job)", "worker_frame.delete_frame(job_frame)",
-                 "isinstance(job.job_output, Exception) or self.stopped()", "self._job_pool.next_job()",
-                 "self._job_pool.close_job(job)"):
+    for step in (
+        "self._env.delete_frame(worker_frame)",
+        "job_frame = worker_frame.open_inner_frame()",
+        "self._eval_job(env=job_frame, job=job)",
+        "worker_frame.delete_frame(job_frame)",
+        "isinstance(job.job_output, Exception) or self.stopped()",
+        "self._job_pool.next_job()",
+        "self._job_pool.close_job(job)",
+    ):
         assert moto_steps.count(step) == ours.count(step), step
 
 
 def test_a_worker_takes_more_items_than_python_s_recursion_limit(aws):
     # One worker (MaxConcurrency 1) for 1,200 items: moto's worker recursed once per item and died at ~1,000.
-    definition = {"StartAt": "Map", "States": {"Map": {
-        "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1, "End": True,
-        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-                          "StartAt": "Echo", "States": ECHO}}}}
+    definition = {
+        "StartAt": "Map",
+        "States": {
+            "Map": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "MaxConcurrency": 1,
+                "End": True,
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "Echo",
+                    "States": ECHO,
+                },
+            }
+        },
+    }
     described = _run(aws, definition, {"items": list(range(1200))})
     assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", list(range(1200)))

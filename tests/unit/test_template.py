@@ -27,8 +27,15 @@ OPTIMISED = {
 }
 # What Run a Job (.sync) adds, by integration: following and cancelling the job, and the managed EventBridge rule
 # Step Functions watches it through (https://docs.aws.amazon.com/step-functions/latest/dg/connect-mediaconvert.html).
-SYNC_ACTIONS = {"mediaconvert:createJob": {"mediaconvert:GetJob", "mediaconvert:CancelJob", "events:PutTargets",
-                                           "events:PutRule", "events:DescribeRule"}}
+SYNC_ACTIONS = {
+    "mediaconvert:createJob": {
+        "mediaconvert:GetJob",
+        "mediaconvert:CancelJob",
+        "events:PutTargets",
+        "events:PutRule",
+        "events:DescribeRule",
+    }
+}
 # Integrations whose request names a role the service acts as: the caller must be allowed to pass it.
 PASSES_A_ROLE = {"mediaconvert:createJob": "Role"}
 # The state machines that run rekflow's analysis, with the template parameters under which each exists.
@@ -43,8 +50,14 @@ TELLS_MISSING_FROM_DENIED = {"s3:HeadObject": "s3:ListBucket"}
 # A state machine with Logging needs the log-delivery actions on "*" (Step Functions developer guide, IAM policies
 # for logging to CloudWatch Logs: https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html).
 LOG_DELIVERY_ACTIONS = {
-    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
 }
 # With Tracing enabled it needs these (https://docs.aws.amazon.com/step-functions/latest/dg/xray-iam.html). SAM
 # grants them itself: it attaches the AWS managed policy AWSXrayWriteOnlyAccess to the role it generates for a
@@ -143,8 +156,11 @@ def handler_actions(code_dir: Path, handler_module: str) -> set[str]:
         trees.append(ast.parse(text))
     calls = [n for tree in trees for n in ast.walk(tree) if isinstance(n, ast.Call)]
     # Clients may be made in one module and used in another, so services and calls are matched across all.
-    clients = {n.args[0].value for n in calls
-               if getattr(n.func, "attr", "") == "client" and n.args and isinstance(n.args[0], ast.Constant)}
+    clients = {
+        n.args[0].value
+        for n in calls
+        if getattr(n.func, "attr", "") == "client" and n.args and isinstance(n.args[0], ast.Constant)
+    }
     for service in clients:
         model = session.get_service_model(service)
         by_method = {botocore.xform_name(op): op for op in model.operation_names}
@@ -195,10 +211,14 @@ def test_log_delivery_statement_names_no_resource(machine):
 def test_uploads_start_exactly_one_analysis_machine_for_each_image_workflow():
     for workflow, entry in (("STANDARD", "MediaAnalysisStateMachine"), ("EXPRESS", "ImageAnalysisStateMachine")):
         t = template(ImageWorkflow=workflow)
-        enabled = [name for name, resource in t.resources_of_type("AWS::Serverless::StateMachine").items()
-                   for event in resource["Properties"].get("Events", {}).values()
-                   if event["Type"] == "EventBridgeRule" and event["Properties"]["Pattern"]["source"] == ["aws.s3"]
-                   and t.resolve(event["Properties"].get("State", "ENABLED")) == "ENABLED"]
+        enabled = [
+            name
+            for name, resource in t.resources_of_type("AWS::Serverless::StateMachine").items()
+            for event in resource["Properties"].get("Events", {}).values()
+            if event["Type"] == "EventBridgeRule"
+            and event["Properties"]["Pattern"]["source"] == ["aws.s3"]
+            and t.resolve(event["Properties"].get("State", "ENABLED")) == "ENABLED"
+        ]
         assert enabled == [entry], workflow
     # Express workflows only support Request Response integrations, not .sync or .waitForTaskToken
     # (https://docs.aws.amazon.com/step-functions/latest/dg/integrate-optimized.html).
@@ -242,8 +262,11 @@ def _environ_constants(tree: ast.AST) -> dict[str, str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Subscript) and len(node.targets) == 1:
             target, value = node.targets[0], node.value
-            if isinstance(target, ast.Name) and ast.unparse(value.value) == "os.environ" \
-                    and isinstance(value.slice, ast.Constant):
+            if (
+                isinstance(target, ast.Name)
+                and ast.unparse(value.value) == "os.environ"
+                and isinstance(value.slice, ast.Constant)
+            ):
                 found[target.id] = value.slice.value
     return found
 
@@ -288,8 +311,9 @@ def test_each_table_call_is_allowed_on_that_table():
         for action, variable in table_calls(PROJECT_ROOT / props["CodeUri"], str(props["Handler"]).split(".")[0]):
             table = environment[variable]["Ref"]
             arn = t.get_att(table, "Arn")
-            allowed = [s for s in statements
-                       if action in _listed(s["Action"]) and arn in _listed(t.resolve(s["Resource"]))]
+            allowed = [
+                s for s in statements if action in _listed(s["Action"]) and arn in _listed(t.resolve(s["Resource"]))
+            ]
             assert allowed, f"{logical_id} calls {action} on {table} ({variable}); its policy does not allow it there"
             checked += 1
     assert checked >= 5  # the callback's jobs-table update and its idempotency store, at least
@@ -320,8 +344,11 @@ def test_the_review_rule_can_publish_to_the_encrypted_review_topic():
     topic = t.resources["ModerationReviewTopic"]["Properties"]
     assert topic["KmsMasterKeyId"] == {"Ref": "ModerationReviewKey"}, "alias/aws/sns cannot admit EventBridge"
     key_statements = t.resources["ModerationReviewKey"]["Properties"]["KeyPolicy"]["Statement"]
-    assert any(s["Principal"] == {"Service": "events.amazonaws.com"}
-               and {"kms:Decrypt", "kms:GenerateDataKey"} <= set(s["Action"]) for s in key_statements)
+    assert any(
+        s["Principal"] == {"Service": "events.amazonaws.com"}
+        and {"kms:Decrypt", "kms:GenerateDataKey"} <= set(s["Action"])
+        for s in key_statements
+    )
     topic_policy = t.resources["ModerationReviewTopicPolicy"]["Properties"]
     assert topic_policy["Topics"] == [{"Ref": "ModerationReviewTopic"}]
     (statement,) = topic_policy["PolicyDocument"]["Statement"]
@@ -347,8 +374,9 @@ def test_mediaconvert_grants_are_the_guides_least_privilege():
     # Scoped as the Step Functions guide's policy for mediaconvert:createJob.sync: GetJob and CancelJob only on jobs
     # Step Functions tagged, the role passed to MediaConvert alone, the one managed rule.
     t = template()
-    statements = {s.get("Sid"): s for s in policy_statements(t.resources["MediaAnalysisStateMachine"]["Properties"]
-                                                             ["Policies"])}
+    statements = {
+        s.get("Sid"): s for s in policy_statements(t.resources["MediaAnalysisStateMachine"]["Properties"]["Policies"])
+    }
     follow = statements["FollowConversions"]
     assert follow["Condition"] == {"StringEquals": {"aws:ResourceTag/ManagedByService": "AWSStepFunctions"}}
     assert t.resolve(follow["Resource"]).endswith(":jobs/*")
@@ -356,7 +384,8 @@ def test_mediaconvert_grants_are_the_guides_least_privilege():
     assert pass_role["Resource"] == {"Fn::GetAtt": ["MediaConvertRole", "Arn"]}
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "mediaconvert.amazonaws.com"}}
     assert t.resolve(statements["WatchConversions"]["Resource"]).endswith(
-        ":rule/StepFunctionsGetEventsForMediaConvertJobRule")
+        ":rule/StepFunctionsGetEventsForMediaConvertJobRule"
+    )
     # The role MediaConvert acts as reads uploads and writes only under the proxies prefix.
     role = t.resolve(t.resources["MediaConvertRole"]["Properties"])
     (trusted,) = role["AssumeRolePolicyDocument"]["Statement"]

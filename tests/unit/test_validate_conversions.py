@@ -27,14 +27,18 @@ def clip(kind: str, container: str) -> bytes:
     return samples.phone_video(kind, container, seconds=1.0, size=(64, 48))
 
 
-@pytest.mark.parametrize(("data", "fmt"), [
-    (lambda: encoded("HEIF", enc_params={"preset": "ultrafast"}), "HEIC"),
-    (lambda: encoded("AVIF"), "AVIF"),
-    (lambda: encoded("WEBP"), "WEBP"),
-    (lambda: encoded("TIFF"), "TIFF"),
-    (lambda: encoded("BMP"), "BMP"),
-    (lambda: encoded("GIF"), "GIF"),
-], ids=["heic", "avif", "webp", "tiff", "bmp", "gif"])
+@pytest.mark.parametrize(
+    ("data", "fmt"),
+    [
+        (lambda: encoded("HEIF", enc_params={"preset": "ultrafast"}), "HEIC"),
+        (lambda: encoded("AVIF"), "AVIF"),
+        (lambda: encoded("WEBP"), "WEBP"),
+        (lambda: encoded("TIFF"), "TIFF"),
+        (lambda: encoded("BMP"), "BMP"),
+        (lambda: encoded("GIF"), "GIF"),
+    ],
+    ids=["heic", "avif", "webp", "tiff", "bmp", "gif"],
+)
 def test_each_image_format_rekognition_cannot_read_is_sized_from_its_header_and_converted(runtime, data, fmt):
     verdict = verdict_for(runtime, data(), f"photo.{fmt.lower()}")
     assert (verdict["status"], verdict["format"], verdict["width"], verdict["height"]) == ("ACCEPTED", fmt, 64, 48)
@@ -59,8 +63,18 @@ def test_a_heic_with_a_broken_container_is_corrupt(runtime):
 
 def test_a_tiff_declaring_a_pixel_bomb_is_refused_from_its_header(runtime):
     # A TIFF whose IFD declares 20000x20000 pixels (400 MP) and carries almost no data: refused before decoding.
-    entries = [(256, 4, 1, 20_000), (257, 4, 1, 20_000), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1),
-               (273, 4, 1, 8), (277, 3, 1, 1), (278, 4, 1, 20_000), (279, 4, 1, 1)]
+    entries = [
+        (256, 4, 1, 20_000),
+        (257, 4, 1, 20_000),
+        (258, 3, 1, 8),
+        (259, 3, 1, 1),
+        (262, 3, 1, 1),
+        (273, 4, 1, 8),
+        (277, 3, 1, 1),
+        (278, 4, 1, 20_000),
+        (279, 4, 1, 1),
+    ]
+
     def entry(tag: int, kind: int, count: int, value: int) -> bytes:
         return struct.pack("<HHII" if kind == 4 else "<HHIHH", tag, kind, count, value, *([] if kind == 4 else [0]))
 
@@ -85,12 +99,18 @@ def test_a_large_tiff_is_sized_with_a_few_ranged_reads_not_a_download(runtime):
     assert len(gets) <= 4 and not any(g == f"bytes=0-{len(tiff) - 1}" for g in gets), gets
 
 
-@pytest.mark.parametrize(("kind", "container", "fmt", "codec"), [
-    ("hevc", "mp4", "MP4", "H.265"), ("hevc", "mov", "MOV", "H.265"), ("vp9", "webm", "MATROSKA", "VP9"),
-    ("prores", "mov", "MOV", "ProRes"),
-])
-def test_each_video_codec_rekognition_cannot_read_is_read_from_its_header_and_converted(runtime, kind, container,
-                                                                                         fmt, codec):
+@pytest.mark.parametrize(
+    ("kind", "container", "fmt", "codec"),
+    [
+        ("hevc", "mp4", "MP4", "H.265"),
+        ("hevc", "mov", "MOV", "H.265"),
+        ("vp9", "webm", "MATROSKA", "VP9"),
+        ("prores", "mov", "MOV", "ProRes"),
+    ],
+)
+def test_each_video_codec_rekognition_cannot_read_is_read_from_its_header_and_converted(
+    runtime, kind, container, fmt, codec
+):
     verdict = verdict_for(runtime, clip(kind, container), f"clip.{container}")
     assert (verdict["status"], verdict["format"], verdict["video"]["codec"]) == ("ACCEPTED", fmt, codec)
     assert (verdict["width"], verdict["height"]) == (64, 48)

@@ -13,8 +13,9 @@ def reader(data: bytes):
     return lambda offset, length: data[offset : offset + length]
 
 
-@pytest.mark.parametrize(("container", "faststart", "brand"), [
-    ("mp4", True, "MP4"), ("mp4", False, "MP4"), ("mov", True, "MOV")])
+@pytest.mark.parametrize(
+    ("container", "faststart", "brand"), [("mp4", True, "MP4"), ("mp4", False, "MP4"), ("mov", True, "MOV")]
+)
 def test_h264_video_is_read_from_its_movie_header(container, faststart, brand):
     data = sample_video(container=container, faststart=faststart)
     assert sniff(data[:64]).format == brand

@@ -31,8 +31,15 @@ OPSET, IR_VERSION = 17, 8
 BN_EPS = 1e-3
 
 # (expand ratio, kernel, stride, input channels, output channels, repeats) per stage of Lite0.
-STAGES = [(1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2), (6, 3, 2, 40, 80, 3),
-          (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4), (6, 3, 1, 192, 320, 1)]
+STAGES = [
+    (1, 3, 1, 32, 16, 1),
+    (6, 3, 2, 16, 24, 2),
+    (6, 5, 2, 24, 40, 2),
+    (6, 3, 2, 40, 80, 3),
+    (6, 5, 1, 80, 112, 3),
+    (6, 5, 2, 112, 192, 4),
+    (6, 3, 1, 192, 320, 1),
+]
 
 # torch's legacy format: three small pickles (magic number, protocol version, system info), the
 # state dict pickle whose storages are persistent ids, the list of storage keys, then for each key
@@ -40,9 +47,15 @@ STAGES = [(1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2), (6, 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
 STORAGE_DTYPES = {
-    "DoubleStorage": np.float64, "FloatStorage": np.float32, "HalfStorage": np.float16,
-    "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16,
-    "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
+    "DoubleStorage": np.float64,
+    "FloatStorage": np.float32,
+    "HalfStorage": np.float16,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "ShortStorage": np.int16,
+    "CharStorage": np.int8,
+    "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
 }
 
 
@@ -73,7 +86,7 @@ class _PendingTensor:
         if self.offset < 0 or (all(self.size) and last >= data.size):
             raise pickle.UnpicklingError("tensor reaches past its storage")
         strides = tuple(step * data.itemsize for step in self.stride)
-        view = np.lib.stride_tricks.as_strided(data[self.offset:], shape=self.size, strides=strides, writeable=False)
+        view = np.lib.stride_tricks.as_strided(data[self.offset :], shape=self.size, strides=strides, writeable=False)
         return np.array(view, dtype=data.dtype.newbyteorder("="), order="C")  # a copy; keeps 0-d scalars 0-d
 
 
@@ -83,8 +96,15 @@ def _rebuild_tensor(storage: _Storage, offset: int, size: tuple, stride: tuple) 
     return _PendingTensor(storage, offset, size, stride)
 
 
-def _rebuild_tensor_v2(storage: _Storage, offset: int, size: tuple, stride: tuple, requires_grad: bool = False,
-                       backward_hooks: Any = None, metadata: Any = None) -> _PendingTensor:
+def _rebuild_tensor_v2(
+    storage: _Storage,
+    offset: int,
+    size: tuple,
+    stride: tuple,
+    requires_grad: bool = False,
+    backward_hooks: Any = None,
+    metadata: Any = None,
+) -> _PendingTensor:
     return _rebuild_tensor(storage, offset, size, stride)
 
 
@@ -196,10 +216,20 @@ class _Graph:
         self.used.add(f"{bn}.num_batches_tracked")
         scale = gamma / np.sqrt(var + BN_EPS)
         kernel = weight.shape[-1]
-        y = self.node("Conv", [x, self.constant(f"{conv}.weight", weight * scale[:, None, None, None]),
-                               self.constant(f"{conv}.bias", beta - mean * scale)], conv,
-                      kernel_shape=[kernel, kernel], strides=[stride, stride], pads=[kernel // 2] * 4,
-                      dilations=[1, 1], group=groups)
+        y = self.node(
+            "Conv",
+            [
+                x,
+                self.constant(f"{conv}.weight", weight * scale[:, None, None, None]),
+                self.constant(f"{conv}.bias", beta - mean * scale),
+            ],
+            conv,
+            kernel_shape=[kernel, kernel],
+            strides=[stride, stride],
+            pads=[kernel // 2] * 4,
+            dilations=[1, 1],
+            group=groups,
+        )
         if not relu6:
             return y
         return self.node("Clip", [y, "relu6_min", "relu6_max"], f"{conv}.relu6")
@@ -231,18 +261,28 @@ def build_model(state: OrderedDict[str, np.ndarray]) -> Any:
             index += 1
     x = graph.conv_bn(x, "_conv_head", "_bn1")
     x = graph.node("ReduceMean", [x], "pool", axes=[2, 3], keepdims=0)
-    x = graph.node("Gemm", [x, graph.constant("_fc.weight", graph.take("_fc.weight")),
-                            graph.constant("_fc.bias", graph.take("_fc.bias"))], "_fc", transB=1)
+    x = graph.node(
+        "Gemm",
+        [x, graph.constant("_fc.weight", graph.take("_fc.weight")), graph.constant("_fc.bias", graph.take("_fc.bias"))],
+        "_fc",
+        transB=1,
+    )
     graph.nodes.append(helper.make_node("Softmax", [x], [OUTPUT_NAME], name="softmax", axis=1))
     unused = set(state) - graph.used
     if unused:
         raise ValueError(f"checkpoint tensors not used by the network: {sorted(unused)[:5]}")
     model = helper.make_model(
-        helper.make_graph(graph.nodes, "efficientnet-lite0",
-                          [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, INPUT_SHAPE)],
-                          [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, [1, 1000])],
-                          graph.initializers),
-        opset_imports=[helper.make_opsetid("", OPSET)], producer_name="rekflow", ir_version=IR_VERSION)
+        helper.make_graph(
+            graph.nodes,
+            "efficientnet-lite0",
+            [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, INPUT_SHAPE)],
+            [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, [1, 1000])],
+            graph.initializers,
+        ),
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="rekflow",
+        ir_version=IR_VERSION,
+    )
     checker.check_model(model, full_check=True)
     return model
 

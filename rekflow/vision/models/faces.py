@@ -22,8 +22,13 @@ MIN_CONFIDENCE = 0.9
 # promises them from 40 px in 1920x1080 and proportionally larger above, 111 px at 4000x3000.
 MAX_SIDE = 1280
 MIN_FACE_SIZE = 24
-LANDMARKS = {"left_eye": "eyeLeft", "right_eye": "eyeRight", "nose": "nose",
-             "mouth_left": "mouthLeft", "mouth_right": "mouthRight"}
+LANDMARKS = {
+    "left_eye": "eyeLeft",
+    "right_eye": "eyeRight",
+    "nose": "nose",
+    "mouth_left": "mouthLeft",
+    "mouth_right": "mouthRight",
+}
 
 
 # OpenCV's dnn networks are not safe to run from two threads at once.
@@ -48,13 +53,15 @@ def detect_faces(rgb: np.ndarray) -> list[dict[str, Any]]:
     for face in sorted((f for f in found if f["confidence"] >= MIN_CONFIDENCE), key=lambda f: -f["confidence"]):
         x, y, w, h = (max(0, int(v)) for v in face["box"])
         points = {LANDMARKS[name]: (float(px), float(py)) for name, (px, py) in face["keypoints"].items()}
-        faces.append({
-            "BoundingBox": {"Width": w / width, "Height": h / height, "Left": x / width, "Top": y / height},
-            "Landmarks": [{"Type": name, "X": px / width, "Y": py / height} for name, (px, py) in points.items()],
-            "Pose": _pose(points, (x, y, w, h)),
-            "Quality": _quality(rgb[y : y + h, x : x + w]),
-            "Confidence": round(float(face["confidence"]) * 100, 3),
-        })
+        faces.append(
+            {
+                "BoundingBox": {"Width": w / width, "Height": h / height, "Left": x / width, "Top": y / height},
+                "Landmarks": [{"Type": name, "X": px / width, "Y": py / height} for name, (px, py) in points.items()],
+                "Pose": _pose(points, (x, y, w, h)),
+                "Quality": _quality(rgb[y : y + h, x : x + w]),
+                "Confidence": round(float(face["confidence"]) * 100, 3),
+            }
+        )
     return faces
 
 

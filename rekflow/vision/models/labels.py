@@ -77,16 +77,25 @@ def detect_labels(image: Image.Image, person_boxes: list[dict[str, float]]) -> l
         confidence = round(probability * 100, 3)
         for name, parents in [(group.name, group.parents), *[(parent, ()) for parent in group.parents]]:
             scores[name] = min(100.0, scores.get(name, 0.0) + confidence)
-            entry = details.setdefault(name, {"Parents": [{"Name": p} for p in parents], "Aliases": [],
-                                              "Categories": [{"Name": group.category}] if group.category else []})
+            entry = details.setdefault(
+                name,
+                {
+                    "Parents": [{"Name": p} for p in parents],
+                    "Aliases": [],
+                    "Categories": [{"Name": group.category}] if group.category else [],
+                },
+            )
             if name == group.name and imagenet_name.title() != name:
                 entry["Aliases"].append({"Name": imagenet_name.title()})
     if person_boxes:
         # The classifier has no "person" class; faces found by the face model stand in for it.
         scores["Person"] = 99.0
-        details["Person"] = {"Parents": [], "Aliases": [{"Name": "Human"}],
-                             "Categories": [{"Name": "Person Description"}],
-                             "Instances": [{"BoundingBox": box, "Confidence": 99.0} for box in person_boxes]}
+        details["Person"] = {
+            "Parents": [],
+            "Aliases": [{"Name": "Human"}],
+            "Categories": [{"Name": "Person Description"}],
+            "Instances": [{"BoundingBox": box, "Confidence": 99.0} for box in person_boxes],
+        }
     labels = []
     for name, confidence in sorted(scores.items(), key=lambda item: -item[1]):
         entry = {"Name": name, "Confidence": round(confidence, 3), "Instances": [], **details[name]}

@@ -75,8 +75,10 @@ def detect_shots(path: Path, frame_rate: float) -> list[dict[str, Any]]:
         spans = [(0, frames - 1)] if frames else []
     else:
         spans = [(start.frame_num, end.frame_num - 1) for start, end in scenes]
-    return [segment("SHOT", first, last, frame_rate, {"ShotSegment": {"Index": index, "Confidence": 95.0}})
-            for index, (first, last) in enumerate(spans)]
+    return [
+        segment("SHOT", first, last, frame_rate, {"ShotSegment": {"Index": index, "Confidence": 95.0}})
+        for index, (first, last) in enumerate(spans)
+    ]
 
 
 def detect_black_frames(path: Path, frame_rate: float) -> list[dict[str, Any]]:
@@ -101,6 +103,14 @@ def detect_black_frames(path: Path, frame_rate: float) -> list[dict[str, Any]]:
         capture.release()
     if start is not None:
         runs.append((start, index - 1))
-    return [segment("TECHNICAL_CUE", first, last, frame_rate,
-                    {"TechnicalCueSegment": {"Type": "BlackFrames", "Confidence": 99.0}})
-            for first, last in runs if last - first + 1 >= MIN_BLACK_FRAMES]
+    return [
+        segment(
+            "TECHNICAL_CUE",
+            first,
+            last,
+            frame_rate,
+            {"TechnicalCueSegment": {"Type": "BlackFrames", "Confidence": 99.0}},
+        )
+        for first, last in runs
+        if last - first + 1 >= MIN_BLACK_FRAMES
+    ]

@@ -26,8 +26,14 @@ def _engine() -> Any:
     # 736x1104, four times the pixels); scaling only the longer side down to 960 px reads the same
     # lines on the samples at a third of the time. Large photos lose text smaller than ~1/100 of
     # their width, which Rekognition (limited to 100 words an image) does not promise to find either.
-    return RapidOCR(params={"Global.log_level": "error", "Global.use_cls": False,
-                            "Det.limit_type": "max", "Det.limit_side_len": DETECTOR_SIDE})
+    return RapidOCR(
+        params={
+            "Global.log_level": "error",
+            "Global.use_cls": False,
+            "Det.limit_type": "max",
+            "Det.limit_side_len": DETECTOR_SIDE,
+        }
+    )
 
 
 def detect_text(rgb: np.ndarray, min_confidence: float) -> list[dict[str, Any]]:
@@ -55,8 +61,11 @@ def detect_text(rgb: np.ndarray, min_confidence: float) -> list[dict[str, Any]]:
         for word in text.split():
             start = text.index(word, offset)
             offset = start + len(word)
-            detections.append(_detection(word, "WORD", len(detections), line_id, confidence,
-                                         _slice(polygon, start / total, offset / total)))
+            detections.append(
+                _detection(
+                    word, "WORD", len(detections), line_id, confidence, _slice(polygon, start / total, offset / total)
+                )
+            )
     return detections
 
 
@@ -66,17 +75,27 @@ def _slice(polygon: list[dict[str, float]], start: float, end: float) -> list[di
     def along(a: dict[str, float], b: dict[str, float], t: float) -> dict[str, float]:
         return {"X": a["X"] + (b["X"] - a["X"]) * t, "Y": a["Y"] + (b["Y"] - a["Y"]) * t}
 
-    return [along(top_left, top_right, start), along(top_left, top_right, end),
-            along(bottom_left, bottom_right, end), along(bottom_left, bottom_right, start)]
+    return [
+        along(top_left, top_right, start),
+        along(top_left, top_right, end),
+        along(bottom_left, bottom_right, end),
+        along(bottom_left, bottom_right, start),
+    ]
 
 
-def _detection(text: str, kind: str, ident: int, parent: int | None, confidence: float,
-               polygon: list[dict[str, float]]) -> dict[str, Any]:
+def _detection(
+    text: str, kind: str, ident: int, parent: int | None, confidence: float, polygon: list[dict[str, float]]
+) -> dict[str, Any]:
     xs, ys = [p["X"] for p in polygon], [p["Y"] for p in polygon]
     detection: dict[str, Any] = {
-        "DetectedText": text, "Type": kind, "Id": ident, "Confidence": confidence,
-        "Geometry": {"BoundingBox": {"Width": max(xs) - min(xs), "Height": max(ys) - min(ys),
-                                     "Left": min(xs), "Top": min(ys)}, "Polygon": polygon},
+        "DetectedText": text,
+        "Type": kind,
+        "Id": ident,
+        "Confidence": confidence,
+        "Geometry": {
+            "BoundingBox": {"Width": max(xs) - min(xs), "Height": max(ys) - min(ys), "Left": min(xs), "Top": min(ys)},
+            "Polygon": polygon,
+        },
     }
     if parent is not None:
         detection["ParentId"] = parent
