@@ -91,20 +91,20 @@ lint: setup deploy-tools
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
 
 bench: setup
-	$(BIN)/python -m rekflow.bench
-	$(BIN)/python -m rekflow.bench_throughput 10
-	$(BIN)/python -m rekflow.bench_backfill 1000
-	$(BIN)/python -m rekflow.bench_overhead 24 4
-	$(BIN)/python -m rekflow.bench_cost
-	$(BIN)/python -m rekflow.bench_throttling 20 20
-	$(BIN)/python -m rekflow.bench_conversion
+	$(BIN)/python -m rekflow.bench models
+	$(BIN)/python -m rekflow.bench throughput 10
+	$(BIN)/python -m rekflow.bench backfill 1000
+	$(BIN)/python -m rekflow.bench overhead 24 4
+	$(BIN)/python -m rekflow.bench cost
+	$(BIN)/python -m rekflow.bench throttling 20 20
+	$(BIN)/python -m rekflow.bench conversion
 
 # Memory of `rekflow analyze` over a folder of IMAGES photos with the real models (about 1.5 s a photo).
 IMAGES ?= 1000
 # SIZE=12mp makes 4000x3000 phone photos instead of 320-1024 px crops.
 SIZE ?= small
 bench-folder: setup
-	$(BIN)/python -m rekflow.bench_folder $(IMAGES) local $(SIZE)
+	$(BIN)/python -m rekflow.bench folder $(IMAGES) local $(SIZE)
 
 build: deploy-tools
 	$(OFFLINE_AWS) $(DEPLOY_BIN)/sam validate --lint --template-file template.yaml

@@ -228,7 +228,7 @@ def png_bytes(width: int = 320, height: int = 240) -> bytes:
 @cache
 def video_bytes(codec: str = "libx264") -> bytes:
     """The bundled sample video (H.264 MP4 by default), made once per test session."""
-    from rekflow.samples import sample_video
+    from rekflow.media.samples import sample_video
 
     return sample_video(codec=codec)
 

@@ -42,7 +42,7 @@ LAMBDA = _backoff(
 # Validate raises S3Unavailable for S3's throttling and 5xx answers.
 S3_UNAVAILABLE = _backoff(["S3Unavailable"], 1, 5, 2, max_delay=30)
 # Throttling is about rate, not faults: many short waits (full jitter up to 1 s) keep the quota in use, where
-# exponential waits left it idle. A 10x-quota burst (python -m rekflow.bench_throttling): 0.96 of the quota used,
+# exponential waits left it idle. A 10x-quota burst (python -m rekflow.bench.throttling): 0.96 of the quota used,
 # none failed, against 0.64 and 88 of 500 failed with the exponential waits; the busiest call needed 25 attempts.
 REKOGNITION_THROTTLED = _backoff(
     ["Rekognition.ThrottlingException", "Rekognition.ProvisionedThroughputExceededException"], 1, 40, 2, max_delay=1

@@ -25,9 +25,10 @@ from moto import mock_aws
 from moto.events.models import EventPattern
 
 from rekflow import TEMPLATE_PATH
-from rekflow.local import engine, histories, stack_reset
+from rekflow.local import stack_reset
 from rekflow.local.event_sources import SqsPoller, sqs_event_sources
 from rekflow.local.functions import LocalFunction, function_environment, load_functions
+from rekflow.local.moto_patches import engine, histories
 from rekflow.local.routing import Router
 from rekflow.local.s3_events import object_created_event
 from rekflow.local.s3_permissions import S3ListPermissions
@@ -69,7 +70,7 @@ class ExecutionResult:
 
     @functools.cached_property
     def history(self) -> list[dict[str, Any]]:
-        """The execution's events in GetExecutionHistory's shape (rekflow.local.histories), read on first
+        """The execution's events in GetExecutionHistory's shape (rekflow.local.moto_patches.histories), read on first
         use: read it before the execution is forgotten; a folder run only needs the output."""
         return self.read_history()
 

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from rekflow.local import engine
+from rekflow.local.moto_patches import engine
 from rekflow.local.template import ACCOUNT_ID, REGION
 
 # What a queue holds, by the attributes SQS counts it with.

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rekflow import TEMPLATE_PATH
-from rekflow.backfill import BACKFILL_STATE_MACHINE
+from rekflow.commands.backfill import BACKFILL_STATE_MACHINE
 from rekflow.local.stack import render_definition
 from rekflow.local.template import Template
 from tests.deploy.test_roles import XRAY_POLICY, inline_actions, managed_policies, role_of, statements

@@ -23,7 +23,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from rekflow.samples import SAMPLES
+from rekflow.media.samples import SAMPLES
 from tests.aws.conftest import aws_account_missing
 from tests.conftest import jpeg_bytes, schema_validator
 

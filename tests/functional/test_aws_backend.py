@@ -19,6 +19,7 @@ from moto.core import config as moto_config
 from PIL import Image
 
 from rekflow import cli
+from rekflow.commands import EXIT_USAGE
 from rekflow.local.routing import Router
 from rekflow.vision.aws import STAGING_PREFIX, AwsRekognitionBackend, AwsSetupError
 from rekflow.vision.backend import FaultInjectingBackend
@@ -185,7 +186,7 @@ def test_cli_without_credentials_says_what_is_missing(monkeypatch, tmp_path, cap
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     (tmp_path / "cat.jpg").write_bytes(jpeg_bytes())
 
-    assert cli.main(["analyze", "--backend", "aws", str(tmp_path / "cat.jpg")]) == cli.EXIT_USAGE
+    assert cli.main(["analyze", "--backend", "aws", str(tmp_path / "cat.jpg")]) == EXIT_USAGE
     assert "needs AWS credentials" in capsys.readouterr().err
     with pytest.raises(AwsSetupError, match="region"):
         AwsRekognitionBackend(lambda: None, fake_session(region=None))

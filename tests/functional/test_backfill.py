@@ -8,12 +8,12 @@ import os
 
 import boto3
 
-from rekflow.backfill import run_local
 from rekflow.cli import main
+from rekflow.commands.backfill import run_local
 from rekflow.local.runtime import client
 from tests.conftest import jpeg_bytes, png_bytes, schema_validator
 
-# Objects in the main test; `make bench` (python -m rekflow.bench_backfill) runs the 1,000.
+# Objects in the main test; `make bench` (python -m rekflow.bench.backfill) runs the 1,000.
 OBJECTS = int(os.environ.get("REKFLOW_BACKFILL_OBJECTS", "30"))
 # Keys as people name files: spaces, '+', '%', non-ASCII, braces and quotes, folders.
 NAMES = (

@@ -15,7 +15,7 @@ from PIL import Image
 from rekflow import TEMPLATE_PATH
 from rekflow.cli import main
 from rekflow.local.template import Template
-from rekflow.samples import SAMPLES, write_samples
+from rekflow.media.samples import SAMPLES, write_samples
 
 
 @pytest.fixture(scope="module")

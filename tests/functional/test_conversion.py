@@ -13,7 +13,7 @@ from functools import cache
 import pytest
 from PIL import Image
 
-from rekflow import samples
+from rekflow.media import photographs, samples
 from tests.conftest import schema_validator, task_errors
 
 VIDEO_SIZE = (320, 176)  # sides that are multiples of 16, as the encoders want
@@ -25,7 +25,7 @@ def mediaconvert(runtime):
 
 
 def cat(size: tuple[int, int] = (320, 240)) -> Image.Image:
-    return samples.bundled_photo("chelsea").resize(size)
+    return photographs.bundled_photo("chelsea").resize(size)
 
 
 def saved(image: Image.Image, fmt: str, **options: object) -> bytes:

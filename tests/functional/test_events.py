@@ -9,7 +9,7 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
 from rekflow import PROJECT_ROOT
-from rekflow.samples import SAMPLES
+from rekflow.media.samples import SAMPLES
 from tests.conftest import schema_validator
 
 EVENTS = PROJECT_ROOT / "events"

@@ -20,7 +20,8 @@ from moto import mock_aws
 from PIL import Image
 
 from rekflow import cli
-from rekflow.executions.aws import AwsError, DeployedStack, state_machine_logical_id
+from rekflow.commands import EXIT_FAILED, EXIT_USAGE, analysis
+from rekflow.commands.executions.aws import AwsError, DeployedStack, state_machine_logical_id
 from rekflow.vision.backend import RekognitionError
 
 MODEL = botocore.session.get_session().get_service_model("stepfunctions")
@@ -74,11 +75,11 @@ def local_run(tmp_path, capsys, monkeypatch):
     _jpeg(inputs / "executions" / "shot.jpg", (40, 40, 200))
     _jpeg(inputs / "denied" / "photo.jpg", (40, 200, 40))
     (inputs / "notes.txt").write_text("not media", encoding="utf-8")
-    real_backend = cli.make_backend
+    real_backend = analysis.make_backend
     with monkeypatch.context() as patched:
-        patched.setattr(cli, "make_backend", lambda *a, **k: DeniesText(real_backend(*a, **k)))
+        patched.setattr(analysis, "make_backend", lambda *a, **k: DeniesText(real_backend(*a, **k)))
         code, _, _ = _rekflow(capsys, "analyze", "--backend", "fixture", "--output", str(out), str(inputs))
-    assert code == cli.EXIT_FAILED
+    assert code == EXIT_FAILED
     return out, inputs
 
 
@@ -129,7 +130,7 @@ def test_a_failed_local_execution_can_be_found_read_and_replayed(local_run, caps
     # Redriven: not locally, said plainly, with the commands that do work
     before = sorted(p.name for p in (out / "executions").iterdir())
     code, printed, said = _rekflow(capsys, "redrive", failed["name"], "--output", str(out))
-    assert code == cli.EXIT_USAGE and printed == ""
+    assert code == EXIT_USAGE and printed == ""
     assert "redrive needs AWS" in said and "'Detect text'" in said
     assert f"rekflow redrive {failed['name']} --stack STACK" in said
     assert f"rekflow replay {failed['name']} --output {out}" in " ".join(said.split())
@@ -158,7 +159,7 @@ def test_only_unsuccessful_runs_keep_a_history_unless_asked(local_run, tmp_path,
     assert kept == [f"{row['name']}.history.json" for row in rows if row["status"] == "FAILED"]
     clean = next(row["name"] for row in rows if row["key"] == "ok.jpg")
     code, printed, said = _rekflow(capsys, "history", clean, "--output", str(out))
-    assert code == cli.EXIT_FAILED and printed == "" and "--keep-history" in said
+    assert code == EXIT_FAILED and printed == "" and "--keep-history" in said
 
     every = tmp_path / "every"
     assert (
@@ -175,9 +176,9 @@ def test_only_unsuccessful_runs_keep_a_history_unless_asked(local_run, tmp_path,
 def test_an_unknown_or_ambiguous_name_is_a_usage_error(local_run, capsys):
     out, _ = local_run
     code, _, said = _rekflow(capsys, "history", "no-such-execution", "--output", str(out))
-    assert code == cli.EXIT_USAGE and "matches no execution" in said
+    assert code == EXIT_USAGE and "matches no execution" in said
     code, _, said = _rekflow(capsys, "replay", "", "--output", str(out))
-    assert code == cli.EXIT_USAGE and "matches several executions" in said
+    assert code == EXIT_USAGE and "matches several executions" in said
 
 
 # ---------------------------------------------------------------------------------- a deployed stack
@@ -368,7 +369,7 @@ def test_redrive_says_why_step_functions_would_refuse_and_offers_a_replay(stack,
     monkeypatch.setitem(_REDRIVE_STATUS, "redriveStatusReason", "Execution redrivable period exceeded")
     stubbers = _stubbed(monkeypatch)
     code, printed, said = _rekflow(capsys, "redrive", "missing", "--stack", "rekflow-test")
-    assert code == cli.EXIT_FAILED and printed == ""
+    assert code == EXIT_FAILED and printed == ""
     assert "cannot be redriven: Execution redrivable period exceeded" in said
     assert "rekflow replay missing --stack rekflow-test" in said
     stubbers[0].assert_no_pending_responses()  # asked, and no RedriveExecution was sent
@@ -376,7 +377,7 @@ def test_redrive_says_why_step_functions_would_refuse_and_offers_a_replay(stack,
 
 def test_a_missing_stack_is_one_line(stack, capsys):
     code, _, said = _rekflow(capsys, "executions", "--stack", "no-such-stack")
-    assert code == cli.EXIT_FAILED
+    assert code == EXIT_FAILED
     assert said.strip() == "rekflow: stack no-such-stack: ValidationError: Stack 'no-such-stack' does not exist"
 
 

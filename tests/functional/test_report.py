@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from rekflow import media_sources
 from rekflow.cli import main
-from rekflow.report import CONTENT_SECURITY_POLICY, PAGE_NAME
+from rekflow.commands.report import CONTENT_SECURITY_POLICY, PAGE_NAME
+from rekflow.media import sources as media_sources
 from rekflow.vision.backend import RekognitionError
 from rekflow.vision.fixture import FixtureBackend
 from tests.conftest import jpeg_bytes, png_bytes, video_bytes

@@ -8,8 +8,8 @@ import pytest
 
 from rekflow.features import VIDEO_FEATURES
 from rekflow.local import stack_reset
+from rekflow.local.moto_patches.task_timeouts import time_out_task
 from rekflow.local.runtime import client
-from rekflow.local.task_timeouts import time_out_task
 from tests.conftest import SharedStack, jpeg_bytes, parked_tokens, shared_stack, video_bytes, wait_until
 
 

@@ -1,13 +1,13 @@
 """Rekognition's TPS quota on the fixture backend, against the ASL's real Retry policies.
 
-`make bench` runs the 10x burst the issue asks for (rekflow.bench_throttling); here a burst of twice the
+`make bench` runs the 10x burst the issue asks for (rekflow.bench.throttling); here a burst of twice the
 quota, which the ASL's Retry must absorb with no failed execution, kept small enough for a few seconds.
 """
 
 from __future__ import annotations
 
-from rekflow.bench_cost import billed_transitions, states_entered
-from rekflow.bench_throttling import rekognition_image_operations, run_burst
+from rekflow.bench.cost import billed_transitions, states_entered
+from rekflow.bench.throttling import rekognition_image_operations, run_burst
 from tests.conftest import jpeg_bytes, task_errors
 
 

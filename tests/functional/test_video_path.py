@@ -8,7 +8,7 @@ import time
 import boto3
 import pytest
 
-from rekflow.local.task_timeouts import time_out_task
+from rekflow.local.moto_patches.task_timeouts import time_out_task
 from rekflow.vision.fixture import FixtureBackend
 from tests.conftest import parked_tokens, schema_validator, task_errors, video_bytes, wait_until
 
@@ -421,7 +421,7 @@ def test_segments_not_requested_on_video(make_runtime):
 
 def test_video_with_a_codec_nothing_converts_is_rejected_with_a_record(runtime):
     # Cinepak: neither Rekognition nor MediaConvert reads it (MPEG-4 Part 2, HEVC, VP9... are converted first).
-    from rekflow.samples import sample_video
+    from rekflow.media.samples import sample_video
 
     # At 64x48: Validate reads the codec from the header, and Cinepak at the default size takes 11 s to encode.
     video = sample_video("mov", "cinepak", shots=[("cat", 1.0)], size=(64, 48))

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rekflow.samples import SAMPLES
+from rekflow.media.samples import SAMPLES
 from rekflow.vision.models import efficientnet_export, labels
 from rekflow.vision.models.onnx_session import cpu_session
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rekflow.phone_photos import PHONE_SIZE, astronaut_faces, astronauts_canvas, encode_jpeg
-from rekflow.samples import SAMPLES, sign_text_lines
+from rekflow.media.phone_photos import PHONE_SIZE, astronaut_faces, astronauts_canvas, encode_jpeg
+from rekflow.media.samples import SAMPLES, sign_text_lines
 from rekflow.vision.backend import RekognitionError
 from rekflow.vision.local import LocalModelsBackend
 from rekflow.vision.shapes import shape_errors
@@ -143,7 +143,7 @@ def test_sample_video_jobs_find_the_shots_the_faces_the_cat_and_the_sign(tmp_pat
     import boto3
     from moto import mock_aws
 
-    from rekflow.samples import sample_video
+    from rekflow.media.samples import sample_video
     from rekflow.vision.models.segments import timecode
 
     with mock_aws():

@@ -14,8 +14,8 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from rekflow import backfill
 from rekflow.cli import main
+from rekflow.commands import backfill
 
 STACK, MEDIA = "rekflow-dev", "rekflow-dev-mediabucket-1abc"
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:rekflow-dev-backfill"

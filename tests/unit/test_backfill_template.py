@@ -10,8 +10,8 @@ import pytest
 
 from asset import asset_id
 from rekflow import PROJECT_ROOT, TEMPLATE_PATH
-from rekflow.backfill import BACKFILL_STATE_MACHINE
-from rekflow.local import engine
+from rekflow.commands.backfill import BACKFILL_STATE_MACHINE
+from rekflow.local.moto_patches import engine
 from rekflow.local.stack import render_definition
 from rekflow.local.state_cases import states_by_name
 from rekflow.local.template import Template

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from rekflow.bench_burst import BurstGate, mean_retry_wait, retry_stretch
+from rekflow.bench.burst import BurstGate, mean_retry_wait, retry_stretch
 
 ASL_RETRIER = {
     "ErrorEquals": ["Rekognition.ProvisionedThroughputExceededException"],

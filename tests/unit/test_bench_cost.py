@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from rekflow.bench_cost import (
+from rekflow.bench.cost import (
     EXPRESS_GB_SECOND,
     EXPRESS_REQUEST,
     LAMBDA_GB_SECOND,

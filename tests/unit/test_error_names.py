@@ -18,7 +18,7 @@ import pytest
 
 from rekflow import PROJECT_ROOT, TEMPLATE_PATH
 from rekflow.asl.generated import DEFINITIONS
-from rekflow.local.engine import JAVA_V1_NAMING, modelled_exception_names
+from rekflow.local.moto_patches.error_names import JAVA_V1_NAMING, modelled_exception_names
 from rekflow.local.state_cases import states_by_name
 from rekflow.local.template import Template
 

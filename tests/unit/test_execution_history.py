@@ -14,7 +14,7 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from rekflow.executions.history import failing_state, in_words, json_events, readable, visits
+from rekflow.commands.executions.history import failing_state, in_words, json_events, readable, visits
 
 MODEL = botocore.session.get_session().get_service_model("stepfunctions")
 DETAIL_MEMBERS = set(MODEL.shape_for("HistoryEvent").members)

@@ -1,12 +1,12 @@
-"""The local runtime reads an execution's history from moto's record (rekflow.local.histories): it must be
+"""The local runtime reads an execution's history from moto's record (rekflow.local.moto_patches.histories): it must be
 what GetExecutionHistory answers, event for event, whatever the execution went through."""
 
 from __future__ import annotations
 
 import boto3
 
-from rekflow.local.histories import execution_history
-from rekflow.local.task_timeouts import time_out_task
+from rekflow.local.moto_patches.histories import execution_history
+from rekflow.local.moto_patches.task_timeouts import time_out_task
 from tests.conftest import jpeg_bytes, parked_tokens, video_bytes, wait_until
 
 

@@ -14,7 +14,7 @@ from botocore.validate import ParamValidator
 
 from rekflow import PROJECT_ROOT
 from rekflow.local.mediaconvert import LocalMediaConvert, MediaConvertError
-from rekflow.samples import phone_video
+from rekflow.media.samples import phone_video
 
 
 class FakeS3:

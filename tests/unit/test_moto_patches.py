@@ -10,12 +10,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from rekflow.local import engine
+from rekflow.local.moto_patches import engine
 
 
 def test_patches_are_written_for_the_installed_moto():
     assert importlib.metadata.version("moto") == engine.MOTO_VERSION, (
-        "moto was upgraded: re-read every target in rekflow/local/engine.py, then update MOTO_VERSION"
+        "moto was upgraded: re-read every target in rekflow/local/moto_patches/engine.py, then update MOTO_VERSION"
     )
 
 

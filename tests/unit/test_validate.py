@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from rekflow.samples import SAMPLES
+from rekflow.media.samples import SAMPLES
 from tests.conftest import jpeg_bytes, png_bytes, video_bytes
 
 

@@ -9,7 +9,7 @@ from functools import cache
 import pytest
 from PIL import Image
 
-from rekflow import samples
+from rekflow.media import samples
 from tests.unit.test_validate import validate_module, verdict_for
 
 

@@ -6,7 +6,7 @@ import pytest
 from video_format import video_info
 
 from media_format import MediaFormatError, sniff
-from rekflow.samples import sample_video
+from rekflow.media.samples import sample_video
 
 
 def reader(data: bytes):

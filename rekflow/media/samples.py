@@ -6,7 +6,6 @@ Each sample names the outcome the workflow should reach for it.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import struct
 import tempfile
@@ -17,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from rekflow.media.phone_photos import astronauts_canvas
+from rekflow.media.photographs import bundled_photo
 
 
 @dataclass(frozen=True)
@@ -32,24 +34,6 @@ def _encode(pixels: np.ndarray | Image.Image, fmt: str, **options: object) -> by
     buffer = io.BytesIO()
     image.save(buffer, fmt, **options)
     return buffer.getvalue()
-
-
-# Photographs that ship inside the scikit-image wheel (public domain or CC0, see its data/README.txt).
-_BUNDLED_PHOTOS = {
-    "astronaut": "astronaut.png",
-    "chelsea": "chelsea.png",
-    "coffee": "coffee.png",
-    "rocket": "rocket.jpg",
-}
-
-
-def bundled_photo(name: str) -> Image.Image:
-    """One of scikit-image's test photographs, read as the file it ships as (pixel for pixel what
-    skimage.data returns). No scikit-image code runs, so it is installed without its scientific
-    dependencies: scipy alone would be 140 MB of the environment."""
-    spec = importlib.util.find_spec("skimage")  # finds the package without importing it
-    assert spec and spec.submodule_search_locations, "scikit-image is not installed (make setup installs it)"
-    return Image.open(Path(spec.submodule_search_locations[0]) / "data" / _BUNDLED_PHOTOS[name]).convert("RGB")
 
 
 def _photo(name: str) -> Callable[[], bytes]:
@@ -95,8 +79,6 @@ def iphone_heic(size: tuple[int, int] = IPHONE_PHOTO_SIZE, quality: int = 80) ->
     """A photo as an iPhone saves it: HEIC, held in portrait (its pixels stored sideways, turned by the file's own
     transform, which pillow-heif writes from EXIF Orientation 6), with an EXIF block."""
     import pillow_heif
-
-    from rekflow.phone_photos import astronauts_canvas
 
     exif = Image.Exif()
     exif[0x0112] = 6  # turn 90° clockwise to view

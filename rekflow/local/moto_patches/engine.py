@@ -29,6 +29,8 @@ from typing import Any, ClassVar
 
 import botocore.session
 
+from rekflow.local.moto_patches.error_names import java_v1_error_name
+
 MOTO_VERSION = "5.2.5"
 
 # AWS names aws-sdk integration errors "<Service>.<Code>" with the service in PascalCase
@@ -43,20 +45,6 @@ AWS_SDK_ERROR_PREFIXES = {
     "lambda": "Lambda",
 }
 
-# The optimised integrations (dynamodb:, sns:, events:) run on the AWS SDK for Java v1, and Step
-# Functions names their errors "<Prefix>.<exception class>": the modelled error's shape name with
-# "Exception" appended where it lacks it (DynamoDB.RequestLimitExceededException), or the SDK's base
-# class for an error the model does not know (DynamoDB.AmazonDynamoDBException for a
-# ValidationException). Seen in recordings of AWS's answers (README, "Error names").
-# moto names them "<Prefix>.<error code>" (DynamoDB.RequestLimitExceeded) or, for EventBridge,
-# States.Runtime, which no Retry written for AWS would match.
-JAVA_V1_NAMING = {
-    # botocore service: (error prefix, the SDK's base exception class)
-    "dynamodb": ("DynamoDB", "AmazonDynamoDBException"),
-    "sns": ("SNS", "AmazonSNSException"),
-    "events": ("EventBridge", "AmazonEventBridgeException"),
-    "mediaconvert": ("MediaConvert", "AWSMediaConvertException"),
-}
 _JAVA_V1_SERVICES = {
     # moto's integration class: (botocore service, service label in causes)
     "StateTaskServiceDynamoDB": ("dynamodb", "AmazonDynamoDBv2"),
@@ -147,7 +135,7 @@ def patched_moto(retry_time_scale: float = 1.0) -> Iterator[None]:
     if installed != MOTO_VERSION:
         raise RuntimeError(
             f"rekflow's moto patches were written for moto {MOTO_VERSION}, not {installed}: "
-            "re-check each target in rekflow/local/engine.py and update MOTO_VERSION"
+            "re-check each target in rekflow/local/moto_patches/engine.py and update MOTO_VERSION"
         )
     with _State.lock:
         _State.retry_time_scale = retry_time_scale
@@ -187,29 +175,6 @@ def _load_integrations() -> None:
 
 
 # ---------------------------------------------------------------- error names
-@functools.cache
-def _modelled_errors(service: str) -> dict[str, str]:
-    """Error code → exception shape name, from botocore's model of the service."""
-    model = botocore.session.get_session().get_service_model(service)
-    return {shape.error_code: shape.name for shape in model.error_shapes}
-
-
-def exception_name(prefix: str, shape: str) -> str:
-    """Step Functions' name for a modelled error: the SDK's class, which always ends in "Exception"."""
-    return f"{prefix}.{shape if shape.endswith('Exception') else shape + 'Exception'}"
-
-
-def modelled_exception_names(service: str, prefix: str) -> set[str]:
-    """Every name Step Functions can give a modelled error of `service` under `prefix`."""
-    return {exception_name(prefix, shape) for shape in _modelled_errors(service).values()}
-
-
-def java_v1_error_name(service: str, code: str) -> str:
-    prefix, base = JAVA_V1_NAMING[service]
-    shape = _modelled_errors(service).get(code)
-    return exception_name(prefix, shape) if shape else f"{prefix}.{base}"
-
-
 def _java_v1_from_error(original: Any, service: str, label: str) -> Any:
     from botocore.exceptions import ClientError
     from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
@@ -243,7 +208,7 @@ def _java_v1_from_error(original: Any, service: str, label: str) -> Any:
 
 # ---------------------------------------------------------------- MediaConvert
 def _mediaconvert_patch() -> Patch:
-    """arn:aws:states:::mediaconvert:createJob(.sync) runs rekflow's integration (rekflow/local/mediaconvert_sync.py):
+    """arn:aws:states:::mediaconvert:createJob(.sync) runs rekflow's integration (moto_patches/mediaconvert_sync.py):
     moto 5.2.5 builds an unsupported-service task for it, which refuses .sync."""
     factory = importlib.import_module(
         "moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_factory"
@@ -252,7 +217,7 @@ def _mediaconvert_patch() -> Patch:
 
     def state_task_service_for(service_name: str) -> Any:
         if service_name == "mediaconvert":
-            from rekflow.local.mediaconvert_sync import StateTaskServiceMediaConvert
+            from rekflow.local.moto_patches.mediaconvert_sync import StateTaskServiceMediaConvert
 
             return StateTaskServiceMediaConvert()
         return original(service_name)

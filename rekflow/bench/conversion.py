@@ -1,7 +1,7 @@
 """Seconds to make the analysable copy of each format, at the sizes phones and cameras write them.
 
-    python -m rekflow.bench_conversion            # 12 MP photos, 10 s 1080p clips
-    python -m rekflow.bench_conversion --quick    # small ones, to see that it runs
+    python -m rekflow.bench conversion            # 12 MP photos, 10 s 1080p clips
+    python -m rekflow.bench conversion --quick    # small ones, to see that it runs
 
 Images go through the make_proxy function's own code (lambdas/make_proxy/image_proxy.py: Pillow, pillow-heif);
 videos through the local MediaConvert's ffmpeg command (rekflow/local/mediaconvert.py), which stands in for
@@ -23,8 +23,8 @@ from PIL import Image
 
 from rekflow import PROJECT_ROOT
 from rekflow.local.mediaconvert import probe, transcode
-from rekflow.phone_photos import astronauts_canvas, encode_jpeg
-from rekflow.samples import sample_video
+from rekflow.media.phone_photos import astronauts_canvas, encode_jpeg
+from rekflow.media.samples import sample_video
 
 PHOTO = (4032, 3024)  # an iPhone's 12 MP
 CLIP = ((1920, 1080), 10.0)  # 10 s of 1080p
@@ -93,7 +93,7 @@ def best(seconds: Callable[[], float], repeat: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m rekflow.bench_conversion",
+        prog="python -m rekflow.bench conversion",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

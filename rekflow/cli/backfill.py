@@ -20,7 +20,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from rekflow.backfill import BACKFILL_STATE_MACHINE, BackfillReport, Progress, follow, run_local, start
+from rekflow.commands.backfill import BACKFILL_STATE_MACHINE, BackfillReport, Progress, follow, run_local, start
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_OUTPUT = Path("rekflow-results")
@@ -87,12 +87,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_folder(folder: Path, args: argparse.Namespace, err: Console) -> int:
-    from rekflow import cli
+    from rekflow.commands import analysis, inputs
     from rekflow.local.function_logs import FunctionLogs, function_by_logical_id
     from rekflow.local.runtime import LocalRuntime, make_backend
     from rekflow.vision.aws import AwsSetupError
 
-    items = cli.collect_reported([folder], args.output, err, "no files to backfill")
+    items = inputs.collect_reported([folder], args.output, err, "no files to backfill")
     if not items:
         return EXIT_OK
     try:
@@ -104,7 +104,7 @@ def _run_folder(folder: Path, args: argparse.Namespace, err: Console) -> int:
     args.output.mkdir(parents=True, exist_ok=True)
     with (
         FunctionLogs(args.output / "logs") as logs,
-        LocalRuntime(backend, parameter_overrides=overrides, log_level=cli.FUNCTION_LOG_LEVEL) as runtime,
+        LocalRuntime(backend, parameter_overrides=overrides, log_level=analysis.FUNCTION_LOG_LEVEL) as runtime,
     ):
         logs.attach(function_by_logical_id(runtime))
         for item in items:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from rekflow.executions.history import Event, failing_state, readable
-from rekflow.executions.summary import ExecutionSummary
+from rekflow.commands.executions.history import Event, failing_state, readable
+from rekflow.commands.executions.summary import ExecutionSummary
 
 
 def executions_table(summaries: list[ExecutionSummary], where: str) -> Table:

@@ -1,6 +1,4 @@
-"""`rekflow report`: one self-contained HTML page over the results documents in a results folder.
-
-    rekflow report [--output DIR] [--media FOLDER]
+"""One self-contained HTML page over the results documents in a results folder (`rekflow report`).
 
 The page embeds everything it shows (thumbnails as data: URIs, its style and script inline) and
 forbids itself any load by its Content-Security-Policy, so it opens the same offline, from a mail
@@ -9,9 +7,7 @@ attachment or from a shared drive.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +17,9 @@ import jinja2
 import jsonschema
 from jsonschema.exceptions import best_match
 
-from rekflow import PROJECT_ROOT, media_sources
-from rekflow.thumbnails import Preview, image_preview, video_poster
+from rekflow import PROJECT_ROOT
+from rekflow.media import sources as media_sources
+from rekflow.media.thumbnails import Preview, image_preview, video_poster
 
 PAGE_NAME = "report.html"
 # Folders of a results folder that hold other things than documents (the functions' logs, execution records).
@@ -31,7 +28,6 @@ NOT_DOCUMENTS = ("logs", "executions")
 CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 # Only analysed media are opened for a preview; a rejected file may be anything (truncated, a pixel bomb).
 PREVIEWED_STATUSES = ("SUCCEEDED", "PARTIAL")
-EXIT_OK, EXIT_USAGE = 0, 2
 
 
 @dataclass(frozen=True)
@@ -97,52 +93,6 @@ class Card:
     @property
     def failed_features(self) -> list[str]:
         return [feature["name"] for feature in self.features if feature["status"] == "FAILED"]
-
-
-def register(commands: Any) -> None:
-    """Add `report` to rekflow's subcommands (`commands` is the parser's add_subparsers() object)."""
-    page = commands.add_parser("report", help="write one self-contained HTML page over the stored results")
-    page.add_argument(
-        "--output",
-        type=Path,
-        default=Path("rekflow-results"),
-        help="the results folder `rekflow analyze --output` wrote (default rekflow-results); "
-        f"the page is written there as {PAGE_NAME}",
-    )
-    page.add_argument(
-        "--media",
-        type=Path,
-        metavar="FOLDER",
-        help="find each file for its thumbnail at FOLDER/<key> instead of where "
-        f"`rekflow analyze` read it (recorded in OUTPUT/{media_sources.INDEX_NAME})",
-    )
-    page.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    if not args.output.is_dir():
-        print(
-            f"rekflow: no results folder {args.output}/ (run rekflow analyze --output {args.output} first)",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    if args.media is not None and not args.media.is_dir():
-        print(f"rekflow: no such media folder: {args.media}", file=sys.stderr)
-        return EXIT_USAGE
-    documents, refused = find_documents(args.output)
-    for path, why in refused[:5]:
-        print(f"rekflow: not a results document, left out: {path} ({why})", file=sys.stderr)
-    if len(refused) > 5:
-        print(f"rekflow: and {len(refused) - 5} more files that are not results documents", file=sys.stderr)
-    if not documents:
-        print(
-            f"rekflow: no results documents in {args.output}/ (run rekflow analyze --output {args.output} first)",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    page = write_report(args.output, documents, args.media)
-    print(page)
-    return EXIT_OK
 
 
 def find_documents(folder: Path) -> tuple[list[tuple[Path, dict[str, Any]]], list[tuple[Path, str]]]:
@@ -300,7 +250,7 @@ def _poster_seconds(made: Card) -> float:
 
 def render(cards: list[Card], folder: Path) -> str:
     environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("rekflow", "templates"),
+        loader=jinja2.PackageLoader("rekflow.commands", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

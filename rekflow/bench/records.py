@@ -3,7 +3,7 @@ of a clean run (no history), reading a history out of the local Step Functions, 
 with the history (`--keep-history`, or a run that failed). Means over N sequential executions in
 one local runtime, after five to warm it up.
 
-    python -m rekflow.executions.bench_records [N]
+    python -m rekflow.bench records [N]
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from rekflow.cli import InputFile
-from rekflow.executions.records import keep
+from rekflow.commands.executions.records import keep
+from rekflow.commands.inputs import InputFile
 from rekflow.local.runtime import LocalRuntime
-from rekflow.samples import SAMPLES
+from rekflow.media.samples import SAMPLES
 
 WARM_UP = 5
 

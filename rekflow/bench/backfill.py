@@ -5,7 +5,7 @@ MediaAnalysis execution each), and the second backfill analyses none (no Rekogni
 Printed: each backfill's wall time, CPU time and outcome counts, the Rekognition calls, peak memory; the exit
 code is 1 when an invariant does not hold.
 
-    python -m rekflow.bench_backfill [objects] [rekognition_tps]
+    python -m rekflow.bench backfill [objects] [rekognition_tps]
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from rekflow import malloc
-from rekflow.backfill import BackfillReport, run_local
+from rekflow.commands.backfill import BackfillReport, run_local
+from rekflow.local import malloc
 from rekflow.local.function_logs import FunctionLogs, function_by_logical_id
 from rekflow.local.runtime import LocalRuntime, client
 

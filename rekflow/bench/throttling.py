@@ -9,7 +9,7 @@ share of at least TARGET_SHARE with no execution failed.
 
 Two local limits are taken out, and what remains of them is measured and printed:
 - On AWS a burst's executions reach Rekognition within a fraction of a second; the local runtime needs
-  tens of seconds to bring hundreds there. A gate (rekflow.bench_burst) holds the first calls until
+  tens of seconds to bring hundreds there. A gate (rekflow.bench.burst) holds the first calls until
   every execution has made its own, then lets them through together.
 - Time is scaled, the quota with it: with `time_scale` s every Retry wait lasts s times as long
   (LocalRuntime's retry_time_scale) and each bucket refills s times as slowly (quota / s tokens a
@@ -19,8 +19,8 @@ Two local limits are taken out, and what remains of them is measured and printed
   time between a call's attempts over the Retry's own mean wait. Well above 1, the runtime rather
   than the policy set the pace: raise the time scale.
 
-    python -m rekflow.bench_throttling [quota_tps] [time_scale] [burst_multiple]
-    python -m rekflow.bench_throttling --retry '{"IntervalSeconds": 1, ...}'   # try another Rekognition Retry
+    python -m rekflow.bench throttling [quota_tps] [time_scale] [burst_multiple]
+    python -m rekflow.bench throttling --retry '{"IntervalSeconds": 1, ...}'   # try another Rekognition Retry
 """
 
 from __future__ import annotations
@@ -38,13 +38,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rekflow import TEMPLATE_PATH, malloc
-from rekflow.bench_burst import BurstGate, retry_stretch
-from rekflow.bench_cost import billed_transitions
+from rekflow import TEMPLATE_PATH
+from rekflow.bench.burst import BurstGate, retry_stretch
+from rekflow.bench.cost import billed_transitions
+from rekflow.local import malloc
 from rekflow.local.runtime import ExecutionResult, LocalRuntime, client
 from rekflow.local.state_cases import matching_retrier, states_by_name
 from rekflow.local.template import Template
-from rekflow.samples import SAMPLES
+from rekflow.media.samples import SAMPLES
 from rekflow.vision.fixture import FixtureBackend
 from rekflow.vision.quota import TpsQuotas, share_of_quota
 

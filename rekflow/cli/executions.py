@@ -13,10 +13,10 @@ from typing import Any
 import botocore.session
 from rich.console import Console
 
-from rekflow.executions.aws import AwsError, DeployedStack, NotRedrivable
-from rekflow.executions.display import executions_table, history_table, print_table
-from rekflow.executions.history import failing_state, json_events
-from rekflow.executions.records import ExecutionNotFound, LocalExecutions
+from rekflow.cli.tables import executions_table, history_table, print_table
+from rekflow.commands.executions.aws import AwsError, DeployedStack, NotRedrivable
+from rekflow.commands.executions.history import failing_state, json_events
+from rekflow.commands.executions.records import ExecutionNotFound, LocalExecutions
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2  # as `rekflow analyze`'s
 Command = Callable[[argparse.Namespace], int]
@@ -201,7 +201,7 @@ def _replay(args: argparse.Namespace) -> int:
             f"to finish a failed run, redrive it: rekflow redrive {args.name} --stack {args.stack}"
         )
         return EXIT_OK
-    from rekflow.executions.local_replay import replay_locally  # it runs `rekflow analyze`, which imports this
+    from rekflow.commands.replay import replay_locally  # it runs `rekflow analyze`, which imports this
 
     return replay_locally(args)
 

@@ -15,10 +15,10 @@ import statistics
 import sys
 import time
 
-from rekflow import malloc
+from rekflow.local import malloc
 from rekflow.local.runtime import LocalRuntime
-from rekflow.phone_photos import PHONE_SIZE, astronauts_photo
-from rekflow.samples import SAMPLES, sample_video
+from rekflow.media.phone_photos import PHONE_SIZE, astronauts_photo
+from rekflow.media.samples import SAMPLES, sample_video
 from rekflow.vision.local import LocalModelsBackend, forget_faces
 
 PHOTOS = [s for s in SAMPLES if s.name.endswith(".jpg") and s.expected_status == "SUCCEEDED"] + [

@@ -6,7 +6,7 @@ EXIF orientation), runs the command in this process on them with the real models
 the resident set size every half second. Reports RSS once a tenth of the files are done and at
 the end, side by side: memory is bounded when the end is not far above the tenth.
 
-    python -m rekflow.bench_folder [IMAGES] [BACKEND] [SIZE]    # SIZE: small (default) or 12mp
+    python -m rekflow.bench folder [IMAGES] [BACKEND] [SIZE]    # SIZE: small (default) or 12mp
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from rekflow import cli, malloc
-from rekflow.phone_photos import PHONE_SIZE, encode_jpeg
-from rekflow.samples import SAMPLES
+from rekflow import cli
+from rekflow.local import malloc
+from rekflow.media.phone_photos import PHONE_SIZE, encode_jpeg
+from rekflow.media.samples import SAMPLES
 
 SAMPLE_SECONDS = 0.5
 SIZES = ("small", "12mp")

@@ -34,6 +34,7 @@ from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
 from rekflow.local.mediaconvert import jsonable
+from rekflow.local.moto_patches.error_names import java_v1_error_name
 
 # The job states after which a .sync task stops waiting (GetJob's Status enum in botocore's model).
 FINISHED = {"COMPLETE", "ERROR", "CANCELED"}
@@ -101,7 +102,6 @@ class StateTaskServiceMediaConvert(StateTaskServiceCallback):
     def _from_error(self, env: Any, ex: Exception) -> FailureEvent:
         if not isinstance(ex, ClientError):
             return super()._from_error(env=env, ex=ex)
-        from rekflow.local.engine import java_v1_error_name
 
         code = ex.response["Error"]["Code"]
         error = java_v1_error_name("mediaconvert", code)

@@ -15,8 +15,8 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rekflow import TEMPLATE_PATH
-from rekflow.executions.history import Event, failing_state
-from rekflow.executions.summary import UNSUCCESSFUL, ExecutionSummary, iso, object_key, outcome_of
+from rekflow.commands.executions.history import Event, failing_state
+from rekflow.commands.executions.summary import UNSUCCESSFUL, ExecutionSummary, iso, object_key, outcome_of
 from rekflow.local.template import Template
 
 # An execution name is at most 80 characters (StartExecution's `name`); a replay's keeps the

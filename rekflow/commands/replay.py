@@ -17,8 +17,9 @@ from typing import Any
 
 from rich.console import Console
 
-from rekflow import cli
-from rekflow.executions.records import LocalExecutions
+from rekflow.commands import EXIT_USAGE, analysis
+from rekflow.commands.executions.records import LocalExecutions
+from rekflow.commands.inputs import InputFile
 
 
 def replay_locally(args: argparse.Namespace) -> int:
@@ -33,7 +34,7 @@ def replay_locally(args: argparse.Namespace) -> int:
             highlight=False,
             soft_wrap=True,
         )
-        return cli.EXIT_USAGE
+        return EXIT_USAGE
     changed = changed_since(record, path)
     if changed:
         err.print(
@@ -54,7 +55,7 @@ def replay_locally(args: argparse.Namespace) -> int:
         keep_history=False,
         replay_of=record["name"],
     )
-    code = cli.analyze_items([cli.InputFile(path, record["key"])], run)
+    code = analysis.analyze_items([InputFile(path, record["key"])], run)
     replayed_as = ", ".join(sorted(set(executions.names()) - before))
     err.print(
         f"rekflow: replayed {record['name']} as {replayed_as}: {record['key']} uploaded again from {path} "

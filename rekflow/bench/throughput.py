@@ -10,9 +10,9 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from rekflow import malloc
+from rekflow.local import malloc
 from rekflow.local.runtime import LocalRuntime
-from rekflow.samples import SAMPLES
+from rekflow.media.samples import SAMPLES
 
 PHOTO = next(s for s in SAMPLES if s.name == "cat.jpg")
 

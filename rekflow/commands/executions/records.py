@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rekflow.executions.history import Event, failing_state, json_events
-from rekflow.executions.summary import UNSUCCESSFUL, ExecutionSummary, iso, outcome_of
+from rekflow.commands.executions.history import Event, failing_state, json_events
+from rekflow.commands.executions.summary import UNSUCCESSFUL, ExecutionSummary, iso, outcome_of
 
 if TYPE_CHECKING:
-    from rekflow.cli import InputFile
+    from rekflow.commands.inputs import InputFile
     from rekflow.local.runtime import ExecutionResult
 
 RECORDS_FOLDER = "executions"

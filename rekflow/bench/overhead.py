@@ -5,7 +5,7 @@ local models (what `rekflow analyze` does), and through the local models alone (
 per photo, nothing else). Overhead = (executions - models alone) / models alone, in wall time and
 in CPU time. Issue 13's target: at most 25 %.
 
-    python -m rekflow.bench_overhead [PHOTOS] [CONCURRENCY]
+    python -m rekflow.bench overhead [PHOTOS] [CONCURRENCY]
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from rekflow import malloc
+from rekflow.local import malloc
 from rekflow.local.runtime import LocalRuntime
-from rekflow.samples import SAMPLES
+from rekflow.media.samples import SAMPLES
 from rekflow.vision.local import LocalModelsBackend, forget_faces
 
 REQUESTS = {

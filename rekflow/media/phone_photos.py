@@ -12,6 +12,8 @@ from functools import cache
 import numpy as np
 from PIL import Image
 
+from rekflow.media.photographs import bundled_photo
+
 PHONE_SIZE = (4000, 3000)  # 12 MP, 4:3, as most phones' main camera
 # Astronaut pastes on the 12 MP canvas, as (left, top, side) in pixels: faces of about 110, 215 and 400 px.
 # Rekognition promises faces from 40 px in a 1920x1080 image, proportionally more above it (about 111 px here).
@@ -22,8 +24,6 @@ ASTRONAUT_FACE = (0.34, 0.10, 0.54, 0.36)  # left, top, right, bottom
 
 @cache
 def _sample(name: str) -> Image.Image:
-    from rekflow.samples import bundled_photo
-
     return bundled_photo(name)
 
 

@@ -1,19 +1,17 @@
-"""rekflow command line: run the MediaAnalysis workflow offline on files and folders.
+"""What `rekflow analyze` does once its arguments are parsed: find the files, run the workflow on each
+in a local runtime, write the documents and print a row per file.
 
-rekflow analyze [--json] [--logs] [--backend local|fixture|aws] [--aws-bucket NAME] [--video-fps N]
-                [--output DIR] [--concurrency N] PATH...
-rekflow samples DIR
+`rekflow replay` and `rekflow backfill FOLDER` run the same pipeline, so it lives here, below the
+command-line layer (rekflow/cli/) that parses and dispatches.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,82 +19,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rekflow import malloc, media_sources
-from rekflow.backfill_command import register as register_backfill
-from rekflow.executions import keep as keep_execution
-from rekflow.executions import register as register_executions
+from rekflow.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from rekflow.commands.executions.records import keep as keep_execution
+from rekflow.commands.inputs import InputFile
 from rekflow.features import NAMES
 from rekflow.local.function_logs import FunctionLogs, function_by_logical_id
 from rekflow.local.runtime import ExecutionResult, LocalRuntime, make_backend
-from rekflow.report import register as register_report
-from rekflow.samples import write_samples
+from rekflow.media import sources as media_sources
 from rekflow.vision.aws import AwsSetupError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # The functions log at the level template.yaml's Globals give them; their logs go to <output>/logs/.
 FUNCTION_LOG_LEVEL = "INFO"
-
-
-@dataclass(frozen=True)
-class InputFile:
-    path: Path
-    key: str  # the object key it is uploaded under: its path relative to the folder given
-
-
-@dataclass
-class Skipped:
-    """What a folder held that is not analysed."""
-
-    results: int = 0  # files in the results folder (--output): an earlier run's documents and logs
-    hidden: dict[str, int] = field(default_factory=dict)  # a hidden file or folder: the files in it
-
-    def describe(self, output: Path) -> str | None:
-        """One line for stderr, or None when nothing was skipped."""
-        parts = []
-        if self.results:
-            parts.append(f"{self.results} file(s) in the results folder {output}/")
-        if self.hidden:
-            names = sorted(self.hidden)
-            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-            parts.append(f"{sum(self.hidden.values())} hidden file(s) ({shown})")
-        return f"rekflow: skipped {' and '.join(parts)}" if parts else None
-
-
-def collect(paths: list[Path], output: Path | None = None) -> tuple[list[InputFile], Skipped]:
-    """Every file under the given files and folders, in a stable order. In a folder, the results
-    folder `output` and hidden files and folders (a name starting with '.') are skipped; a file
-    named on the command line is always analysed."""
-    found: list[InputFile] = []
-    skipped = Skipped()
-    results_folder = output.resolve() if output is not None else None
-    for root in paths:
-        if root.is_file():
-            found.append(InputFile(root, root.name))
-            continue
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            relative = path.relative_to(root)
-            if results_folder is not None and path.resolve().is_relative_to(results_folder):
-                skipped.results += 1
-                continue
-            hidden = next((i for i, part in enumerate(relative.parts) if part.startswith(".")), None)
-            if hidden is not None:
-                # Named by the hidden entry itself: a folder's files count once, under "photos/.thumbs/".
-                name = "/".join(relative.parts[: hidden + 1]) + ("/" if hidden < len(relative.parts) - 1 else "")
-                skipped.hidden[name] = skipped.hidden.get(name, 0) + 1
-                continue
-            found.append(InputFile(path, relative.as_posix()))
-    return found, skipped
-
-
-def collect_reported(paths: list[Path], output: Path, err: Console, nothing: str) -> list[InputFile]:
-    """collect(), saying on `err` what was skipped, and `nothing` when no file is left."""
-    items, skipped = collect(paths, output)
-    said = skipped.describe(output)
-    if said:
-        err.print(said, markup=False, highlight=False, soft_wrap=True)
-    if not items:
-        err.print(f"[yellow]rekflow: {nothing}[/yellow]")
-    return items
 
 
 def report(item: InputFile, result: ExecutionResult, results_path: Path | None) -> dict[str, Any]:
@@ -122,19 +55,6 @@ def report(item: InputFile, result: ExecutionResult, results_path: Path | None) 
     if output.get("status") == "PARTIAL":
         line["partial"] = True
     return line
-
-
-def analyze(args: argparse.Namespace) -> int:
-    # Bound to the stderr of now: while the functions run, sys.stderr routes their writes to their logs.
-    err = Console(file=sys.stderr)
-    missing = [str(p) for p in args.paths if not p.exists()]
-    if missing:
-        err.print(f"[red]rekflow: no such file or folder: {', '.join(missing)}[/red]")
-        return EXIT_USAGE
-    items = collect_reported(args.paths, args.output, err, "no files to analyse")
-    if not items:
-        return EXIT_OK
-    return analyze_items(items, args)
 
 
 def analyze_items(items: list[InputFile], args: argparse.Namespace) -> int:
@@ -269,60 +189,3 @@ def _findings(document: dict[str, Any] | None) -> list[str]:
         "segments": shots,
     }
     return [cell(name, describe[name]) for name in NAMES]
-
-
-def samples(args: argparse.Namespace) -> int:
-    for path in write_samples(args.folder):
-        print(path)
-    return EXIT_OK
-
-
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="rekflow", description=__doc__.splitlines()[0])
-    commands = top.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("analyze", help="run the MediaAnalysis workflow offline on files and folders")
-    run.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    run.add_argument("--json", action="store_true", help="print one JSON object per file instead of a table")
-    run.add_argument(
-        "--backend",
-        choices=["local", "fixture", "aws"],
-        default="local",
-        help="local: real open-source models (default); fixture: canned answers, instant; "
-        "aws: Amazon Rekognition with your AWS credentials (billed to your account)",
-    )
-    run.add_argument(
-        "--aws-bucket",
-        metavar="NAME",
-        help="with --backend aws: an S3 bucket of yours that videos and images over 5 MB are "
-        "copied to for Rekognition (under rekflow-staging/, deleted when analysed)",
-    )
-    run.add_argument(
-        "--video-fps", type=float, default=1.0, help="frames per second of video the local models look at (default 1)"
-    )
-    run.add_argument("--output", type=Path, default=Path("rekflow-results"), help="folder for the full results")
-    run.add_argument("--concurrency", type=int, default=4, help="executions run at once (default 4)")
-    run.add_argument(
-        "--logs",
-        action="store_true",
-        help="also show the Lambda functions' logs on stderr (always written to OUTPUT/logs/)",
-    )
-    run.set_defaults(func=analyze)
-    make = commands.add_parser("samples", help="write the bundled sample media into a folder")
-    make.add_argument("folder", type=Path)
-    make.set_defaults(func=samples)
-    register_report(commands)
-    register_backfill(commands)
-    register_executions(commands)
-    return top
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    malloc.limit_arenas()
-    # moto logs each failing state with its whole parse tree; the report already names the error.
-    logging.getLogger("moto").setLevel(logging.CRITICAL)
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

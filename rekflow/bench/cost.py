@@ -22,7 +22,7 @@ from typing import Any
 from rekflow import TEMPLATE_PATH
 from rekflow.local.runtime import ExecutionResult, LocalRuntime, client
 from rekflow.local.template import Template
-from rekflow.samples import SAMPLES, sample_video
+from rekflow.media.samples import SAMPLES, sample_video
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Executions of a local run or a deployed stack: their records, histories, summaries, and a local replay."""
