@@ -152,7 +152,9 @@ def build(
 
 def _proxy(copy: dict[str, Any]) -> dict[str, Any]:
     """The analysable copy the features were read from, and how it was made."""
-    proxy = {k: copy[k] for k in ("bucket", "key", "versionId", "size", "format", "width", "height") if k in copy}
+    proxy: dict[str, Any] = {
+        k: copy[k] for k in ("bucket", "key", "versionId", "size", "format", "width", "height") if k in copy
+    }
     if "video" in copy:
         proxy["video"] = {k: copy["video"][k] for k in ("codec", "durationMillis")}
     return {**proxy, "conversion": copy["conversion"]}

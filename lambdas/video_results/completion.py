@@ -26,6 +26,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -58,17 +59,21 @@ persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     idempotency.register_lambda_context(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:
     # The subscription delivers raw: the body is Rekognition's notification itself.
-    return resume_branch(completion=json.loads(record.body))
+    outcome: dict[str, Any] = resume_branch(completion=json.loads(record.body))
+    return outcome
 
 
-@idempotent_function(data_keyword_argument="completion", config=idempotency, persistence_store=persistence)
+# powertools annotates idempotent_function's result as Any (the wrapper keeps the signature at run time).
+@idempotent_function(  # type: ignore[untyped-decorator]
+    data_keyword_argument="completion", config=idempotency, persistence_store=persistence
+)
 def resume_branch(completion: dict[str, Any]) -> dict[str, Any]:
     job_id = completion["JobId"]
     item = _record_completion(boto3.client("dynamodb"), job_id, completion["Status"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -11,7 +12,7 @@ from rekflow.local.template import ACCOUNT_ID, REGION
 
 # How the key may appear in the event. AWS documents none of these for EventBridge (README, "Object
 # keys"): raw is what AWS's own samples read; form is how S3's direct notifications encode keys.
-KEY_ENCODINGS = {
+KEY_ENCODINGS: dict[str, Callable[[str], str]] = {
     "raw": lambda key: key,
     "percent": lambda key: quote(key, safe="/-_.~!*'()"),  # RFC 3986: a space is %20, '+' is %2B
     "form": lambda key: quote_plus(key, safe="/"),  # application/x-www-form-urlencoded: a space is '+'

@@ -240,7 +240,9 @@ def cases_from_execution(
                 yield case
         elif state["Type"] == "Fail":
             # A Fail state never exits: what TestState answers for it is the execution's failure.
-            failed = next((e["executionFailedEventDetails"] for e in history if e["type"] == "ExecutionFailed"), {})
+            failed: dict[str, Any] = next(
+                (e["executionFailedEventDetails"] for e in history if e["type"] == "ExecutionFailed"), {}
+            )
             yield base | {
                 "mock": None,
                 "stateConfiguration": None,
@@ -356,7 +358,9 @@ def _parallel_case(
             finished = [e for e in inside if e.name in ends and e.exited is not None]
             if not finished:
                 return None
-            results.append(_load(finished[-1].exited["stateExitedEventDetails"].get("output")))
+            exited = finished[-1].exited
+            assert exited is not None  # finished holds exited entries only
+            results.append(_load(exited["stateExitedEventDetails"].get("output")))
         return case | {
             "mock": {"result": json.dumps(results)},
             "expected": {

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -21,7 +21,10 @@ _SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
 
 # libyaml's parser where PyYAML was built with it (the wheels are): the same documents, read 7 times faster
 # (template.yaml: 107 -> 15 ms; every local runtime reads it, and the pure-Python parser was an eighth of the suite).
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:  # the checker sees the pure-Python loader (CSafeLoader has the same interface, no stubs of its own)
+    _SafeLoader = yaml.SafeLoader
+else:
+    _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _TemplateLoader(_SafeLoader):

@@ -90,7 +90,7 @@ class _PendingTensor:
         return np.array(view, dtype=data.dtype.newbyteorder("="), order="C")  # a copy; keeps 0-d scalars 0-d
 
 
-def _rebuild_tensor(storage: _Storage, offset: int, size: tuple, stride: tuple) -> _PendingTensor:
+def _rebuild_tensor(storage: _Storage, offset: int, size: tuple[int, ...], stride: tuple[int, ...]) -> _PendingTensor:
     if not isinstance(storage, _Storage):
         raise pickle.UnpicklingError("a tensor must be rebuilt from a storage")
     return _PendingTensor(storage, offset, size, stride)
@@ -99,8 +99,8 @@ def _rebuild_tensor(storage: _Storage, offset: int, size: tuple, stride: tuple) 
 def _rebuild_tensor_v2(
     storage: _Storage,
     offset: int,
-    size: tuple,
-    stride: tuple,
+    size: tuple[int, ...],
+    stride: tuple[int, ...],
     requires_grad: bool = False,
     backward_hooks: Any = None,
     metadata: Any = None,

@@ -56,7 +56,7 @@ def _groups() -> dict[int, LabelGroup]:
 
 def preprocess(image: Image.Image) -> np.ndarray:
     """The model's input: RGB resized to 224 by 224, normalised with ImageNet's mean and deviation, NCHW."""
-    pixels = np.asarray(image.resize((224, 224), Image.BILINEAR), np.float32)
+    pixels = np.asarray(image.resize((224, 224), Image.Resampling.BILINEAR), np.float32)
     return ((pixels - MEAN) / STD).transpose(2, 0, 1)[None]
 
 

@@ -31,7 +31,7 @@ def _session() -> ort.InferenceSession:
 
 def scores(image: Image.Image) -> dict[str, float]:
     """Probability of each class; normalisation and softmax are inside the ONNX graph."""
-    pixels = np.asarray(image.resize((INPUT_SIDE, INPUT_SIDE), Image.BILINEAR), np.float32)
+    pixels = np.asarray(image.resize((INPUT_SIDE, INPUT_SIDE), Image.Resampling.BILINEAR), np.float32)
     session = _session()
     probabilities = session.run(None, {session.get_inputs()[0].name: pixels.transpose(2, 0, 1)[None]})[0][0]
     return {name: float(p) for name, p in zip(CLASSES, probabilities, strict=True)}
