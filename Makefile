@@ -86,6 +86,9 @@ asl: setup
 
 lint: setup deploy-tools
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	scripts/typecheck
 	$(DEPLOY_BIN)/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
 	$(OFFLINE_AWS) $(DEPLOY_BIN)/sam validate --lint --template-file template.yaml
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
