@@ -21,7 +21,7 @@ DEPLOY_STAMPS := $(DEPLOY_VENV)/.installed $(CHECKOV_VENV)/.installed $(NODE_PRE
 OFFLINE_AWS := AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline \
 	AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 
-.PHONY: setup deploy-tools demo test test-fast lint bench bench-folder build deploy clean asl
+.PHONY: setup deploy-tools demo test test-fast lint bench bench-folder build deploy clean asl docs
 
 setup: $(STAMP)
 
@@ -84,6 +84,11 @@ test-fast: setup
 asl: setup
 	$(BIN)/python -m rekflow.asl
 
+# The documentation site: the generated pages (CLI, parameters, schemas, workflow diagrams) rewritten, then
+# mkdocs.yml built into site/ with --strict (tests/unit/test_docs.py checks both inside make test).
+docs: setup
+	$(BIN)/python -m rekflow.docs && $(BIN)/mkdocs build --strict
+
 lint: setup deploy-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -117,4 +122,4 @@ deploy: build
 	$(DEPLOY_BIN)/sam deploy --config-env $(STAGE)
 
 clean:
-	rm -rf $(VENV) $(DEPLOY_VENV) $(CHECKOV_VENV) .cache .aws-sam rekflow-results .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEPLOY_VENV) $(CHECKOV_VENV) .cache .aws-sam rekflow-results .pytest_cache .ruff_cache site
