@@ -78,7 +78,7 @@ def mean_retry_wait(retrier: dict[str, Any], retry_number: int) -> float:
     """The mean wait before retry `retry_number` (0 for the first) under an ASL retrier: IntervalSeconds times
     BackoffRate per retry, capped at MaxDelaySeconds; FULL jitter waits uniformly up to that, so half of it
     on average. Defaults as the ASL specification gives them."""
-    delay = retrier.get("IntervalSeconds", 1) * retrier.get("BackoffRate", 2.0) ** retry_number
+    delay: float = retrier.get("IntervalSeconds", 1) * retrier.get("BackoffRate", 2.0) ** retry_number
     delay = min(delay, retrier.get("MaxDelaySeconds", math.inf))
     return delay / 2 if retrier.get("JitterStrategy", "NONE") == "FULL" else delay
 

@@ -109,7 +109,7 @@ def bench_executions(backend: str, photos: dict[str, bytes] | None = None) -> fl
         photos = photos or {s.name: s.make() for s in PHOTOS}
         uploads = [runtime.upload(data, name) for name, data in photos.items()]
         runtime.run(runtime.object_created_event(uploads[0]), name="warm-up")
-        times = []
+        times: list[float] = []
         for _ in range(ROUNDS):
             for number, upload in enumerate(uploads):
                 forget_faces()
@@ -126,7 +126,8 @@ def bench_video(backend: str) -> float:
         upload = runtime.upload(sample_video(), "bench.mp4")
         t = time.perf_counter()
         result = runtime.run(runtime.object_created_event(upload))
-        assert result.status == "SUCCEEDED" and result.output["status"] == "SUCCEEDED", result.output
+        assert result.status == "SUCCEEDED" and result.output is not None, result.output
+        assert result.output["status"] == "SUCCEEDED", result.output
         return time.perf_counter() - t
 
 

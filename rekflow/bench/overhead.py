@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from rekflow.local import malloc
 from rekflow.local.runtime import LocalRuntime
 from rekflow.media.samples import SAMPLES
-from rekflow.vision.local import LocalModelsBackend, forget_faces
+from rekflow.vision.backend import Backend
+from rekflow.vision.local import forget_faces
 
-REQUESTS = {
+REQUESTS: dict[str, dict[str, Any]] = {
     "DetectLabels": {"MinConfidence": 70, "MaxLabels": 25},
     "DetectModerationLabels": {"MinConfidence": 70},
     "DetectText": {"Filters": {"WordFilter": {"MinConfidence": 70}}},
@@ -44,15 +47,17 @@ def photos(count: int) -> list[tuple[str, bytes]]:
     return [(f"{n}/{name}", data) for n in range(count // len(made) + 1) for name, data in made][:count]
 
 
-def timed(run: object, items: list, concurrency: int) -> tuple[float, float]:
+def timed(
+    run: Callable[[tuple[str, bytes]], None], items: list[tuple[str, bytes]], concurrency: int
+) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the process) to map `run` over `items`."""
     wall, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(run, items))  # type: ignore[arg-type]
+        list(pool.map(run, items))
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def models_alone(backend: LocalModelsBackend, items: list[tuple[str, bytes]], concurrency: int) -> tuple[float, float]:
+def models_alone(backend: Backend, items: list[tuple[str, bytes]], concurrency: int) -> tuple[float, float]:
     def analyse(item: tuple[str, bytes]) -> None:
         # The four features of one photo in parallel, as the Parallel state runs them.
         with ThreadPoolExecutor(len(REQUESTS)) as features:
@@ -65,7 +70,8 @@ def executions(runtime: LocalRuntime, items: list[tuple[str, bytes]], concurrenc
     def analyse(item: tuple[str, bytes]) -> None:
         upload = runtime.upload(item[1], item[0])
         result = runtime.run(runtime.object_created_event(upload))
-        assert result.status == "SUCCEEDED" and result.output["status"] == "SUCCEEDED", result.cause
+        assert result.status == "SUCCEEDED" and result.output is not None, result.cause
+        assert result.output["status"] == "SUCCEEDED", result.cause
         runtime.delete_upload(upload)
         runtime.forget_execution(result.arn)
 

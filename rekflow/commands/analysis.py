@@ -35,6 +35,7 @@ FUNCTION_LOG_LEVEL = "INFO"
 def report(item: InputFile, result: ExecutionResult, results_path: Path | None) -> dict[str, Any]:
     """One line of --json output for a file."""
     output = result.output or {}
+    reason: str | None
     if result.status != "SUCCEEDED":
         status, reason = "FAILED", result.error or result.status
     else:
@@ -161,8 +162,9 @@ def _findings(document: dict[str, Any] | None) -> list[str]:
         result = features.get(name)
         if not result:
             return ""
-        if result["status"] != "SUCCEEDED":
-            return result["status"] + (f"\n{result.get('error', '')}" if result["status"] == "FAILED" else "")
+        status: str = result["status"]
+        if status != "SUCCEEDED":
+            return status + (f"\n{result.get('error', '')}" if result["status"] == "FAILED" else "")
         return str(describe(result)) or "-"
 
     def text_lines(r: dict[str, Any]) -> str:

@@ -111,9 +111,9 @@ def find_documents(folder: Path) -> tuple[list[tuple[Path, dict[str, Any]]], lis
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             refused.append((path, f"not JSON: {error}"))
             continue
-        error = best_match(validator.iter_errors(document))
-        if error is not None:
-            refused.append((path, f"{error.json_path}: {error.message}"[:200]))
+        invalid = best_match(validator.iter_errors(document))
+        if invalid is not None:
+            refused.append((path, f"{invalid.json_path}: {invalid.message}"[:200]))
             continue
         documents.append((path, document))
     return sorted(documents, key=lambda found: found[1]["object"]["key"]), refused

@@ -75,12 +75,12 @@ def visits(events: list[Event]) -> dict[int, Visit]:
     still_open: list[Visit] = []
     for event in sorted(events, key=lambda e: e["id"]):
         kind = types[event["id"]] = event["type"]
-        previous_id = event.get("previousEventId")
+        previous_id: int | None = event.get("previousEventId")
         previous = by_id.get(previous_id) if previous_id is not None else None
         if kind.startswith("Execution"):
             continue
         if "stateEnteredEventDetails" in event:
-            inside = previous is not None and types.get(previous_id) in _INSIDE_STARTS  # type: ignore[arg-type]
+            inside = previous is not None and previous_id is not None and types.get(previous_id, "") in _INSIDE_STARTS
             parent = previous if inside else (previous.parent if previous is not None else None)
             visit = Visit(event["stateEnteredEventDetails"]["name"], event["id"], kind.startswith(_CONTAINERS), parent)
             still_open.append(visit)

@@ -46,6 +46,7 @@ def keep(args: argparse.Namespace, item: InputFile, event: dict[str, Any], resul
     history = result.history if args.keep_history or history_worth_keeping(result) else None
     outcome, reason = outcome_of(result.output)
     stat = item.path.stat()
+    assert result.start_date is not None  # the runtime reads it from DescribeExecution, which always has it
     summary = ExecutionSummary(
         name=result.name,
         execution_arn=result.arn,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 # Step Functions' statuses that end an execution unsuccessfully: the ones redrive and replay are for.
 UNSUCCESSFUL = ("FAILED", "TIMED_OUT", "ABORTED")
@@ -32,12 +32,14 @@ class ExecutionSummary:
     @classmethod
     def from_json(cls, record: dict[str, Any]) -> ExecutionSummary:
         """From as_json's keys (a record may hold more)."""
-        return cls(**{key: record.get(_camel(key)) for key in cls.__dataclass_fields__})
+        fields: dict[str, Any] = {key: record.get(_camel(key)) for key in cls.__dataclass_fields__}
+        return cls(**fields)
 
 
 def object_key(execution_input: dict[str, Any]) -> str | None:
     """The object key of an EventBridge "Object Created" event, as it arrived."""
-    return execution_input.get("detail", {}).get("object", {}).get("key")
+    key: str | None = execution_input.get("detail", {}).get("object", {}).get("key")
+    return key
 
 
 def outcome_of(output: dict[str, Any] | None) -> tuple[str | None, str | None]:
@@ -52,6 +54,10 @@ def _camel(name: str) -> str:
     return first + "".join(part.title() for part in rest)
 
 
+@overload
+def iso(moment: datetime) -> str: ...
+@overload
+def iso(moment: datetime | None) -> str | None: ...
 def iso(moment: datetime | None) -> str | None:
     """ISO 8601, as the records and --json print dates."""
     return moment.isoformat() if moment is not None else None

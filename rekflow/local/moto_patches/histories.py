@@ -12,6 +12,7 @@ catch errors, time out and fail.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.utils import parse_timestamp
@@ -26,8 +27,8 @@ def execution_history(execution_arn: str, account_id: str = ACCOUNT_ID, region: 
     return [_as_botocore_parses_it(event) for event in events]
 
 
-def _as_botocore_parses_it(event: dict[str, Any]) -> dict[str, Any]:
-    parsed = _plain(event)
+def _as_botocore_parses_it(event: Mapping[str, object]) -> dict[str, Any]:
+    parsed: dict[str, Any] = _plain(event)
     parsed["timestamp"] = parse_timestamp(event["timestamp"])
     return parsed
 

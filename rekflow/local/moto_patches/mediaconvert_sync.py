@@ -51,13 +51,16 @@ class StateTaskServiceMediaConvert(StateTaskServiceCallback):
     def __init__(self) -> None:
         # The Step Functions guide admits waitForTaskToken too ("no specific optimization"); moto's .sync loop also
         # listens on the task's callback endpoint, which exists only with it.
-        super().__init__(supported_integration_patterns={ResourceCondition.Sync, ResourceCondition.WaitForTaskToken})
+        # moto types the set as set[ResourceCondition], but its patterns are plain str class attributes.
+        super().__init__(
+            supported_integration_patterns={ResourceCondition.Sync, ResourceCondition.WaitForTaskToken}  # type: ignore[arg-type]
+        )
 
     def _get_supported_parameters(self) -> set[str] | None:
         return _create_job_members() if self.resource.api_action.lower() == "createjob" else None
 
     def _eval_service_task(
-        self, env: Any, resource_runtime_part: Any, normalised_parameters: dict, state_credentials: Any
+        self, env: Any, resource_runtime_part: Any, normalised_parameters: dict[str, Any], state_credentials: Any
     ) -> None:
         client = boto_client_for(
             region=resource_runtime_part.region, service="mediaconvert", state_credentials=state_credentials
@@ -67,7 +70,7 @@ class StateTaskServiceMediaConvert(StateTaskServiceCallback):
         env.stack.append(jsonable(response))
 
     def _build_sync_resolver(
-        self, env: Any, resource_runtime_part: Any, normalised_parameters: dict, state_credentials: Any
+        self, env: Any, resource_runtime_part: Any, normalised_parameters: dict[str, Any], state_credentials: Any
     ) -> Callable[[], Any]:
         client = boto_client_for(
             region=resource_runtime_part.region, service="mediaconvert", state_credentials=state_credentials
@@ -86,7 +89,8 @@ class StateTaskServiceMediaConvert(StateTaskServiceCallback):
                     env=env,
                     error_name=StatesErrorName(typ=name),
                     event_type=HistoryEventType.TaskFailed,
-                    event_details=EventDetails(
+                    # moto's EventDetails is a total TypedDict; moto itself builds it with the one key that applies.
+                    event_details=EventDetails(  # type: ignore[typeddict-item]
                         taskFailedEventDetails=TaskFailedEventDetails(
                             resource=self._get_sfn_resource(),
                             resourceType=self._get_sfn_resource_type(),
@@ -115,7 +119,8 @@ class StateTaskServiceMediaConvert(StateTaskServiceCallback):
             env=env,
             error_name=CustomErrorName(error),
             event_type=HistoryEventType.TaskFailed,
-            event_details=EventDetails(
+            # moto's EventDetails is a total TypedDict; moto itself builds it with the one key that applies.
+            event_details=EventDetails(  # type: ignore[typeddict-item]
                 taskFailedEventDetails=TaskFailedEventDetails(
                     error=error,
                     cause=cause,

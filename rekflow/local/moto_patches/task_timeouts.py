@@ -21,7 +21,8 @@ def time_out_task(task_token: str, account_id: str = ACCOUNT_ID, region: str = R
 
     for machine in list(stepfunctions_parser_backends[account_id][region].state_machines):
         for execution in list(machine.executions):
-            worker = execution.exec_worker
+            # moto types the parser backend's executions as its plain backend's; they are the parser's, with a worker.
+            worker = execution.exec_worker  # type: ignore[attr-defined]
             # notify() answers False for a token this execution does not hold.
             if worker is not None and worker.env.callback_pool_manager.notify(
                 task_token, CallbackOutcomeTimedOut(callback_id=task_token)
