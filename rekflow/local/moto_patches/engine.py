@@ -116,6 +116,14 @@ def patches() -> list[Patch]:
                 integration, "_from_error", _java_v1_from_error(integration._from_error, *_JAVA_V1_SERVICES[class_name])
             )
         )
+    # A Parallel branch or a Map iteration that fails hands its error name up as a custom name, which moto's
+    # CustomErrorName refuses for a States.* name (States.DataLimitExceeded from a task in a branch): the
+    # execution then failed as States.Runtime with that ValueError as its cause.
+    for module_name in (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl",
+        "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iteration_worker",
+    ):
+        found.append(Patch(importlib.import_module(module_name), "CustomErrorName", error_name_of))
     found.append(Patch(EventsRule, "send_to_targets", _with_sns_targets(EventsRule.send_to_targets)))
     found.append(_mediaconvert_patch())
     for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
@@ -175,6 +183,25 @@ def _load_integrations() -> None:
 
 
 # ---------------------------------------------------------------- error names
+def error_name_of(error_name: str) -> Any:
+    """moto's ErrorName for an error a failed branch or iteration passes on: a States.* name stays the States
+    error it is (terminal States.DataLimitExceeded, States.Runtime...), any other name is a custom one.
+
+    "States MAY report errors with other names, which MUST NOT begin with the prefix 'States.'" (Amazon
+    States Language, Errors, https://states-language.net/spec.html#error-names): the prefix is reserved
+    for the interpreter's own errors, so a name with it was the interpreter's, and is passed through."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+
+    if not (isinstance(error_name, str) and error_name.startswith("States.")):
+        return CustomErrorName(error_name=error_name)
+    try:
+        return StatesErrorName.from_name(error_name)
+    except ValueError:  # a States.* name moto's grammar lacks: kept under its own name all the same
+        return ErrorName(error_name=error_name)
+
+
 def _java_v1_from_error(original: Any, service: str, label: str) -> Any:
     from botocore.exceptions import ClientError
     from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
