@@ -214,7 +214,9 @@ def _judge_convertible_image(verdict: dict[str, Any], sniffed: Sniffed, leading:
     """HEIC, HEIF, AVIF, WebP, TIFF, GIF, BMP: sized from the header, then converted to a JPEG."""
     if verdict["size"] > MAX_SOURCE_IMAGE_BYTES:
         return _too_large(verdict)
-    header = probe_image(sniffed.format, ranged_file(read_at, verdict["size"], leading))
+    header = probe_image(
+        sniffed.format, ranged_file(read_at, verdict["size"], leading), head_first(leading, read_at), verdict["size"]
+    )
     verdict.update(width=header.width, height=header.height)
     if header.animated:
         verdict["animated"] = True

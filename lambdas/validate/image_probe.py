@@ -1,24 +1,26 @@
 """What a convertible image is, from its header: size and whether it is animated. No pixel is decoded.
 
-Pillow reads a TIFF's IFD, a GIF's screen descriptor, a WebP's or AVIF's container; pi-heif
-(libheif) reads a HEIF/HEIC container's item properties. Only the make_proxy function decodes,
-so a header that declares a pixel bomb is refused here, before any decoder sees its data.
+Pillow reads a TIFF's IFD, a GIF's screen descriptor, a WebP's container; heif_boxes (pure Python)
+reads a HEIF/HEIC/AVIF container's item properties, so no native HEIF or AVIF decoder sees an upload
+here just to learn its size. Only the make_proxy function decodes, so a header that declares a pixel
+bomb is refused here, before any decoder sees its data.
 """
 
 from __future__ import annotations
 
+import io
 import warnings
 from dataclasses import dataclass
 from typing import Any
 
-import pi_heif
+from heif_boxes import HeifBoxError, read_heif
 from PIL import Image, UnidentifiedImageError
 
-from media_format import MediaFormatError
+from media_format import MediaFormatError, ReadAt
 
 # The names Pillow registers its readers under, by the format sniff() reports.
-PILLOW_FORMATS = {"GIF": "GIF", "TIFF": "TIFF", "WEBP": "WEBP", "BMP": "BMP", "AVIF": "AVIF"}
-HEIF_FORMATS = {"HEIC", "HEIF"}
+PILLOW_FORMATS = {"GIF": "GIF", "TIFF": "TIFF", "WEBP": "WEBP", "BMP": "BMP"}
+HEIF_FORMATS = {"HEIC", "HEIF", "AVIF"}
 
 
 @dataclass(frozen=True)
@@ -28,16 +30,20 @@ class ImageHeader:
     animated: bool
 
 
-def probe_image(fmt: str, fileobj: Any) -> ImageHeader:
+def probe_image(fmt: str, fileobj: Any, read_at: ReadAt | None = None, size: int = 0) -> ImageHeader:
     """Size of the image (the primary image of a HEIF) and whether it has more frames; MediaFormatError if the
-    container is broken. Reads what the format's header parser asks for, never the pixel data."""
+    container is broken. Reads what the format's header parser asks for, never the pixel data. A HEIF/AVIF is
+    read through `read_at` (the object's `size` bytes): its box headers and its `meta` box."""
     if fmt in HEIF_FORMATS:
+        if read_at is None:
+            read_at, size = _reader(fileobj), fileobj.seek(0, io.SEEK_END)
         try:
-            heif = pi_heif.open_heif(fileobj, convert_hdr_to_8bit=True)  # parses the container only
-        except (ValueError, RuntimeError) as error:  # libheif's "Invalid input: ..."
-            raise MediaFormatError(_heif_reason(str(error)), f"The {fmt} container cannot be read: {error}") from error
-        width, height = heif.size
-        return ImageHeader(width, height, len(heif) > 1)
+            heif = read_heif(read_at, size)
+        except HeifBoxError as error:
+            # Reason codes as before: a container cut short or broken is CORRUPT (a cut in the image data is
+            # found by make_proxy, which refuses it TRUNCATED).
+            raise MediaFormatError("CORRUPT", f"The {fmt} container cannot be read: {error}") from error
+        return ImageHeader(heif.width, heif.height, heif.top_level_images > 1 or heif.sequence)
     try:
         with warnings.catch_warnings():
             # The pixel budget is checked by the caller with its own limit and message.
@@ -50,6 +56,10 @@ def probe_image(fmt: str, fileobj: Any) -> ImageHeader:
         raise MediaFormatError("CORRUPT", f"The {fmt} header cannot be read: {error}") from error
 
 
-def _heif_reason(message: str) -> str:
-    # libheif says "Unexpected end of file" when the bytes stop before what the container declares.
-    return "TRUNCATED" if "end of file" in message.lower() else "CORRUPT"
+def _reader(fileobj: Any) -> ReadAt:
+    def read_at(offset: int, length: int) -> bytes:
+        fileobj.seek(offset)
+        data: bytes = fileobj.read(length)
+        return data
+
+    return read_at
