@@ -67,7 +67,9 @@ def _argument(action: argparse.Action) -> str:
 
 def render_cli() -> str:
     top = _fixed_width(cli_parser())
-    commands = top._subparsers._group_actions[0]  # type: ignore[union-attr]
+    assert top._subparsers is not None  # cli_parser() adds the commands
+    commands = top._subparsers._group_actions[0]
+    assert isinstance(commands, argparse._SubParsersAction)  # the commands' group holds their one action
     summaries = {choice.dest: choice.help for choice in commands._choices_actions}
     lines = [
         MARKER,
