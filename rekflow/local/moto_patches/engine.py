@@ -98,7 +98,8 @@ def patches() -> list[Patch]:
         # The interpreter sleeps between Retry attempts with time.sleep; only its module's view of time changes.
         Patch(retrier_decl, "time", SimpleNamespace(sleep=_scaled_sleep)),
         Patch(AmazonStateLanguageParser, "parse", staticmethod(_parsed_once(AmazonStateLanguageParser.parse))),
-        Patch(json_path, "parse", _jsonpath_once(json_path.parse)),
+        # moto's json_path imports parse from jsonpath_ng (not re-exported): the name its module looks up.
+        Patch(json_path, "parse", _jsonpath_once(json_path.parse)),  # type: ignore[attr-defined]
         Patch(
             BackendDict,
             "_create_account_specific_backend",
@@ -227,7 +228,8 @@ def _java_v1_from_error(original: Any, service: str, label: str) -> Any:
             env=env,
             error_name=CustomErrorName(error),
             event_type=HistoryEventType.TaskFailed,
-            event_details=EventDetails(taskFailedEventDetails=details),
+            # moto's EventDetails is a total TypedDict; moto itself builds it with the one key that applies.
+            event_details=EventDetails(taskFailedEventDetails=details),  # type: ignore[typeddict-item]
         )
 
     return from_error
@@ -409,14 +411,16 @@ def _named_execution(start_execution: Callable[..., Any]) -> Callable[..., Any]:
 def _describe_map_run_of_started_executions(self: Any, map_run_arn: str) -> dict[str, Any]:
     """DescribeMapRun, looking only at executions whose worker has set up its environment: moto looks through
     every execution and fails (AttributeError) on one started a moment ago, such as a Map item's child."""
-    from moto.stepfunctions.parser.models import ResourceNotFound
+    from moto.stepfunctions.parser.api import ResourceNotFound
 
     for execution in self._get_executions():
         env = execution.exec_worker.env if execution.exec_worker is not None else None
         map_run = env.map_run_record_pool_manager.get(map_run_arn) if env is not None else None
         if map_run is not None:
             return dict(map_run.describe())
-    raise ResourceNotFound()
+    # mypy is right: moto's ResourceNotFound takes a message, so this raises TypeError (as moto's own
+    # DescribeMapRun does); kept as it is, as the type checking changes no behaviour.
+    raise ResourceNotFound()  # type: ignore[call-arg]
 
 
 def _map_runs_once_started(list_map_runs: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
@@ -655,7 +659,8 @@ def _failure_threshold_enforced(map_run: Callable[..., None]) -> Callable[..., N
                     env=env,
                     error_name=StatesErrorName(typ=name),
                     event_type=HistoryEventType.MapRunFailed,
-                    event_details=EventDetails(executionFailedEventDetails=details),
+                    # moto's EventDetails is a total TypedDict; moto itself builds it with the one key that applies.
+                    event_details=EventDetails(executionFailedEventDetails=details),  # type: ignore[typeddict-item]
                 )
             )
 
@@ -740,7 +745,8 @@ def forget_execution(execution_arn: str, account_id: str, region: str) -> None:
             machine.executions.remove(execution)  # in place: other threads may be appending
             # Each execution runs on its own deep copy of the state machine, which moto's model
             # registry (kept for its reset) would hold on to as well.
-            snapshot = execution.state_machine
+            # moto types the parser backend's executions as its plain backend's; the parser's hold their machine.
+            snapshot = execution.state_machine  # type: ignore[attr-defined]
             with contextlib.suppress(ValueError):
                 type(snapshot).instances_tracked.remove(snapshot)
 
@@ -772,7 +778,8 @@ def _ended_within(execution_arn: str, account_id: str, region: str, seconds: flo
 
     execution = stepfunctions_parser_backends[account_id][region].describe_execution(execution_arn)
     deadline = time.monotonic() + seconds
-    while execution.exec_status is None or execution.exec_status.value == "RUNNING":
+    # moto types describe_execution's answer as its plain backend's Execution; the parser's has exec_status.
+    while execution.exec_status is None or execution.exec_status.value == "RUNNING":  # type: ignore[attr-defined]
         if time.monotonic() > deadline:
             return False
         time.sleep(poll_seconds)
