@@ -11,6 +11,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from rekflow.vision import limits
 from rekflow.vision.backend import RekognitionError
 from rekflow.vision.image_input import ImageInput
 from rekflow.vision.image_operations import ImageOperationsBackend
@@ -143,28 +144,32 @@ class FixtureBackend(ImageOperationsBackend):
                 f"The number of requests exceeded your throughput limit for {operation}.",
             )
         response = super().handle(operation, params)
-        return copy.deepcopy(self._overrides[operation]) if operation in self._overrides else response
+        if operation not in self._overrides:
+            return response
+        # An override stands for what Rekognition found; the answer still holds Rekognition's limits.
+        return limits.hold(operation, params, copy.deepcopy(self._overrides[operation]))
 
+    def check_pixels(self, image: ImageInput) -> None:
+        """The canned findings ignore the pixels, but an image Rekognition cannot decode is refused here too
+        (a JPEG decodes at 1/8 scale, so the check costs little)."""
+        image.decode(max_side=64)
+
+    # The canned findings are returned whole; ImageOperationsBackend.handle holds them to the request
+    # (MinConfidence, MaxLabels, the word filter) and Rekognition's limits (rekflow.vision.limits).
     def detect_labels(self, image: ImageInput, params: dict[str, Any]) -> dict[str, Any]:
-        floor = params.get("MinConfidence", 55.0)
-        labels = [label for label in LABELS if label["Confidence"] >= floor][: params.get("MaxLabels", 1000)]
-        return {"Labels": copy.deepcopy(labels), "LabelModelVersion": "3.0"}
+        return {"Labels": copy.deepcopy(LABELS), "LabelModelVersion": "3.0"}
 
     def detect_moderation_labels(self, image: ImageInput, params: dict[str, Any]) -> dict[str, Any]:
-        floor = params.get("MinConfidence", 50.0)
-        labels = [label for label in MODERATION_LABELS if label["Confidence"] >= floor]
-        return {"ModerationLabels": copy.deepcopy(labels), "ModerationModelVersion": "7.0"}
+        return {"ModerationLabels": copy.deepcopy(MODERATION_LABELS), "ModerationModelVersion": "7.0"}
 
     def detect_text(self, image: ImageInput, params: dict[str, Any]) -> dict[str, Any]:
-        floor = params.get("Filters", {}).get("WordFilter", {}).get("MinConfidence", 0.0)
-        detections = [d for d in TEXT if d["Confidence"] >= floor]
-        return {"TextDetections": copy.deepcopy(detections), "TextModelVersion": "3.0"}
+        return {"TextDetections": copy.deepcopy(TEXT), "TextModelVersion": "3.0"}
 
     def detect_faces(self, image: ImageInput, params: dict[str, Any]) -> dict[str, Any]:
         return {"FaceDetails": copy.deepcopy(FACES), "OrientationCorrection": "ROTATE_0"}
 
     def analyse_video(self, feature: str, s3_object: dict[str, Any], request: dict[str, Any]) -> VideoAnalysis:
-        floor = request.get("MinConfidence", 50.0)
+        floor = request.get("MinConfidence", limits.DEFAULT_MODERATION_MIN_CONFIDENCE)
         stamps = [second * 1000 for second in range(self.video_seconds)]
         if feature == "labels":
             items = [

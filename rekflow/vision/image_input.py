@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import threading
 import warnings
 from collections import OrderedDict
@@ -30,6 +31,23 @@ UPRIGHT = {
     8: Image.Transpose.ROTATE_90,
 }
 EXIF_ORIENTATION = 0x0112
+# What Pillow raises for bytes it cannot read or decode: the exceptions its own fuzzing test accepts from any file
+# (python-pillow/Pillow Tests/test_fuzzers.py: OSError, which PIL.UnidentifiedImageError and "image file is
+# truncated" are, SyntaxError for broken PNG/APNG chunks, ValueError, NotImplementedError, OverflowError), and
+# EOFError and struct.error, which its plugins' chunk readers raise on a short file. Anything else is a bug here,
+# not a bad image, and is left to surface as one.
+DECODER_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    NotImplementedError,
+    OverflowError,
+    EOFError,
+    struct.error,
+)
+# Rekognition's answer for an image it cannot read: "The provided image format is not supported."
+# (InvalidImageFormatException, https://docs.aws.amazon.com/rekognition/latest/APIReference/API_DetectLabels.html)
+UNSUPPORTED = "Request has unsupported image format."
 
 
 @dataclass(frozen=True)
@@ -46,13 +64,19 @@ class ImageInput:
         gives boxes relative to the corrected image (a PNG's are left as stored). A JPEG that needs
         downscaling decodes straight at the largest 1/2, 1/4 or 1/8 scale that still covers the size
         asked for (libjpeg's DCT scaling), so a 12 MP photo is never held at full size. `inspect`
-        has already held the size to the pixel budget."""
-        with Image.open(io.BytesIO(self.data)) as image:
-            wanted = scaled_size(image.size, max_side, min_side)
-            if wanted != image.size and image.format == "JPEG":
-                image.draft("RGB", wanted)
-            orientation = image.getexif().get(EXIF_ORIENTATION, 1) if image.format == "JPEG" else 1
-            rgb = image.convert("RGB")
+        has already held the size to the pixel budget. Pixels that do not decode (a truncated file, an APNG whose
+        frames are out of sequence) raise InvalidImageFormatException, as Rekognition answers them."""
+        try:
+            with Image.open(io.BytesIO(self.data)) as image:
+                wanted = scaled_size(image.size, max_side, min_side)
+                if wanted != image.size and image.format == "JPEG":
+                    image.draft("RGB", wanted)
+                orientation = image.getexif().get(EXIF_ORIENTATION, 1) if image.format == "JPEG" else 1
+                rgb = image.convert("RGB")
+        except Image.DecompressionBombError as error:
+            raise RekognitionError("ImageTooLargeException", str(error)) from error
+        except DECODER_ERRORS as error:
+            raise RekognitionError("InvalidImageFormatException", f"{UNSUPPORTED} {error}") from error
         if orientation in UPRIGHT:
             rgb = rgb.transpose(UPRIGHT[orientation])
         return downscale(rgb, max_side, min_side)
@@ -99,8 +123,8 @@ def inspect(data: bytes) -> ImageInput:
                 fmt, (width, height) = str(opened.format), opened.size
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise RekognitionError("ImageTooLargeException", str(error)) from error
-    except Exception as error:  # PIL raises many types for bytes that are not an image
-        raise RekognitionError("InvalidImageFormatException", "Request has unsupported image format.") from error
+    except DECODER_ERRORS as error:
+        raise RekognitionError("InvalidImageFormatException", UNSUPPORTED) from error
     if fmt not in SUPPORTED_FORMATS:
         raise RekognitionError("InvalidImageFormatException", f"Request has unsupported image format {fmt}.")
     if width * height > MAX_PIXELS:

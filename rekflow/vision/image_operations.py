@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rekflow.vision import limits
 from rekflow.vision.backend import RekognitionError
 from rekflow.vision.image_input import ImageInput, read_image
 from rekflow.vision.video_jobs import VideoAnalysis, VideoJobs
@@ -38,8 +39,19 @@ class ImageOperationsBackend:
                 "InvalidParameterException", f"{operation} is not available in the {self.name} backend."
             )
         image: ImageInput = read_image(params.get("Image", {}), self._s3_client())
+        most = limits.MAX_IMAGE_SIDE.get(operation)
+        if most is not None and max(image.width, image.height) > most:
+            raise RekognitionError(
+                "ImageTooLargeException",
+                f"{operation} takes images of at most {most} pixels a side, not {image.width}x{image.height}.",
+            )
+        self.check_pixels(image)
         response: dict[str, Any] = getattr(self, method)(image, params)
-        return response
+        return limits.hold(operation, params, response)
+
+    def check_pixels(self, image: ImageInput) -> None:
+        """Raise InvalidImageFormatException (image_input.decode does) for an image whose header reads but whose
+        pixels do not decode; a backend whose models decode every image anyway need not check first."""
 
     def close(self) -> None:
         self.video.shutdown()

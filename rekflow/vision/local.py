@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 from PIL import Image
 
+from rekflow.vision import limits
 from rekflow.vision.image_input import ImageInput, downscale
 from rekflow.vision.image_operations import ImageOperationsBackend
 from rekflow.vision.models import faces, labels, moderation, segments, text
@@ -102,19 +103,20 @@ class LocalModelsBackend(ImageOperationsBackend):
         self.video_frames_per_second = video_frames_per_second
 
     def detect_labels(self, image: ImageInput, params: dict[str, Any]) -> dict[str, Any]:
-        floor = float(params.get("MinConfidence", 55))
+        # Every label found; ImageOperationsBackend.handle holds them to MinConfidence and MaxLabels (limits.hold).
         person_boxes = [face["BoundingBox"] for face in _faces(image)]
         picture = downscale(_pixels(image), min_side=CLASSIFIER_MIN_SIDE)
-        found = [label for label in labels.detect_labels(picture, person_boxes) if label["Confidence"] >= floor]
-        return {"Labels": found[: int(params.get("MaxLabels", 1000))], "LabelModelVersion": LABEL_MODEL_VERSION}
+        return {"Labels": labels.detect_labels(picture, person_boxes), "LabelModelVersion": LABEL_MODEL_VERSION}
 
     def detect_moderation_labels(self, image: ImageInput, params: dict[str, Any]) -> dict[str, Any]:
         picture = downscale(_pixels(image), min_side=CLASSIFIER_MIN_SIDE)
-        found = moderation.detect_moderation_labels(picture, float(params.get("MinConfidence", 50)))
+        floor = float(params.get("MinConfidence", limits.DEFAULT_MODERATION_MIN_CONFIDENCE))
+        found = moderation.detect_moderation_labels(picture, floor)
         return {"ModerationLabels": found, "ModerationModelVersion": MODERATION_MODEL_VERSION}
 
     def detect_text(self, image: ImageInput, params: dict[str, Any]) -> dict[str, Any]:
-        floor = float(params.get("Filters", {}).get("WordFilter", {}).get("MinConfidence", 0))
+        word_filter = params.get("Filters", {}).get("WordFilter", {})
+        floor = float(word_filter.get("MinConfidence", limits.DEFAULT_WORD_MIN_CONFIDENCE))
         detections = text.detect_text(np.asarray(downscale(_pixels(image), text.MAX_SIDE)), floor)
         return {"TextDetections": detections, "TextModelVersion": TEXT_MODEL_VERSION}
 
@@ -147,9 +149,10 @@ class LocalModelsBackend(ImageOperationsBackend):
         if feature == "faces":
             return [{"Face": face} for face in faces.detect_faces(frame)]
         if feature == "text":
-            floor = float(request.get("Filters", {}).get("WordFilter", {}).get("MinConfidence", 0))
+            word_filter = request.get("Filters", {}).get("WordFilter", {})
+            floor = float(word_filter.get("MinConfidence", limits.DEFAULT_WORD_MIN_CONFIDENCE))
             return [{"TextDetection": d} for d in text.detect_text(frame, floor)]
-        floor = float(request.get("MinConfidence", 50))
+        floor = float(request.get("MinConfidence", limits.DEFAULT_MODERATION_MIN_CONFIDENCE))
         picture = downscale(Image.fromarray(frame), min_side=CLASSIFIER_MIN_SIDE)
         if feature == "moderation":
             return [{"ModerationLabel": label} for label in moderation.detect_moderation_labels(picture, floor)]

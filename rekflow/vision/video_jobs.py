@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import logging
 import threading
 import time
 import uuid
@@ -26,16 +27,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import cv2
+from botocore.exceptions import BotoCoreError, ClientError
 
 from rekflow.features import VIDEO_FEATURES
+from rekflow.vision import limits
 from rekflow.vision.backend import RekognitionError
-from rekflow.vision.image_input import version_argument
+from rekflow.vision.image_input import DECODER_ERRORS, version_argument
 
 # Start operation -> (feature, the API name Rekognition puts in its completion message)
 START_OPERATIONS = {f.video.start: (f.name, f.video.api) for f in VIDEO_FEATURES if f.video}
 # Get operation -> (feature, key of the result list, key of the model version or None)
 GET_OPERATIONS = {f.video.get: (f.name, f.video.items, f.video.model_version) for f in VIDEO_FEATURES if f.video}
-MAX_RESULTS = 1000
+MAX_RESULTS = limits.MAX_RESULTS_PER_PAGE
+# What reading a video can raise that is the video's fault or S3's, not ours: OpenCV's decoder error, Pillow's
+# (a frame handed to an image model), and botocore's for the download. A job that meets one ends FAILED, as on
+# AWS; any other exception is a bug here: it is logged, no completion goes out, and Get… raises it again.
+VIDEO_READ_ERRORS: tuple[type[BaseException], ...] = (cv2.error, ClientError, BotoCoreError, *DECODER_ERRORS)
+LOG = logging.getLogger(__name__)
 MAX_VIDEO_BYTES = 10 * 1024**3
 NOTIFY_MODES = ("once", "twice", "never", "before_token_stored")
 # The longest Start… holds its answer after an early completion, or a completion is held, waiting for
@@ -79,6 +88,7 @@ class Job:
     message: str = ""
     analysis: VideoAnalysis | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    crash: BaseException | None = None  # a bug met while analysing: Get… raises it
 
 
 class VideoJobs:
@@ -188,7 +198,7 @@ class VideoJobs:
         version = version_argument(s3_object)
         try:
             head = self._s3_client().head_object(Bucket=s3_object["Bucket"], Key=s3_object["Name"], **version)
-        except Exception as error:
+        except ClientError as error:
             raise RekognitionError(
                 "InvalidS3ObjectException", f"Unable to get object metadata from S3: {error}"
             ) from error
@@ -199,7 +209,8 @@ class VideoJobs:
         try:
             if job.plan.status == "IN_PROGRESS":
                 return  # a job that never ends: no results, no completion
-            self._analyse_into(job)
+            if not self._analyse_into(job):
+                return
             # Without a NotificationChannel there is nothing to publish (and no workflow to hold it for).
             copies = {"never": 0, "twice": 2}.get(job.plan.notify, 1) if job.request.get("NotificationChannel") else 0
             hold = self._publish_when if job.plan.notify != "before_token_stored" else None
@@ -210,7 +221,8 @@ class VideoJobs:
         finally:
             job.done.set()
 
-    def _analyse_into(self, job: Job) -> None:
+    def _analyse_into(self, job: Job) -> bool:
+        """Run the job's analysis; False when it met a bug (kept on the job, logged), not an ending Rekognition has."""
         try:
             if job.plan.status != "SUCCEEDED":
                 raise RekognitionError(job.plan.status, f"Planned {job.plan.status} for this {job.feature} job.")
@@ -218,8 +230,13 @@ class VideoJobs:
             job.status = "SUCCEEDED"
         except RekognitionError as error:
             job.status, job.message = "FAILED", error.message
-        except Exception as error:  # an analysis bug ends the job like a Rekognition-side failure would
+        except VIDEO_READ_ERRORS as error:  # the video (or S3) cannot be read: the job fails, as on AWS
             job.status, job.message = "FAILED", f"{type(error).__name__}: {error}"
+        except Exception as error:
+            LOG.exception("the %s analysis of job %s failed with a bug", job.feature, job.job_id)
+            job.crash = error
+            return False
+        return True
 
     def _notify(self, job: Job) -> None:
         channel = job.request.get("NotificationChannel")
@@ -241,9 +258,11 @@ class VideoJobs:
         job = self._jobs.get(params.get("JobId", ""))
         if job is None or job.feature != feature:
             raise RekognitionError("ResourceNotFoundException", f"No {feature} job {params.get('JobId')!r}.")
-        max_results = int(params.get("MaxResults", MAX_RESULTS))
-        if not 1 <= max_results <= MAX_RESULTS:
-            raise RekognitionError("InvalidParameterException", f"MaxResults must be 1 to {MAX_RESULTS}.")
+        if job.crash is not None:
+            raise job.crash
+        if int(params.get("MaxResults", MAX_RESULTS)) < 1:  # botocore's model (min 1) refuses it before a call
+            raise RekognitionError("InvalidParameterException", "MaxResults must be at least 1.")
+        max_results = limits.page_size(params)  # over 1000 returns at most 1000 (limits.MAX_RESULTS_PER_PAGE)
         response: dict[str, Any] = {
             "JobStatus": job.status,
             "JobId": job.job_id,
