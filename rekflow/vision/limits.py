@@ -83,11 +83,12 @@ def _text(request: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
 
     def passes(word: dict[str, Any]) -> bool:
         box = word.get("Geometry", {}).get("BoundingBox", {})
-        return (
+        kept: bool = (
             word.get("Confidence", 0.0) >= floor
             and box.get("Height", 1.0) >= min_height
             and box.get("Width", 1.0) >= min_width
         )
+        return kept
 
     words = [d for d in detections if d.get("Type") == "WORD" and passes(d)][:MAX_TEXT_WORDS]
     kept_words = {id(word) for word in words}
