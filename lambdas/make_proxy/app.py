@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 import boto3
-import pi_heif
+import pillow_heif
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -42,7 +42,8 @@ MAX_IMAGE_SIDE = int(os.environ["MAX_IMAGE_SIDE"])
 MAX_IMAGE_PIXELS = int(os.environ["MAX_IMAGE_PIXELS"])
 TRANSIENT_CODES = {"500", "503", "SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout"}
 IMAGE_CONVERTER = (
-    f"AWS Lambda: Pillow {version('pillow')}, pi-heif {version('pi-heif')} (libheif {pi_heif.libheif_version()})"
+    f"AWS Lambda: Pillow {version('pillow')}, pillow-heif {version('pillow-heif')} "
+    f"(libheif {pillow_heif.libheif_version()})"
 )
 VIDEO_CONVERTER = "AWS Elemental MediaConvert"
 

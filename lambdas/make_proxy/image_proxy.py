@@ -1,4 +1,4 @@
-"""Turn an image Rekognition cannot read into a JPEG it can: decoded with Pillow (and pi-heif for HEIC/HEIF).
+"""Turn an image Rekognition cannot read into a JPEG it can: decoded with Pillow (and pillow-heif for HEIC/HEIF).
 
 What is done, in order, is recorded step by step for the results document: the first frame of an
 animation, the EXIF orientation applied to the pixels (the JPEG carries no Orientation tag, so nothing
@@ -12,10 +12,11 @@ import io
 import math
 from dataclasses import dataclass, field
 
-import pi_heif
+import pillow_heif
 from PIL import Image, ImageOps
 
-pi_heif.register_heif_opener()
+# Decoding only: the HEIF saver registered with it is never called here.
+pillow_heif.register_heif_opener()
 
 JPEG_QUALITY = 90
 # Each retry for a file over the byte limit scales by the square root of (limit / size), times this margin.
@@ -55,7 +56,7 @@ def to_jpeg(data: bytes, max_bytes: int, max_side: int, max_pixels: int) -> Conv
             upright = ImageOps.exif_transpose(image)
             if orientation != 1:
                 steps.append(f"EXIF orientation {orientation} applied to the pixels")
-            # pi-heif hands over a HEIF already turned by its own transform (irot/imir) and says what it was.
+            # pillow-heif hands over a HEIF already turned by its own transform (irot/imir) and says what it was.
             if image.info.get("original_orientation", 1) != 1:
                 steps.append(f"HEIF transform (orientation {image.info['original_orientation']}) applied by libheif")
             rgb = _eight_bit_rgb(upright, steps)

@@ -31,11 +31,13 @@ MAX_META_BYTES = 8 * 1024 * 1024  # metadata lives in mdat or idat; a meta box o
 MAX_MOOV_BYTES = 8 * 1024 * 1024
 MAX_BOXES = 20_000  # boxes in one meta (ipco properties, iref references, infe entries)
 MAX_ITEMS = 10_000  # items in iinf, entries in ipma and references in one iref box
+MAX_EXTENTS = 65_536  # extents in iloc, all items together (libheif allows 32768 per item)
 MAX_DEPTH = 8
 
 
 class HeifBoxError(Exception):
-    """The bytes are not a HEIF container this reader can follow; `truncated` when they stop inside a box."""
+    """The bytes are not a HEIF container this reader can follow; `truncated` when the container is whole but an
+    item's data, where `iloc` places it, runs past the end of the file (libheif: "Unexpected end of file")."""
 
     def __init__(self, message: str, truncated: bool = False) -> None:
         super().__init__(message)
@@ -94,12 +96,12 @@ def _header(raw: bytes, offset: int, limit: int) -> tuple[str, int, int]:
     shorter than the header itself is malformed (a reader that took it would never move on).
     """
     if len(raw) < 8:
-        raise HeifBoxError(f"the bytes stop inside a box header at byte {offset}", truncated=True)
+        raise HeifBoxError(f"the bytes stop inside a box header at byte {offset}")
     length, kind = struct.unpack(">I4s", raw[:8])
     header = 8
     if length == 1:
         if len(raw) < 16:
-            raise HeifBoxError(f"the bytes stop inside a box header at byte {offset}", truncated=True)
+            raise HeifBoxError(f"the bytes stop inside a box header at byte {offset}")
         (length,) = struct.unpack(">Q", raw[8:16])
         header = 16
     elif length == 0:
@@ -110,8 +112,7 @@ def _header(raw: bytes, offset: int, limit: int) -> tuple[str, int, int]:
         raise HeifBoxError(f"box {_fourcc(kind)!r} at byte {offset} declares {length} bytes, less than its header")
     if offset + length > limit:
         raise HeifBoxError(
-            f"box {_fourcc(kind)!r} at byte {offset} declares {length} bytes, past the end at byte {limit}",
-            truncated=True,
+            f"box {_fourcc(kind)!r} at byte {offset} declares {length} bytes, past the end at byte {limit}"
         )
     return _fourcc(kind), header, length
 
@@ -168,9 +169,10 @@ def read_heif(read_at: ReadAt, size: int) -> HeifInfo:
             raise HeifBoxError(f"more than {MAX_TOP_LEVEL_BOXES} top-level boxes")
         try:
             kind, header, length = _header(read_at(offset, 32), offset, size)
-        except HeifBoxError as error:
-            # Image data cut short (mdat runs past the end) is for the decoder to find; the boxes read here are whole.
-            if not (error.truncated and first == "ftyp" and "meta" in top and count > 1):
+        except HeifBoxError:
+            # A box after ftyp and meta that runs past the end is image data cut short: iloc says which item it
+            # cuts (meta's own boxes are whole, as they were read).
+            if not (first == "ftyp" and "meta" in top):
                 raise
             break
         first = first or kind
@@ -185,7 +187,8 @@ def read_heif(read_at: ReadAt, size: int) -> HeifInfo:
     compatible = tuple(_fourcc(ftyp[at : at + 4]) for at in range(8, len(ftyp) - 3, 4))
     sequence = "moov" in top
     if "meta" in top:
-        return _primary_image(_read_box(read_at, top["meta"], MAX_META_BYTES), major, compatible, sequence)
+        meta = _read_box(read_at, top["meta"], MAX_META_BYTES)
+        return _primary_image(meta, major, compatible, sequence, size)
     if sequence and {"avis", "msf1"} & {major, *compatible}:
         width, height = _track_size(_read_box(read_at, top["moov"], MAX_MOOV_BYTES))
         return HeifInfo(major, compatible, "", width, height, width, height, 0, None, (), 0, True)
@@ -203,11 +206,11 @@ def _read_box(read_at: ReadAt, where: tuple[int, int, int], cap: int) -> bytes:
         raise HeifBoxError(f"a {length}-byte box is over the {cap}-byte limit for one read here")
     payload = read_at(offset + header, length - header) if length > header else b""
     if len(payload) < length - header:
-        raise HeifBoxError(f"the bytes stop inside the box at byte {offset}", truncated=True)
+        raise HeifBoxError(f"the bytes stop inside the box at byte {offset}")
     return payload
 
 
-def _primary_image(meta: bytes, major: str, compatible: tuple[str, ...], sequence: bool) -> HeifInfo:
+def _primary_image(meta: bytes, major: str, compatible: tuple[str, ...], sequence: bool, size: int) -> HeifInfo:
     parser = _Parser(meta)
     version, _, start = parser.full_box(_Box("meta", 0, len(meta)))
     if version != 0:
@@ -270,6 +273,12 @@ def _primary_image(meta: bytes, major: str, compatible: tuple[str, ...], sequenc
         else:
             continue
         transforms.append(prop.type)
+    iloc = _first(boxes, "iloc")
+    if iloc is not None:
+        # What libheif reads when pillow-heif opens the file: the image shown, its grid tiles, its Exif and XMP.
+        wanted = {primary, *_references(parser, boxes, primary, "dimg")}
+        wanted.update(source for source, targets in _iref(parser, boxes, "cdsc") if primary in targets)
+        _check_extents(parser, iloc, size, wanted)
     return HeifInfo(
         major,
         compatible,
@@ -347,6 +356,52 @@ def _ipma(parser: _Parser, box: _Box) -> list[tuple[int, list[int]]]:
     return entries
 
 
+def _check_extents(parser: _Parser, box: _Box, size: int, wanted: set[int]) -> None:
+    """Raise (truncated) when the data of a `wanted` item, as `iloc` places it in this file, runs past its last
+    byte. Other items (a second image, a thumbnail) are not for Validate: libheif opens such a file, and
+    make_proxy decodes the image shown."""
+    version, _, at = parser.full_box(box)
+    if version > 2:
+        raise HeifBoxError(f"'iloc' version {version}")
+    data, end = parser.data, box.end
+    sizes = _u16(data, at, end)
+    offset_size, length_size, base_size = sizes >> 12, (sizes >> 8) & 0xF, (sizes >> 4) & 0xF
+    index_size = sizes & 0xF if version else 0
+    if not {offset_size, length_size, base_size, index_size} <= {0, 4, 8}:
+        raise HeifBoxError("'iloc' field sizes other than 0, 4 or 8 bytes")
+    count, at = (_u16(data, at + 2, end), at + 4) if version < 2 else (_u32(data, at + 2, end), at + 6)
+    if count > MAX_ITEMS:
+        raise HeifBoxError(f"'iloc' places {count} items, over {MAX_ITEMS}")
+
+    def number(at: int, width: int) -> int:
+        if at + width > end:
+            raise HeifBoxError(f"'iloc' ends inside a field at byte {at}")
+        return int.from_bytes(data[at : at + width], "big")
+
+    extents = 0
+    for _ in range(count):
+        item_width = 4 if version == 2 else 2
+        item, at = number(at, item_width), at + item_width
+        method = 0
+        if version:
+            method, at = number(at, 2) & 0xF, at + 2
+        reference, at = number(at, 2), at + 2
+        base, at = number(at, base_size), at + base_size
+        extent_count, at = number(at, 2), at + 2
+        extents += extent_count
+        if extents > MAX_EXTENTS:
+            raise HeifBoxError(f"'iloc' has more than {MAX_EXTENTS} extents")
+        for _ in range(extent_count):
+            at += index_size
+            start, at = base + number(at, offset_size), at + offset_size
+            length, at = number(at, length_size), at + length_size
+            if method == 0 and reference == 0 and item in wanted and start + length > size:
+                raise HeifBoxError(
+                    f"item {item}'s data runs to byte {start + length}, past the end of the file at byte {size}",
+                    truncated=True,
+                )
+
+
 def _clap(data: bytes, box: _Box) -> tuple[int, int]:
     """The clean aperture's width and height, rounded as libheif rounds them (Fraction::round)."""
     width_n, width_d, height_n, height_d = (_u32(data, box.start + 4 * i, box.end) for i in range(4))
@@ -359,20 +414,40 @@ def _clap(data: bytes, box: _Box) -> tuple[int, int]:
     return width, height
 
 
+def _iref(parser: _Parser, meta_boxes: list[_Box], kind: str) -> list[tuple[int, list[int]]]:
+    """(from item, to items) of each reference of type `kind` in iref (dimg: a grid's tiles, in order; cdsc: a
+    metadata item describing images; thmb, auxl: a thumbnail or auxiliary image of images)."""
+    iref = _first(meta_boxes, "iref")
+    if iref is None:
+        return []
+    version, _, at = parser.full_box(iref)
+    if version > 1:
+        raise HeifBoxError(f"'iref' version {version}")
+    read, width = (_u16, 2) if version == 0 else (_u32, 4)
+    found: list[tuple[int, list[int]]] = []
+    total = 0
+    for reference in parser.children(at, iref.end, 2):
+        if reference.type != kind:
+            continue
+        source = read(parser.data, reference.start, reference.end)
+        at = reference.start + width
+        count = _u16(parser.data, at, reference.end)
+        total += count
+        if total > MAX_ITEMS:
+            raise HeifBoxError(f"more than {MAX_ITEMS} {kind!r} references")
+        found.append((source, [read(parser.data, at + 2 + width * i, reference.end) for i in range(count)]))
+    return found
+
+
+def _references(parser: _Parser, meta_boxes: list[_Box], source: int, kind: str) -> list[int]:
+    """The items `source` refers to with references of type `kind`."""
+    return [target for start, targets in _iref(parser, meta_boxes, kind) if start == source for target in targets]
+
+
 def _top_level_images(parser: _Parser, meta_boxes: list[_Box], items: dict[int, tuple[str, bool]]) -> list[int]:
     """Image items, by id, that are not hidden and not a thumbnail or auxiliary image of another (`thmb` and `auxl`
     references start at them): libheif's top-level images, those pillow-heif opens."""
-    dependent: set[int] = set()
-    iref = _first(meta_boxes, "iref")
-    if iref is not None:
-        version, _, at = parser.full_box(iref)
-        if version > 1:
-            raise HeifBoxError(f"'iref' version {version}")
-        data = parser.data
-        for reference in parser.children(at, iref.end, 2):
-            if reference.type in ("thmb", "auxl"):
-                read = _u16 if version == 0 else _u32
-                dependent.add(read(data, reference.start, reference.end))
+    dependent = {source for kind in ("thmb", "auxl") for source, _ in _iref(parser, meta_boxes, kind)}
     return sorted(
         item
         for item, (kind, hidden) in items.items()

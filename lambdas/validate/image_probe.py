@@ -40,9 +40,10 @@ def probe_image(fmt: str, fileobj: Any, read_at: ReadAt | None = None, size: int
         try:
             heif = read_heif(read_at, size)
         except HeifBoxError as error:
-            # Reason codes as before: a container cut short or broken is CORRUPT (a cut in the image data is
-            # found by make_proxy, which refuses it TRUNCATED).
-            raise MediaFormatError("CORRUPT", f"The {fmt} container cannot be read: {error}") from error
+            # As libheif answered: a broken container (meta cut short included) is CORRUPT; a whole container
+            # whose image data stops before the end iloc gives it is TRUNCATED.
+            reason = "TRUNCATED" if error.truncated else "CORRUPT"
+            raise MediaFormatError(reason, f"The {fmt} container cannot be read: {error}") from error
         return ImageHeader(heif.width, heif.height, heif.top_level_images > 1 or heif.sequence)
     try:
         with warnings.catch_warnings():
