@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import struct
 import threading
 import warnings
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,19 +69,31 @@ class ImageInput:
         has already held the size to the pixel budget. Pixels that do not decode (a truncated file, an APNG whose
         frames are out of sequence) raise InvalidImageFormatException, as Rekognition answers them."""
         try:
-            with Image.open(io.BytesIO(self.data)) as image:
+            with _pillow_warnings(), Image.open(io.BytesIO(self.data)) as image:
                 wanted = scaled_size(image.size, max_side, min_side)
                 if wanted != image.size and image.format == "JPEG":
                     image.draft("RGB", wanted)
                 orientation = image.getexif().get(EXIF_ORIENTATION, 1) if image.format == "JPEG" else 1
                 rgb = image.convert("RGB")
-        except Image.DecompressionBombError as error:
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
             raise RekognitionError("ImageTooLargeException", str(error)) from error
         except DECODER_ERRORS as error:
             raise RekognitionError("InvalidImageFormatException", f"{UNSUPPORTED} {error}") from error
         if orientation in UPRIGHT:
             rgb = rgb.transpose(UPRIGHT[orientation])
         return downscale(rgb, max_side, min_side)
+
+
+@contextlib.contextmanager
+def _pillow_warnings() -> Iterator[None]:
+    """Pillow's warnings while reading: past 89 MP it warns and past 179 MP it refuses, both "too large" to
+    Rekognition, so the warning is raised as DecompressionBombWarning. Its other warnings ("Invalid APNG, will
+    use default PNG image if possible") say it reads what it can; whether it could is what the decoder's
+    errors say, so they are not raised (a test run's filterwarnings=error would make them exceptions)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
 
 
 def scaled_size(size: tuple[int, int], max_side: int | None = None, min_side: int | None = None) -> tuple[int, int]:
@@ -116,11 +130,8 @@ def read_image(image: dict[str, Any], s3: Any) -> ImageInput:
 def inspect(data: bytes) -> ImageInput:
     """Format and size from the header alone; refuses what Rekognition refuses."""
     try:
-        with warnings.catch_warnings():
-            # PIL warns past 89 MP and refuses past 179 MP; both are "too large" to Rekognition.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as opened:
-                fmt, (width, height) = str(opened.format), opened.size
+        with _pillow_warnings(), Image.open(io.BytesIO(data)) as opened:
+            fmt, (width, height) = str(opened.format), opened.size
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise RekognitionError("ImageTooLargeException", str(error)) from error
     except DECODER_ERRORS as error:

@@ -23,7 +23,7 @@ from rekflow.commands.report import CONTENT_SECURITY_POLICY, PAGE_NAME
 from rekflow.media import sources as media_sources
 from rekflow.vision.backend import RekognitionError
 from rekflow.vision.fixture import FixtureBackend
-from tests.conftest import jpeg_bytes, png_bytes, video_bytes
+from tests.conftest import jpeg_bytes, png_bytes, shared_stack, video_bytes
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -94,6 +94,10 @@ def _canned_per_image(patch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A results folder from `rekflow analyze --backend fixture` over six files, and its report."""
+    # A module fixture is set up before the function fixture that closes the shared stack for tests without
+    # `runtime` (conftest._one_local_stack_at_a_time): close it here, or `analyze` deploys a second stack beside a
+    # shared one a `runtime` test on this worker left open (CreateTable: Table already exists).
+    shared_stack.close()
     media = tmp_path_factory.mktemp("media")
     (media / "cat.jpg").write_bytes(jpeg_bytes(320, 240))
     (media / "dog.jpg").write_bytes(jpeg_bytes(*DOG_SIZE))
