@@ -111,8 +111,10 @@ class SharedStack:
                 return self.local
             self.redeployed.append(f"{test}: left {_differences(self.deployed_contents, found)}")
             self.close()
+        # In this process: the tests reach into the handlers' modules (WAITER_PREFIX, a limit patched for a
+        # test). The CLI's tests and tests/functional/test_function_crashes.py run them in worker processes.
         self.local = LocalRuntime(
-            "fixture", retry_time_scale=FAST_RETRIES, redelivery_seconds=REDELIVERY_SECONDS
+            "fixture", retry_time_scale=FAST_RETRIES, redelivery_seconds=REDELIVERY_SECONDS, functions_in_process=True
         ).__enter__()
         self.deployed_contents = stack_reset.contents(client)
         self.deploys += 1
@@ -184,6 +186,7 @@ def make_runtime() -> Iterator[Any]:
             retry_time_scale=FAST_RETRIES,
             redelivery_seconds=REDELIVERY_SECONDS,
             parameter_overrides=parameters,
+            functions_in_process=True,  # as the shared stack's, above
         )
         opened.append(local.__enter__())
         return Recorder(local)

@@ -196,13 +196,26 @@ def _use_copy(function_payload: dict[str, Any], comment: str) -> State:
         "Parameters": {"FunctionName": "${MakeProxyFunctionArn}", "Payload": function_payload},
         "ResultSelector": {"asset.$": "$.Payload", "settings": SETTINGS},
         "ResultPath": "$",
-        "Retry": [policies.LAMBDA, policies.S3_UNAVAILABLE],
+        "Retry": [policies.LAMBDA, policies.S3_UNAVAILABLE, policies.FUNCTION_ENVIRONMENT],
+        "Catch": [policies.catch(policies.FUNCTION_ENVIRONMENT_ERRORS, "Conversion crashed")],
         "Next": "What kind of media is it?",
     }
 
 
 def image_conversion_states() -> dict[str, State]:
     return {
+        "Conversion crashed": {
+            "Type": "Pass",
+            "Comment": "The decoder's process died on this upload twice (a crash, its memory or its timeout): the "
+            "bytes are the cause, so the asset is rejected with the error, not failed for a redrive to repeat.",
+            "Parameters": {
+                "status": "REJECTED",
+                "reason": "CONVERSION_CRASHED",
+                "message.$": "States.Format('The conversion ended in {}: {}', $.error.Error, $.error.Cause)",
+            },
+            "ResultPath": "$.routing",
+            "Next": "Build results",
+        },
         "Convert image to JPEG": _use_copy(
             {"asset.$": "$.asset"},
             "Make an analysable copy: decode the upload (HEIC, AVIF, WebP, TIFF, GIF, BMP, or a JPEG/PNG over "
@@ -383,7 +396,9 @@ def _workflow(
                 "Parameters": {"FunctionName": "${ValidateFunctionArn}", "Payload.$": "$"},
                 "ResultSelector": {"asset.$": "$.Payload", "settings": SETTINGS},
                 "ResultPath": "$",
-                "Retry": [policies.LAMBDA, policies.S3_UNAVAILABLE],
+                # Validate decodes no pixels (headers only, HEIF boxes in Python): its process dying is a fault of
+                # ours or of the platform, not of the upload, so after one more attempt it fails by that name.
+                "Retry": [policies.LAMBDA, policies.S3_UNAVAILABLE, policies.FUNCTION_ENVIRONMENT],
                 "Next": "What kind of media is it?",
             },
             "What kind of media is it?": {

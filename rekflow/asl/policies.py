@@ -39,6 +39,11 @@ LAMBDA = _backoff(
     6,
     2,
 )
+# The function's execution environment died on this invocation: the process crashed (a native decoder on the
+# upload's bytes), ran out of memory or past its timeout (rekflow/local/sandbox.py cites the names). Caused by the
+# bytes, it happens again on every attempt, so one more attempt only: a one-off (a noisy neighbour) passes then.
+FUNCTION_ENVIRONMENT_ERRORS = ["Runtime.ExitError", "Runtime.OutOfMemory", "Sandbox.Timedout"]
+FUNCTION_ENVIRONMENT = _backoff(FUNCTION_ENVIRONMENT_ERRORS, 1, 1, 2)
 # Validate raises S3Unavailable for S3's throttling and 5xx answers.
 S3_UNAVAILABLE = _backoff(["S3Unavailable"], 1, 5, 2, max_delay=30)
 # Throttling is about rate, not faults: many short waits (full jitter up to 1 s) keep the quota in use, where

@@ -20,6 +20,7 @@ from typing import Any
 from unittest import mock
 
 import boto3
+import botocore
 import botocore.loaders
 from moto import mock_aws
 from moto.events.models import EventPattern
@@ -32,6 +33,7 @@ from rekflow.local.moto_patches import engine, histories
 from rekflow.local.routing import Router
 from rekflow.local.s3_events import object_created_event
 from rekflow.local.s3_permissions import S3ListPermissions
+from rekflow.local.sandbox import FunctionSandboxes
 from rekflow.local.service_faults import ServiceFaults
 from rekflow.local.stack import LocalStack, deploy
 from rekflow.local.template import ACCOUNT_ID, REGION, Template
@@ -101,6 +103,12 @@ def _shared_loader(search_path_string: str | None = None) -> Any:
     return botocore.loaders.create_loader(search_path_string)
 
 
+def _call_aws(service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A call a function made in its worker process, made here on the local stack."""
+    answer: dict[str, Any] = getattr(client(service), botocore.xform_name(operation))(**params)
+    return answer
+
+
 def _runtime_s3() -> Any:
     return client("s3")
 
@@ -135,6 +143,7 @@ class LocalRuntime:
         retry_time_scale: float = 1.0,
         redelivery_seconds: float = 0.5,
         log_level: str = "WARNING",
+        functions_in_process: bool | None = None,
     ) -> None:
         self.template = Template.load(template_path, parameter_overrides=parameter_overrides)
         self._backend_name = backend if isinstance(backend, str) else None  # reset() makes it anew
@@ -144,6 +153,12 @@ class LocalRuntime:
         self.redelivery_seconds = redelivery_seconds
         self.pollers: dict[str, SqsPoller] = {}
         self.log_level = log_level
+        # Each function in worker processes of its own, as Lambda runs it (rekflow.local.sandbox); in this
+        # process for the tests that reach into a handler's module, and with REKFLOW_FUNCTIONS_IN_PROCESS=1
+        # for a breakpoint in a handler.
+        if functions_in_process is None:
+            functions_in_process = os.environ.get("REKFLOW_FUNCTIONS_IN_PROCESS") == "1"
+        self.sandboxes = None if functions_in_process else FunctionSandboxes(_call_aws)
         # A backend that calls AWS itself (aws) names what moto must let through.
         passthrough = inner.moto_passthrough() if hasattr(inner, "moto_passthrough") else {}
         self._mock = mock_aws(
@@ -184,7 +199,7 @@ class LocalRuntime:
 
     def _deploy(self) -> LocalRuntime:
         session = boto3._get_default_session()
-        self._router = Router(load_functions(self.template), self.backend)
+        self._router = Router(load_functions(self.template, self.sandboxes), self.backend)
         self._router.install(session._session)
         self._s3_permissions = S3ListPermissions(self.template)
         self._s3_permissions.install(session._session)
@@ -205,6 +220,8 @@ class LocalRuntime:
     def __exit__(self, *exc: object) -> None:
         for poller in self.pollers.values():
             poller.stop()
+        if self.sandboxes is not None:
+            self.sandboxes.close()
         self.backend.close()
         # The service faults are installed last: a deploy that failed before them left its hooks only on the
         # default session, which stopping the mock discards.

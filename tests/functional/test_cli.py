@@ -84,7 +84,9 @@ def _log_records(log: Path) -> tuple[set[str], list[dict]]:
 
 def test_json_over_many_files_prints_rows_only_and_functions_log_to_files(tmp_path, capsys, monkeypatch):
     # With metrics disabled, Powertools still prints a metric once it holds MAX_METRICS (100) values. The
-    # limit is lowered to 10 so that 25 files cross it, instead of analysing over a hundred (14 s of CPU).
+    # limit is lowered to 10 so that 25 files cross it, instead of analysing over a hundred (14 s of CPU);
+    # the functions run in this process, where the lowered limit is.
+    monkeypatch.setenv("REKFLOW_FUNCTIONS_IN_PROCESS", "1")
     monkeypatch.setattr(powertools_emf, "MAX_METRICS", 10)
     # The metric set is one per process (a class attribute): values from earlier runs would be past the limit.
     monkeypatch.setattr(Metrics, "_metrics", {})

@@ -47,6 +47,11 @@ LAMBDA_ERRORS = {
     "Lambda.ClientExecutionTimeoutException",
     "Lambda.Unknown",
 }
+# What a function's execution environment reports when its process dies, as the invocation's errorType, which
+# lambda:invoke makes the error name: a crash (awslabs/amazon-s3-find-and-forget PR #283, "Runtime exited with
+# error: signal: segmentation fault"), memory (awslabs/aws-deployment-framework #758) and its own timeout
+# (aws/aws-durable-execution-docs #281, 2026). rekflow/local/sandbox.py raises them locally.
+LAMBDA_ENVIRONMENT_ERRORS = {"Runtime.ExitError", "Runtime.OutOfMemory", "Sandbox.Timedout"}
 # aws-sdk integrations' service prefixes (the optimised ones' come from the engine's JAVA_V1_NAMING, the
 # same table the local runtime names errors by).
 JAVA_V2 = {"dynamodb": "DynamoDb", "s3": "S3", "rekognition": "Rekognition"}
@@ -94,7 +99,7 @@ def possible_errors(state: dict, template: Template) -> set[str]:
     if integration == "lambda:invoke":
         function = state["Parameters"]["FunctionName"].strip("${}").removesuffix("Arn")
         code_uri = template.resources[function]["Properties"]["CodeUri"]
-        return possible | LAMBDA_ERRORS | errors_raised_by_code(PROJECT_ROOT / code_uri)
+        return possible | LAMBDA_ERRORS | LAMBDA_ENVIRONMENT_ERRORS | errors_raised_by_code(PROJECT_ROOT / code_uri)
     if integration.startswith("aws-sdk:"):
         service = integration.split(":")[1]
         prefix = JAVA_V2[service]
