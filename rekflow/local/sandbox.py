@@ -26,6 +26,7 @@ import io
 import multiprocessing
 import multiprocessing.connection
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -158,6 +159,7 @@ class Worker:
             self.process.kill()
         self.process.join(5)
         self.conn.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def close(self) -> None:
         if self.process.is_alive():
