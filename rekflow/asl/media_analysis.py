@@ -221,7 +221,7 @@ def image_conversion_states() -> dict[str, State]:
             "Make an analysable copy: decode the upload (HEIC, AVIF, WebP, TIFF, GIF, BMP, or a JPEG/PNG over "
             "Rekognition's limits) and write a JPEG under the proxies prefix; the analysis reads the copy, the "
             "document reports both. Data that cannot be decoded comes back REJECTED with its reason.",
-        )
+        ),
     }
 
 
