@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from unittest import mock
 
 import boto3
@@ -38,6 +38,9 @@ from rekflow.local.service_faults import ServiceFaults
 from rekflow.local.stack import LocalStack, deploy
 from rekflow.local.template import ACCOUNT_ID, REGION, Template
 from rekflow.vision.backend import Backend, FaultInjectingBackend
+
+if TYPE_CHECKING:
+    from moto.events.utils import EventMessageType
 
 # Settings that differ offline: no X-Ray daemon, no CloudWatch, schemas read from the repo.
 LOCAL_ENVIRONMENT = {
@@ -295,7 +298,8 @@ class LocalRuntime:
         delivery, so a duplicate delivery is a second execution, and so it is here (a UUID, like
         the generated names). Nothing in the workflow may rely on the name to deduplicate.
         """
-        if not EventPattern.load(json.dumps(self.stack.object_created_pattern)).matches_event(event):
+        pattern = EventPattern.load(json.dumps(self.stack.object_created_pattern))
+        if not pattern.matches_event(cast("EventMessageType", event)):  # S3's event, as EventBridge delivers it
             raise ValueError("the ObjectCreated rule in template.yaml does not match this event")
         return str(
             client("stepfunctions").start_execution(
