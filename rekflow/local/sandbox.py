@@ -116,7 +116,6 @@ class Worker:
         environment's own (crash, memory, timeout) the worker is dead and must be dropped."""
         started = time.perf_counter()
         deadline = started + self.spec.timeout_seconds
-        self.max_memory_mb = 0
         self.conn.send(("invoke", event, request_id, time.time() + self.spec.timeout_seconds))
         while True:
             remaining = deadline - time.perf_counter()
@@ -128,7 +127,6 @@ class Worker:
                 )
             if not self.conn.poll(min(MEMORY_CHECK_SECONDS, remaining)):
                 used = _rss_mb(self.process.pid)
-                self.max_memory_mb = max(self.max_memory_mb, used)
                 if used > self.spec.memory_mb:
                     self.kill()
                     raise FunctionError(
@@ -149,7 +147,6 @@ class Worker:
             elif kind == "call":
                 self.conn.send(_answer(call_aws, *message[1:]))
             elif kind == "result":
-                self.max_memory_mb = max(self.max_memory_mb, _rss_mb(self.process.pid))
                 return message[1]
             elif kind == "error":
                 raise FunctionError(message[1], message[2], message[3])
