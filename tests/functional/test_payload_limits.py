@@ -3,6 +3,8 @@ largest answers Rekognition documents stay under it in every state."""
 
 from __future__ import annotations
 
+from rekflow import TEMPLATE_PATH
+from rekflow.local.template import Template
 from tests.conftest import jpeg_bytes, task_errors
 
 # "The maximum size of the input or output of a state, task or execution is 256 KiB of UTF-8 data" (Step
@@ -71,16 +73,17 @@ def test_a_task_result_over_256_kib_fails_the_execution_as_data_limit_exceeded(r
 WORD_LENGTH = 30
 LABEL_INSTANCES, LABEL_PARENTS, LABEL_ALIASES, LABEL_CATEGORIES = 10, 6, 3, 2
 MODERATION_LABELS = 100
-# Computed maxima (UTF-8 bytes as the history records them, this test at the template's MaxLabels 25, floats with
+# Computed maxima (UTF-8 bytes as the history records them, at the default MaxLabels 25, floats with
 # the 16-17 digits Rekognition sends):
 #   detectText result 94,748; Detect text output 87,559   detectFaces result 69,737
 #   Analyze image output / Build results input 211,972
 #   Build results output (document, item, event) 220,140, and every later state's input and output (the same)
 #   Build results' lambda:invoke result 237,655: the largest payload, the document once more as the escaped JSON
 #   string of Payload. Headroom there: 24,489 bytes (9 %) under 256 KiB (262,144).
-# So the image path holds Rekognition's documented maxima at MaxLabels 25 with little to spare: one more label at
-# these assumptions is 1,910 bytes in the document and 2,090 more escaped, about 4 KB at that peak, so MaxLabels
-# above about 31 can end in States.DataLimitExceeded (the template allows up to 1000).
+# At the template's MaxValue 30 (the stack this test runs): Build results' lambda:invoke result 247,910 bytes, the
+# document 229,695, headroom 14,234 bytes (5 %). One more label at these assumptions is about 2 KB in the document and
+# 4 KB at that peak, so above about 31 the path can end in States.DataLimitExceeded: MaxValue 30 keeps it below
+# (DetectLabels itself would accept up to 1000).
 
 
 def _precise(value: float) -> float:
@@ -168,9 +171,10 @@ def payload_sizes(result) -> dict[str, int]:
     return sizes
 
 
-def test_the_largest_documented_answers_keep_every_state_under_256_kib(runtime):
-    # GIVEN Rekognition answering at its documented maxima, at the template's MaxLabels
-    max_labels = int(runtime.template.parameter("MaxLabels"))
+def test_the_largest_documented_answers_keep_every_state_under_256_kib(make_runtime):
+    # GIVEN a stack at the largest MaxLabels the template allows, and Rekognition answering at its documented maxima
+    max_labels = int(Template.load(TEMPLATE_PATH).body["Parameters"]["MaxLabels"]["MaxValue"])
+    runtime = make_runtime(MaxLabels=str(max_labels))
     overrides = runtime.backend.inner._overrides
     overrides["DetectText"] = {"TextDetections": _max_text(), "TextModelVersion": "3.0"}
     overrides["DetectFaces"] = {"FaceDetails": _max_faces(), "OrientationCorrection": "ROTATE_0"}
