@@ -87,6 +87,8 @@ def build(
         "features": features,
         "moderationReview": {"needed": bool(review_labels), "threshold": review_threshold, "labels": review_labels},
     }
+    if asset.get("metadata"):
+        document["metadata"] = asset["metadata"]
     if analysed is not asset:
         document["proxy"] = _proxy(analysed)
     top_labels = [label["Name"] for label in (features.get("labels") or {}).get("labels", [])[:TOP_LABELS]]
@@ -118,6 +120,8 @@ def build(
         summary["ShotCount"] = counts["segments"]
     if "video" in asset:
         summary["DurationMillis"] = asset["video"]["durationMillis"]
+    if (asset.get("metadata") or {}).get("takenAt"):
+        summary["TakenAt"] = asset["metadata"]["takenAt"]
     if reason:
         summary["Reason"] = reason
     feature_counts = {name: _feature_count(result, counts[name]) for name, result in features.items()}

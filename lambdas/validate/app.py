@@ -28,6 +28,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from aws_lambda_powertools.utilities.validation import validate
 from botocore.exceptions import ClientError
+from file_metadata import jpeg_exif, metadata_from_exif, png_exif
 from image_probe import probe_image
 from ranged_file import ranged_file
 from video_format import VideoInfo, video_info
@@ -50,6 +51,8 @@ MAX_VIDEO_DURATION_SECONDS = int(os.environ["MAX_VIDEO_DURATION_SECONDS"])
 VIDEO_JOB_TIMEOUT_BASE_SECONDS = int(os.environ["VIDEO_JOB_TIMEOUT_BASE_SECONDS"])
 VIDEO_JOB_TIMEOUT_FACTOR = float(os.environ["VIDEO_JOB_TIMEOUT_FACTOR"])
 MAX_VIDEO_JOB_TIMEOUT_SECONDS = 24 * 3600
+# Whether a photo's GPS position goes into its results (template parameter StoreGpsLocation).
+STORE_GPS_LOCATION = os.environ["STORE_GPS_LOCATION"].lower() == "true"
 HEAD_BYTES = 64 * 1024
 TAIL_BYTES = 4 * 1024
 GONE_CODES = {"404", "NoSuchKey", "NoSuchVersion", "NotFound"}
@@ -198,6 +201,7 @@ def _judge_image(
         return _too_large(verdict)
     width, height = image_size(sniffed.format, read_at, leading)
     verdict.update(width=width, height=height)
+    _add_metadata(verdict, jpeg_exif(read_at, leading) if sniffed.format == "JPEG" else png_exif(leading))
     refused = _over_pixel_budget(verdict)
     if refused:
         return refused
@@ -220,6 +224,7 @@ def _judge_convertible_image(verdict: dict[str, Any], sniffed: Sniffed, leading:
     verdict.update(width=header.width, height=header.height)
     if header.animated:
         verdict["animated"] = True
+    _add_metadata(verdict, header.exif)
     return _over_pixel_budget(verdict) or _convert(
         verdict, "JPEG", f"Rekognition reads JPEG and PNG images, not {sniffed.format}"
     )
@@ -276,6 +281,13 @@ def _judge_video(verdict: dict[str, Any], sniffed: Sniffed, leading: bytes, read
             f"{'WebM/Matroska' if sniffed.format == 'MATROSKA' else sniffed.format}",
         )
     return _accept(verdict)
+
+
+def _add_metadata(verdict: dict[str, Any], exif: bytes | None) -> None:
+    """Capture time, camera and (StoreGpsLocation) position from the Exif block the headers carry, if any."""
+    found = metadata_from_exif(exif, STORE_GPS_LOCATION) if exif else {}
+    if found:
+        verdict["metadata"] = found
 
 
 def _over_pixel_budget(verdict: dict[str, Any]) -> dict[str, Any] | None:

@@ -58,6 +58,7 @@ class HeifInfo:
     transforms: tuple[str, ...]  # clap, irot and imir in the order they apply
     top_level_images: int  # images not hidden, not thumbnails, not auxiliary (alpha, depth): libheif's count
     sequence: bool  # the file has a track (moov): an image sequence
+    exif: tuple[int, int] | None = None  # (offset, length) in the file of the Exif item describing the image shown
 
 
 @dataclass(frozen=True)
@@ -274,11 +275,16 @@ def _primary_image(meta: bytes, major: str, compatible: tuple[str, ...], sequenc
             continue
         transforms.append(prop.type)
     iloc = _first(boxes, "iloc")
+    exif = None
     if iloc is not None:
         # What libheif reads when pillow-heif opens the file: the image shown, its grid tiles, its Exif and XMP.
         wanted = {primary, *_references(parser, boxes, primary, "dimg")}
-        wanted.update(source for source, targets in _iref(parser, boxes, "cdsc") if primary in targets)
-        _check_extents(parser, iloc, size, wanted)
+        described = [source for source, targets in _iref(parser, boxes, "cdsc") if primary in targets]
+        wanted.update(described)
+        placed = _check_extents(parser, iloc, size, wanted)
+        exif = next(
+            (placed[item] for item in described if items.get(item, ("",))[0] == "Exif" and item in placed), None
+        )
     return HeifInfo(
         major,
         compatible,
@@ -291,6 +297,7 @@ def _primary_image(meta: bytes, major: str, compatible: tuple[str, ...], sequenc
         tuple(transforms),
         len(top_level),
         sequence,
+        exif,
     )
 
 
@@ -356,10 +363,11 @@ def _ipma(parser: _Parser, box: _Box) -> list[tuple[int, list[int]]]:
     return entries
 
 
-def _check_extents(parser: _Parser, box: _Box, size: int, wanted: set[int]) -> None:
+def _check_extents(parser: _Parser, box: _Box, size: int, wanted: set[int]) -> dict[int, tuple[int, int]]:
     """Raise (truncated) when the data of a `wanted` item, as `iloc` places it in this file, runs past its last
     byte. Other items (a second image, a thumbnail) are not for Validate: libheif opens such a file, and
-    make_proxy decodes the image shown."""
+    make_proxy decodes the image shown. Returns (offset, length) in the file of each wanted item stored as one
+    extent there (construction method 0, no data reference)."""
     version, _, at = parser.full_box(box)
     if version > 2:
         raise HeifBoxError(f"'iloc' version {version}")
@@ -379,6 +387,7 @@ def _check_extents(parser: _Parser, box: _Box, size: int, wanted: set[int]) -> N
         return int.from_bytes(data[at : at + width], "big")
 
     extents = 0
+    placed: dict[int, tuple[int, int]] = {}
     for _ in range(count):
         item_width = 4 if version == 2 else 2
         item, at = number(at, item_width), at + item_width
@@ -400,6 +409,9 @@ def _check_extents(parser: _Parser, box: _Box, size: int, wanted: set[int]) -> N
                     f"item {item}'s data runs to byte {start + length}, past the end of the file at byte {size}",
                     truncated=True,
                 )
+            if method == 0 and reference == 0 and item in wanted and extent_count == 1:
+                placed.setdefault(item, (start, length))
+    return placed
 
 
 def _clap(data: bytes, box: _Box) -> tuple[int, int]:

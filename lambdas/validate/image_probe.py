@@ -13,6 +13,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from file_metadata import MAX_EXIF_BYTES, heif_exif
 from heif_boxes import HeifBoxError, read_heif
 from PIL import Image, UnidentifiedImageError
 
@@ -28,6 +29,7 @@ class ImageHeader:
     width: int
     height: int
     animated: bool
+    exif: bytes | None = None  # the Exif block (a TIFF structure) the container carries, for file_metadata
 
 
 def probe_image(fmt: str, fileobj: Any, read_at: ReadAt | None = None, size: int = 0) -> ImageHeader:
@@ -44,17 +46,23 @@ def probe_image(fmt: str, fileobj: Any, read_at: ReadAt | None = None, size: int
             # whose image data stops before the end iloc gives it is TRUNCATED.
             reason = "TRUNCATED" if error.truncated else "CORRUPT"
             raise MediaFormatError(reason, f"The {fmt} container cannot be read: {error}") from error
-        return ImageHeader(heif.width, heif.height, heif.top_level_images > 1 or heif.sequence)
+        animated = heif.top_level_images > 1 or heif.sequence
+        return ImageHeader(heif.width, heif.height, animated, heif_exif(read_at, heif.exif))
     try:
         with warnings.catch_warnings():
             # The pixel budget is checked by the caller with its own limit and message.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(fileobj, formats=[PILLOW_FORMATS[fmt]]) as image:
-                return ImageHeader(image.width, image.height, bool(getattr(image, "is_animated", False)))
+                header = ImageHeader(image.width, image.height, bool(getattr(image, "is_animated", False)))
     except Image.DecompressionBombError as error:
         raise MediaFormatError("TOO_MANY_PIXELS", str(error)) from error
     except (UnidentifiedImageError, SyntaxError, OSError, ValueError, EOFError) as error:
         raise MediaFormatError("CORRUPT", f"The {fmt} header cannot be read: {error}") from error
+    if fmt == "TIFF":
+        # A TIFF is itself the structure an Exif block is: its first IFD, and the Exif and GPS IFDs it points to.
+        fileobj.seek(0)
+        return ImageHeader(header.width, header.height, header.animated, fileobj.read(MAX_EXIF_BYTES))
+    return header
 
 
 def _reader(fileobj: Any) -> ReadAt:
