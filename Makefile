@@ -21,7 +21,7 @@ DEPLOY_STAMPS := $(DEPLOY_VENV)/.installed $(CHECKOV_VENV)/.installed $(NODE_PRE
 OFFLINE_AWS := AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline \
 	AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 
-.PHONY: setup deploy-tools demo test test-fast lint bench bench-folder build deploy clean asl docs
+.PHONY: setup deploy-tools demo test test-fast lint bench bench-folder build deploy clean asl docs corpora corpus
 
 setup: $(STAMP)
 
@@ -70,11 +70,21 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	else echo "make browser: no chromium and chromedriver, and no apt-get as root: the report's browser test skips"; fi
 
-# REKFLOW_DEPLOY_GATE=1: a missing deploy tool fails tests/deploy instead of skipping it. -n auto: a pytest-xdist
-# worker per core (the suite is CPU-bound, and one Python process uses one core at a time), at most 8 (each
+# The peer corpora: Pillow's and pillow-heif's test images from their sdists (sha256 pinned), unpacked into
+# .cache/corpora once (scripts/peer_corpora.py). make test analyses a subset of them (tests/functional/
+# test_peer_corpora.py); make corpus analyses every file, with the fixture and the local backends (about 10 min).
+corpora: setup
+	$(BIN)/python scripts/peer_corpora.py .cache/corpora
+
+corpus: corpora
+	REKFLOW_CORPUS=whole REKFLOW_DEPLOY_GATE=1 $(BIN)/python -m pytest -p no:cacheprovider -q -s \
+		tests/functional/test_peer_corpora.py
+
+# REKFLOW_DEPLOY_GATE=1: a missing deploy tool or corpus fails its tests instead of skipping them. -n auto: a
+# pytest-xdist worker per core (the suite is CPU-bound, and one Python process uses one core at a time), at most 8 (each
 # worker imports everything and deploys its own local stacks, and holds the models in memory).
 XDIST := -n auto --maxprocesses 8
-test: setup deploy-tools browser
+test: setup deploy-tools browser corpora
 	REKFLOW_DEPLOY_GATE=1 $(BIN)/python -m pytest $(XDIST)
 
 test-fast: setup
