@@ -116,6 +116,8 @@ class SharedStack:
         self.local = LocalRuntime(
             "fixture", retry_time_scale=FAST_RETRIES, redelivery_seconds=REDELIVERY_SECONDS, functions_in_process=True
         ).__enter__()
+        # Every state machine, as the tests may start any (a runtime creates one when its ARN is first asked for).
+        dict(self.local.stack.state_machine_arns)
         self.deployed_contents = stack_reset.contents(client)
         self.deploys += 1
         return self.local

@@ -32,6 +32,8 @@ def benchmarks() -> dict[str, str]:
 
 def main() -> int:
     known = benchmarks()
+    if len(sys.argv) > 1:
+        sys.argv[1] = sys.argv[1].replace("-", "_")  # first-photo is the module first_photo
     if len(sys.argv) < 2 or sys.argv[1] not in known:
         print("usage: python -m rekflow.bench NAME [ARGS...]\n", file=sys.stderr)
         for name, summary in known.items():

@@ -15,7 +15,7 @@ import logging
 import sys
 
 from rekflow.cli import analyze, backfill, executions, report, samples
-from rekflow.local import malloc
+from rekflow.local import malloc, timings
 
 
 def parser() -> argparse.ArgumentParser:
@@ -30,11 +30,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    timings.mark("cli")
     args = parser().parse_args(argv)
     malloc.limit_arenas()
     # moto logs each failing state with its whole parse tree; the report already names the error.
     logging.getLogger("moto").setLevel(logging.CRITICAL)
-    return int(args.func(args))
+    code = int(args.func(args))
+    timings.mark("answered")
+    return code
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from moto import mock_aws
 from moto.events.models import EventPattern
 
 from rekflow import TEMPLATE_PATH
-from rekflow.local import stack_reset
+from rekflow.local import stack_reset, timings
 from rekflow.local.event_sources import SqsPoller, sqs_event_sources
 from rekflow.local.functions import LocalFunction, function_environment, load_functions
 from rekflow.local.moto_patches import engine, histories
@@ -178,6 +178,7 @@ class LocalRuntime:
         self.stack: LocalStack
 
     def __enter__(self) -> LocalRuntime:
+        timings.mark("deploy started")
         self._saved_environ = dict(os.environ)
         environment = function_environment(self.template)
         environment["SCHEMAS_DIR"] = str(self.template.path.parent / "schemas")
@@ -218,12 +219,15 @@ class LocalRuntime:
             )
             poller.start()
             self.pollers[source.function_logical_id] = poller
+        timings.mark("deployed")
         return self
 
     def __exit__(self, *exc: object) -> None:
+        timings.mark("closing")
         for poller in self.pollers.values():
             poller.stop()
         if self.sandboxes is not None:
+            timings.record("cold_starts_ms", self.sandboxes.cold_starts)
             self.sandboxes.close()
         self.backend.close()
         # The service faults are installed last: a deploy that failed before them left its hooks only on the
@@ -240,6 +244,7 @@ class LocalRuntime:
         if self._saved_environ is not None:
             os.environ.clear()
             os.environ.update(self._saved_environ)
+        timings.mark("closed")
 
     def reset(self, settle_seconds: float = 5.0) -> bool:
         """Empty the deployed stack for its next user without deploying again: every object, item, message

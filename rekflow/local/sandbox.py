@@ -35,6 +35,8 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from multiprocessing import context as mp_context
+from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
 from typing import Any
 
 # (service, operation, API parameters) -> the parsed answer, or raises botocore's ClientError
@@ -85,7 +87,7 @@ class Worker:
         parent, child = multiprocessing.Pipe()
         self.conn = parent
         self.tmp = tempfile.mkdtemp(prefix=f"rekflow-{spec.logical_id}-")
-        self.process = context.Process(target=_worker_main, args=(child, spec, self.tmp), daemon=True)
+        self.process = _WorkerProcess(target=_worker_main, args=(child, spec, self.tmp), daemon=True)
         started = time.perf_counter()
         self.process.start()
         child.close()
@@ -264,6 +266,40 @@ def _context() -> Any:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["rekflow.local.sandbox_preload"])
     return context
+
+
+class _WithoutMain(popen_forkserver.Popen):
+    """A fork server's child that does not run the parent's __main__ again.
+
+    multiprocessing hands every child the parent's main module to import (as __mp_main__), for a
+    target defined there. A worker's target is in this module, and the parent's main is the CLI
+    (`rekflow`, or pytest): importing it again cost every cold start about half a second of
+    imports (moto, the CLI's commands) that the handler never uses, as Lambda's init would not.
+    This is popen_forkserver.Popen._launch (CPython 3.11-3.13) with those two entries dropped."""
+
+    def _launch(self, process_obj: Any) -> None:
+        prep_data = spawn.get_preparation_data(process_obj._name)
+        prep_data.pop("init_main_from_name", None)
+        prep_data.pop("init_main_from_path", None)
+        buf = io.BytesIO()
+        mp_context.set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, buf)
+            reduction.dump(process_obj, buf)
+        finally:
+            mp_context.set_spawning_popen(None)
+        self.sentinel, w = forkserver.connect_to_new_process(self._fds)  # type: ignore[attr-defined]  # set by Popen.__init__
+        _parent_w = os.dup(w)  # the child's sentinel of its parent, as in _launch
+        self.finalizer = util.Finalize(self, util.close_fds, (_parent_w, self.sentinel))  # type: ignore[attr-defined]  # untyped
+        with open(w, "wb", closefd=True) as f:
+            f.write(buf.getbuffer())
+        self.pid = forkserver.read_signed(self.sentinel)
+
+
+class _WorkerProcess(mp_context.ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj: Any) -> Any:
+        return _WithoutMain(process_obj)
 
 
 # ---------------------------------------------------------------------------------------------- the worker

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,78 @@ import boto3
 from rekflow.local.template import ACCOUNT_ID, Template
 
 _PLACEHOLDER = re.compile(r"\$\{[A-Za-z0-9]+\}")
+
+
+class StateMachines(Mapping[str, str]):
+    """Every state machine of the template, by logical id: its ARN, the machine created on moto the first
+    time its ARN is asked for, with the machines its definition refers to (DefinitionSubstitutions).
+
+    moto parses a definition with its ANTLR parser when the machine is created: `rekflow analyze` needs
+    only MediaAnalysis, and waited for the backfill's parse too. Iterating creates every machine."""
+
+    def __init__(self, template: Template, sfn: Any) -> None:
+        self._template = template
+        self._sfn = sfn
+        self._logical_ids = list(template.resources_of_type("AWS::Serverless::StateMachine"))
+        self._created: set[str] = set()
+        self._lock = threading.RLock()
+
+    def __getitem__(self, logical_id: str) -> str:
+        if logical_id not in self._logical_ids:
+            raise KeyError(logical_id)
+        with self._lock:
+            if logical_id not in self._created:
+                self._created.add(logical_id)  # first: a machine that refers back to this one stops here
+                try:
+                    for other in self._referred_to(logical_id):
+                        self[other]
+                    self._create(logical_id)
+                except BaseException:
+                    self._created.discard(logical_id)
+                    raise
+        return self._template.ref(logical_id)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._logical_ids)
+
+    def __len__(self) -> int:
+        return len(self._logical_ids)
+
+    @property
+    def created(self) -> set[str]:
+        """The logical ids of the machines created so far."""
+        with self._lock:
+            return set(self._created)
+
+    def _referred_to(self, logical_id: str) -> list[str]:
+        substitutions = self._template.resources[logical_id]["Properties"].get("DefinitionSubstitutions", {})
+        return [other for other in self._logical_ids if other != logical_id and _refers_to(substitutions, other)]
+
+    def _create(self, logical_id: str) -> None:
+        resource = self._template.resources[logical_id]
+        self._sfn.create_state_machine(
+            name=self._template.state_machine_name(logical_id),
+            definition=render_definition(self._template, logical_id),
+            roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{self._template.physical_name(logical_id)}-role",
+            type=str(resource["Properties"].get("Type", "STANDARD")),
+        )
+
+
+def _refers_to(value: Any, logical_id: str) -> bool:
+    """Whether a template value holds a Ref, Fn::GetAtt or Fn::Sub variable naming `logical_id`."""
+    if isinstance(value, dict):
+        if value.get("Ref") == logical_id:
+            return True
+        attribute = value.get("Fn::GetAtt")
+        if (
+            attribute is not None
+            and (attribute if isinstance(attribute, str) else attribute[0]).split(".")[0] == logical_id
+        ):
+            return True
+        return any(_refers_to(item, logical_id) for item in value.values())
+    if isinstance(value, list):
+        return any(_refers_to(item, logical_id) for item in value)
+    return isinstance(value, str) and ("${" + logical_id + "}" in value or "${" + logical_id + "." in value)
 
 
 @dataclass(frozen=True)
@@ -29,7 +102,8 @@ class LocalStack:
     review_tap_url: str
     events_tap_url: str
     queue_urls: dict[str, str]  # by logical id
-    state_machine_arns: dict[str, str] = field(default_factory=dict)  # every state machine, by logical id
+    # Every state machine, by logical id; only those a run needs are created (StateMachines).
+    state_machine_arns: Mapping[str, str] = field(default_factory=dict)
 
 
 def render_definition(template: Template, logical_id: str) -> str:
@@ -77,15 +151,7 @@ def deploy(template: Template, client: Callable[[str], Any] = boto3.client) -> L
     _create_rules(template, events)
 
     machines = template.resources_of_type("AWS::Serverless::StateMachine")
-    state_machine_arns = {
-        logical_id: sfn.create_state_machine(
-            name=template.state_machine_name(logical_id),
-            definition=render_definition(template, logical_id),
-            roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{template.physical_name(logical_id)}-role",
-            type=str(resource["Properties"].get("Type", "STANDARD")),
-        )["stateMachineArn"]
-        for logical_id, resource in machines.items()
-    }
+    state_machine_arns = StateMachines(template, sfn)
     # The machine S3's Object Created events start: MediaAnalysis, or ImageAnalysis with ImageWorkflow=EXPRESS
     # (the template disables the other's rule).
     machine_id, machine = next(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import importlib.util
 import logging
 import sys
 import threading
@@ -29,6 +30,7 @@ from typing import Any, ClassVar
 
 import botocore.session
 
+from rekflow.local.moto_patches import asl_programs
 from rekflow.local.moto_patches.error_names import java_v1_error_name
 
 MOTO_VERSION = "5.2.5"
@@ -87,6 +89,8 @@ def patches() -> list[Patch]:
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.asl.utils import json_path
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend as Backend
 
     aws_sdk = importlib.import_module(f"{_SERVICE}.state_task_service_aws_sdk")
     eval_component = importlib.import_module("moto.stepfunctions.parser.asl.component.eval_component")
@@ -98,6 +102,9 @@ def patches() -> list[Patch]:
         # The interpreter sleeps between Retry attempts with time.sleep; only its module's view of time changes.
         Patch(retrier_decl, "time", SimpleNamespace(sleep=_scaled_sleep)),
         Patch(AmazonStateLanguageParser, "parse", staticmethod(_parsed_once(AmazonStateLanguageParser.parse))),
+        # The parsed program kept across runs (asl_programs.py), where moto validates and where it runs a definition.
+        Patch(Backend, "_validate_definition", staticmethod(_validated_once(Backend._validate_definition))),
+        Patch(ExecutionWorker, "_get_evaluation_entrypoint", _kept_program),
         # moto's json_path imports parse from jsonpath_ng (not re-exported): the name its module looks up.
         Patch(json_path, "parse", _jsonpath_once(json_path.parse)),  # type: ignore[attr-defined]
         Patch(
@@ -178,9 +185,35 @@ def _scaled_sleep(seconds: float) -> None:
 
 def _load_integrations() -> None:
     """Import every integration module, so each one's boto_client_for is there to patch."""
+    _batch_package_without_its_models()
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_factory
 
     del state_task_service_factory  # importing it imports every integration
+
+
+def _batch_package_without_its_models() -> None:
+    """moto.batch, imported without running its __init__, which imports moto.batch.models and so all of moto.ec2.
+
+    moto's AWS Batch integration (which every parse imports, with every other integration) imports
+    moto.batch.utils for one enum; Python runs moto/batch/__init__.py first, and its one line,
+    `from .models import batch_backends`, imported moto.ec2: 0.6 s of `rekflow analyze`'s start for a
+    service the workflow never calls. The package is made as the import system would make it, its
+    __init__ left for later: `batch_backends` (all that __init__ defines) is imported on first use, and
+    its submodules import as they always do."""
+    if "moto.batch" in sys.modules:
+        return
+    spec = importlib.util.find_spec("moto.batch")
+    assert spec is not None and spec.submodule_search_locations is not None
+    package = importlib.util.module_from_spec(spec)
+
+    def models_attribute(name: str) -> Any:  # PEP 562: looked up only for a name the package lacks
+        if name == "batch_backends":
+            return importlib.import_module("moto.batch.models").batch_backends
+        raise AttributeError(f"module 'moto.batch' has no attribute {name!r}")
+
+    package.__getattr__ = models_attribute  # type: ignore[method-assign]
+    sys.modules["moto.batch"] = package
+    importlib.import_module("moto").batch = package  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------- error names
@@ -295,6 +328,28 @@ def _parsed_once(original: Callable[[str], Any]) -> Callable[[str], Any]:
             return _parses[definition]
 
     return parse
+
+
+def _validated_once(original: Callable[[str], None]) -> Callable[[str], None]:
+    """A definition whose program exists (here or on disk) parsed before: it is valid. One that does not
+    parse goes through moto's own validation, which raises InvalidDefinition as moto words it."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    def validate(definition: str) -> None:
+        try:
+            asl_programs.program_of(definition, AmazonStateLanguageParser.parse)
+        except Exception:
+            original(definition)
+
+    return validate
+
+
+def _kept_program(self: Any) -> Any:
+    """ExecutionWorker._get_evaluation_entrypoint: the program of the execution's definition, parsed once."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    definition = self._evaluation_details.state_machine_details.definition
+    return asl_programs.program_of(definition, AmazonStateLanguageParser.parse)
 
 
 def _jsonpath_once(original: Callable[[str], Any]) -> Callable[[str], Any]:
