@@ -1,0 +1,363 @@
+"""What each role of the SAM-transformed template needs, action by action and resource by resource.
+
+Derived from what uses the role: a state machine's ASL (each Task's integration and its Parameters: the function, the
+bucket and key prefix, the table, the topic, the state machine, the event bus), a function's code (its AWS calls read
+through botocore's model, and the bucket, prefix and tables its environment names), an EventBridge rule's target,
+and the services a role is passed to (Rekognition's NotificationChannel, MediaConvert's CreateJob). Every resource is
+resolved as the deployed stack would name it (resolved_policies.Resolver), so a grant compares as a string.
+
+A grant on "*" is needed only for the actions of allowed_wildcards.csv, those whose row in the Service Authorization
+Reference lists no resource type the call names.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rekflow import PROJECT_ROOT
+from rekflow.local.state_cases import states_by_name
+from rekflow.local.template import Template
+from tests.deploy.resolved_policies import ACCOUNT_ID, REGION, Resolver, listed
+from tests.unit.test_template import LOG_DELIVERY_ACTIONS, OPTIMISED, handler_actions, table_calls
+
+HERE = Path(__file__).resolve().parent
+ALLOWED_WILDCARDS = HERE / "allowed_wildcards.csv"
+
+Grant = tuple[str, str]  # (IAM action, resource ARN or ARN pattern, or "*")
+
+# Where a key the ASL writes comes from, when it is a path into the state: the function that makes it, and the
+# environment variable the key starts with (lambdas/build_results/results_document.py makes
+# f"{results_prefix}{asset id}.json").
+KEY_PREFIXES = {"$.outcome.resultsKey": ("BuildResultsFunction", "RESULTS_PREFIX")}
+# The bucket of the object being analysed, as the ASL and the handlers read it from the state.
+ASSET_BUCKET_PATH = "$.asset.bucket"
+# What following a child execution adds to states:startExecution.sync(:2), and the rule Step Functions watches it
+# through (https://docs.aws.amazon.com/step-functions/latest/dg/stepfunctions-iam.html).
+FOLLOW_EXECUTION = ("states:DescribeExecution", "states:StopExecution")
+EXECUTION_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
+# mediaconvert:createJob.sync as the Step Functions guide's least-privilege policy scopes it: CreateJob on the
+# account's queues, presets and job templates, GetJob/CancelJob on jobs (tagged by Step Functions, a condition),
+# and the managed rule (https://docs.aws.amazon.com/step-functions/latest/dg/connect-mediaconvert.html).
+MEDIACONVERT_CREATE_ON = ("queues/*", "presets/*", "jobTemplates/*")
+MEDIACONVERT_FOLLOW = ("mediaconvert:GetJob", "mediaconvert:CancelJob")
+MEDIACONVERT_RULE = "StepFunctionsGetEventsForMediaConvertJobRule"
+# A Distributed Map's ResultWriter writes its results with multipart uploads
+# (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html).
+RESULT_WRITER_ACTIONS = ("s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload")
+WATCH_RULE_ACTIONS = ("events:PutTargets", "events:PutRule", "events:DescribeRule")
+# The optimised integrations' IAM actions: the analysis machines' (tests/unit/test_template.py) and the backfill's.
+INTEGRATION_ACTIONS = OPTIMISED | {"dynamodb:getItem": "dynamodb:GetItem"}
+
+
+class CannotDerive(Exception):
+    """The ASL or a handler calls something this module cannot name a resource for: teach it, with a source."""
+
+
+@dataclass(frozen=True)
+class AllowedWildcard:
+    action: str
+    why: str
+    url: str
+    unused_resource_type: str  # a resource type the action has, which the call never names ("" if none)
+    naming_parameter: str  # the request parameter that would name it
+
+
+def allowed_wildcards() -> dict[str, AllowedWildcard]:
+    with ALLOWED_WILDCARDS.open(encoding="utf-8", newline="") as rows:
+        return {row["action"]: AllowedWildcard(**row) for row in csv.DictReader(rows)}
+
+
+def s3_objects(bucket: str, prefix: str = "") -> str:
+    return f"arn:aws:s3:::{bucket}/{prefix}*"
+
+
+def s3_bucket(bucket: str) -> str:
+    return f"arn:aws:s3:::{bucket}"
+
+
+def table_arn(name: str) -> str:
+    return f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"
+
+
+def account_arn(service: str, resource: str) -> str:
+    return f"arn:aws:{service}:{REGION}:{ACCOUNT_ID}:{resource}"
+
+
+def machine_name(arn: str) -> str:
+    return arn.rsplit(":", 1)[-1]
+
+
+class NeededGrants:
+    """Needed grants per role logical id, for one transformed template."""
+
+    def __init__(self, transformed: dict[str, Any], source: Template) -> None:
+        self.transformed = transformed
+        self.resources = transformed["Resources"]
+        self.source = source
+        self.resolver = Resolver(transformed)
+        self.wildcards = allowed_wildcards()
+        self.by_role: dict[str, set[Grant]] = {}
+        self.asset_bucket = self._asset_bucket()
+        self._derive()
+
+    # ------------------------------------------------------------ who uses each role
+    def _derive(self) -> None:
+        role_ids = {self.resolver.arn(rid): rid for rid, r in self.resources.items() if r["Type"] == "AWS::IAM::Role"}
+        for logical_id, resource in self.resources.items():
+            props = resource.get("Properties", {})
+            if resource["Type"] == "AWS::StepFunctions::StateMachine":
+                self._add(props["RoleArn"], self.machine_grants(logical_id))
+                for state in self.definition(logical_id).values():
+                    self._passed_role_grants(state, role_ids)
+            elif resource["Type"] == "AWS::Lambda::Function":
+                self._add(props["Role"], self.function_grants(logical_id))
+            elif resource["Type"] == "AWS::Events::Rule":
+                for target in props.get("Targets", []):
+                    if "RoleArn" in target:
+                        self._add(target["RoleArn"], self.rule_target_grants(target))
+
+    def _add(self, role_arn: Any, grants: set[Grant]) -> None:
+        role_id, attribute = role_arn["Fn::GetAtt"]
+        assert attribute == "Arn", role_arn
+        self.by_role.setdefault(role_id, set()).update(grants)
+
+    def anywhere(self, action: str) -> Grant:
+        if action not in self.wildcards:
+            raise CannotDerive(f"{action}: no resource derived, and not in {ALLOWED_WILDCARDS.name}")
+        return action, "*"
+
+    # ------------------------------------------------------------ state machines
+    def definition(self, machine_id: str) -> dict[str, dict[str, Any]]:
+        """The machine's states by name, with its DefinitionSubstitutions applied as CloudFormation would."""
+        props = self.resources[machine_id]["Properties"]
+        text = str(self.resolver.resolve(props["DefinitionString"]))
+        substitutions = self.resolver.resolve(props.get("DefinitionSubstitutions", {}))
+        text = re.sub(r"\$\{([A-Za-z0-9]+)\}", lambda m: str(substitutions[m.group(1)]), text)
+        return states_by_name(json.loads(text))
+
+    def machine_grants(self, machine_id: str) -> set[Grant]:
+        props = self.resources[machine_id]["Properties"]
+        grants: set[Grant] = set()
+        for state in self.definition(machine_id).values():
+            if "Resource" in state:
+                grants |= self.task_grants(state)
+            if state.get("Type") == "Map":
+                grants |= self.map_grants(machine_id, state)
+        if props.get("LoggingConfiguration", {}).get("Destinations"):
+            # Step Functions' own log delivery (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html).
+            grants |= {self.anywhere(action) for action in LOG_DELIVERY_ACTIONS}
+        return grants
+
+    def bucket(self, parameters: dict[str, Any]) -> str:
+        if "Bucket" in parameters:
+            return str(parameters["Bucket"])
+        if parameters.get("Bucket.$") == ASSET_BUCKET_PATH:
+            return self.asset_bucket
+        raise CannotDerive(f"which bucket is {parameters}?")
+
+    def key_prefix(self, parameters: dict[str, Any]) -> str:
+        """The prefix every key of this call starts with: "" where keys are the uploads' own names."""
+        if "Key" in parameters:
+            return str(parameters["Key"])
+        path = parameters.get("Key.$", parameters.get("Name.$", ""))
+        if path in KEY_PREFIXES:
+            function, variable = KEY_PREFIXES[path]
+            return str(self.environment(function)[variable])
+        return ""
+
+    def task_grants(self, state: dict[str, Any]) -> set[Grant]:
+        resource = state["Resource"]
+        params = state.get("Parameters", {})
+        integration, _, pattern = resource.removeprefix("arn:aws:states:::").partition(".")
+        if integration.startswith("aws-sdk:"):
+            return self.sdk_grants(integration, params)
+        action = INTEGRATION_ACTIONS.get(integration)
+        if action is None:
+            raise CannotDerive(f"integration {resource}")
+        if integration == "lambda:invoke":
+            # The ASL calls the unqualified ARN, which an unqualified ARN in the policy matches
+            # (https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html).
+            return {(action, str(params["FunctionName"]))}
+        if integration.startswith("dynamodb:"):
+            return {(action, table_arn(params["TableName"]))}
+        if integration == "events:putEvents":
+            buses = {entry["EventBusName"] for entry in params["Entries"]}
+            return {(action, account_arn("events", f"event-bus/{bus}")) for bus in buses}
+        if integration == "sns:publish":
+            return {(action, str(params["TopicArn"]))}
+        if integration == "states:startExecution":
+            machine = str(params["StateMachineArn"])
+            grants = {(action, machine)}
+            if pattern.startswith("sync"):
+                executions = account_arn("states", f"execution:{machine_name(machine)}:*")
+                grants |= {(follow, executions) for follow in FOLLOW_EXECUTION}
+                grants |= {(watch, account_arn("events", f"rule/{EXECUTION_RULE}")) for watch in WATCH_RULE_ACTIONS}
+            return grants
+        if integration == "mediaconvert:createJob":
+            grants = {(action, account_arn("mediaconvert", scope)) for scope in MEDIACONVERT_CREATE_ON}
+            grants.add(("iam:PassRole", str(params["Role"])))
+            if pattern == "sync":
+                grants |= {(follow, account_arn("mediaconvert", "jobs/*")) for follow in MEDIACONVERT_FOLLOW}
+                grants |= {(watch, account_arn("events", f"rule/{MEDIACONVERT_RULE}")) for watch in WATCH_RULE_ACTIONS}
+            return grants
+        raise CannotDerive(f"integration {resource}")
+
+    def sdk_grants(self, integration: str, params: dict[str, Any]) -> set[Grant]:
+        _, service, api = integration.split(":")
+        action = f"{service}:{api[0].upper()}{api[1:]}"
+        if service == "s3":
+            objects = s3_objects(self.bucket(params), self.key_prefix(params))
+            if api == "headObject":  # S3 authorises HeadObject as s3:GetObject (S3 API Reference, HeadObject)
+                return {("s3:GetObject", objects)}
+            if api == "putObject":
+                return {(action, objects)}
+        if service == "dynamodb":
+            return {(action, table_arn(params["TableName"]))}
+        if service == "rekognition":
+            # Rekognition reads the S3 object with the caller's permissions; a Version makes it GetObjectVersion.
+            grants = {self.anywhere(action)}
+            for media in ("Image", "Video"):
+                s3_object = params.get(media, {}).get("S3Object")
+                if s3_object:
+                    objects = s3_objects(self.bucket(s3_object), self.key_prefix(s3_object))
+                    grants.add(("s3:GetObject", objects))
+                    if {"Version", "Version.$"} & set(s3_object):
+                        grants.add(("s3:GetObjectVersion", objects))
+            if "NotificationChannel" in params:
+                grants.add(("iam:PassRole", str(params["NotificationChannel"]["RoleArn"])))
+            return grants
+        raise CannotDerive(f"integration {integration}")
+
+    def map_grants(self, machine_id: str, state: dict[str, Any]) -> set[Grant]:
+        grants: set[Grant] = set()
+        processor = state.get("ItemProcessor", {}).get("ProcessorConfig", {})
+        if processor.get("Mode") == "DISTRIBUTED":
+            # Child workflows are executions of the machine itself
+            # (https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html).
+            own = self.resolver.arn(machine_id)
+            grants.add(("states:StartExecution", own))
+            executions = account_arn("states", f"execution:{machine_name(own)}/*")
+            grants |= {(follow, executions) for follow in FOLLOW_EXECUTION}
+        reader = state.get("ItemReader")
+        if reader:
+            if reader["Resource"] != "arn:aws:states:::s3:listObjectsV2":
+                raise CannotDerive(f"ItemReader {reader['Resource']}")
+            grants.add(("s3:ListBucket", s3_bucket(self.bucket(reader["Parameters"]))))
+        writer = state.get("ResultWriter")
+        if writer:
+            if writer["Resource"] != "arn:aws:states:::s3:putObject":
+                raise CannotDerive(f"ResultWriter {writer['Resource']}")
+            place = writer["Parameters"]
+            objects = s3_objects(self.bucket(place), str(place.get("Prefix", "")))
+            grants |= {(action, objects) for action in RESULT_WRITER_ACTIONS}
+        return grants
+
+    # ------------------------------------------------------------ roles handed to a service
+    def _passed_role_grants(self, state: dict[str, Any], role_ids: dict[str, str]) -> None:
+        params = state.get("Parameters", {})
+        channel = params.get("NotificationChannel")
+        if channel:
+            # Rekognition publishes the job's completion to the topic as the role it is given.
+            role = {"Fn::GetAtt": [role_ids[channel["RoleArn"]], "Arn"]}
+            self._add(role, {("sns:Publish", str(channel["SNSTopicArn"]))})
+        if state.get("Resource", "").startswith("arn:aws:states:::mediaconvert:createJob"):
+            # MediaConvert reads each input and writes each output as the role it is given.
+            role = {"Fn::GetAtt": [role_ids[params["Role"]], "Arn"]}
+            settings = params["Settings"]
+            grants = {("s3:GetObject", self.format_location(i["FileInput.$"])) for i in settings["Inputs"]}
+            for group in settings["OutputGroups"]:
+                destination = group["OutputGroupSettings"]["FileGroupSettings"]["Destination.$"]
+                grants.add(("s3:PutObject", self.format_location(destination)))
+            self._add(role, grants)
+
+    def format_location(self, expression: str) -> str:
+        """The objects an S3 URL built with States.Format('s3://{}/<prefix>{}…', $.asset.bucket, …) can name."""
+        match = re.fullmatch(r"States\.Format\('s3://\{\}/([^{}']*)\{\}[^']*',\s*([^,)]+),.*\)", expression)
+        if not match or match.group(2).strip() != ASSET_BUCKET_PATH:
+            raise CannotDerive(f"S3 location {expression}")
+        return s3_objects(self.asset_bucket, match.group(1))
+
+    # ------------------------------------------------------------ functions
+    def environment(self, function_id: str) -> dict[str, Any]:
+        variables = self.resources[function_id]["Properties"].get("Environment", {}).get("Variables", {})
+        return dict(self.resolver.resolve(variables))
+
+    def function_grants(self, function_id: str) -> set[Grant]:
+        props = self.source.resources[function_id]["Properties"]
+        code, module = PROJECT_ROOT / props["CodeUri"], str(props["Handler"]).split(".")[0]
+        environment = self.environment(function_id)
+        grants: set[Grant] = set()
+        for action in handler_actions(code, module):
+            if action in ("s3:GetObject", "s3:GetObjectVersion"):
+                # A function reads the object it is handed: the asset (the event's bucket).
+                grants.add((action, s3_objects(self.asset_bucket)))
+            elif action == "s3:ListBucket":
+                grants.add((action, s3_bucket(self.asset_bucket)))
+            elif action == "s3:PutObject":
+                grants.add((action, self.function_writes(function_id, environment)))
+            elif action.startswith("dynamodb:"):
+                tables = {variable for called, variable in table_calls(code, module) if called == action}
+                if not tables:
+                    raise CannotDerive(f"{function_id}: {action} on which table?")
+                grants |= {(action, table_arn(environment[variable])) for variable in tables}
+            else:
+                grants.add(self.anywhere(action))
+        return grants
+
+    def function_writes(self, function_id: str, environment: dict[str, Any]) -> str:
+        """Where a function writes: under the one *_PREFIX of its environment, in its *_BUCKET or else in the
+        asset's bucket (make_proxy writes its copy beside the upload)."""
+        buckets = [value for name, value in environment.items() if name.endswith("_BUCKET")]
+        prefixes = [value for name, value in environment.items() if name.endswith("_PREFIX")]
+        if len(buckets) > 1 or len(prefixes) != 1:
+            raise CannotDerive(f"{function_id} writes to S3: which bucket and prefix? {environment}")
+        return s3_objects(buckets[0] if buckets else self.asset_bucket, prefixes[0])
+
+    # ------------------------------------------------------------ rules
+    def rule_target_grants(self, target: dict[str, Any]) -> set[Grant]:
+        arn = self.resolver.resolve(target["Arn"])
+        if ":states:" not in arn:
+            raise CannotDerive(f"rule target {arn}")
+        return {("states:StartExecution", arn)}
+
+    # ------------------------------------------------------------ the asset's bucket
+    def _asset_bucket(self) -> str:
+        """The one bucket whose uploads the machines analyse: the bucket of every Object Created rule that starts a
+        state machine, and the one the backfill lists."""
+        names = set()
+        for resource in self.resources.values():
+            props = resource.get("Properties", {})
+            if resource["Type"] == "AWS::Events::Rule" and props.get("EventPattern", {}).get("source") == ["aws.s3"]:
+                names.update(self.resolver.resolve(props["EventPattern"]["detail"]["bucket"]["name"]))
+        for machine_id, resource in self.resources.items():
+            if resource["Type"] == "AWS::StepFunctions::StateMachine":
+                for state in self.definition(machine_id).values():
+                    if "ItemReader" in state:
+                        names.add(state["ItemReader"]["Parameters"]["Bucket"])
+        if len(names) != 1:
+            raise CannotDerive(f"the uploads come from more than one bucket: {sorted(names)}")
+        return str(names.pop())
+
+
+def needed_grants(transformed: dict[str, Any], source: Template) -> dict[str, set[Grant]]:
+    return NeededGrants(transformed, source).by_role
+
+
+def role_grants(statements: list[tuple[str, dict[str, Any]]]) -> dict[Grant, list[str]]:
+    """(action, resource) pairs a role's Allow statements grant, with the statements that grant each."""
+    granted: dict[Grant, list[str]] = {}
+    for where, statement in statements:
+        if statement.get("Effect") != "Allow":
+            continue
+        if "NotAction" in statement or "NotResource" in statement:
+            granted.setdefault(("NotAction/NotResource", "*"), []).append(where)
+            continue
+        for action in listed(statement["Action"]):
+            for resource in listed(statement["Resource"]):
+                granted.setdefault((str(action), str(resource)), []).append(where)
+    return granted
