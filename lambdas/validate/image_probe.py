@@ -1,9 +1,9 @@
 """What a convertible image is, from its header: size and whether it is animated. No pixel is decoded.
 
-Pillow reads a TIFF's IFD, a GIF's screen descriptor, a WebP's container; heif_boxes (pure Python)
-reads a HEIF/HEIC/AVIF container's item properties, so no native HEIF or AVIF decoder sees an upload
-here just to learn its size. Only the make_proxy function decodes, so a header that declares a pixel
-bomb is refused here, before any decoder sees its data.
+Pillow reads a TIFF's IFD, a GIF's screen descriptor and a BMP's header in Python; heif_boxes reads a
+HEIF/HEIC/AVIF container's item properties and webp_header a WebP's RIFF chunks (both pure Python), so no
+native decoder (libheif, libavif, libwebp) sees an upload here just to learn its size. Only the make_proxy
+function decodes, so a header that declares a pixel bomb is refused here, before any decoder sees its data.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from typing import Any
 from file_metadata import MAX_EXIF_BYTES, heif_exif
 from heif_boxes import HeifBoxError, read_heif
 from PIL import Image, UnidentifiedImageError
+from webp_header import read_webp
 
 from media_format import MediaFormatError, ReadAt
 
 # The names Pillow registers its readers under, by the format sniff() reports.
-PILLOW_FORMATS = {"GIF": "GIF", "TIFF": "TIFF", "WEBP": "WEBP", "BMP": "BMP"}
+PILLOW_FORMATS = {"GIF": "GIF", "TIFF": "TIFF", "BMP": "BMP"}
 HEIF_FORMATS = {"HEIC", "HEIF", "AVIF"}
 
 
@@ -36,9 +37,13 @@ def probe_image(fmt: str, fileobj: Any, read_at: ReadAt | None = None, size: int
     """Size of the image (the primary image of a HEIF) and whether it has more frames; MediaFormatError if the
     container is broken. Reads what the format's header parser asks for, never the pixel data. A HEIF/AVIF is
     read through `read_at` (the object's `size` bytes): its box headers and its `meta` box."""
-    if fmt in HEIF_FORMATS:
-        if read_at is None:
-            read_at, size = _reader(fileobj), fileobj.seek(0, io.SEEK_END)
+    if read_at is None and fmt in HEIF_FORMATS | {"WEBP"}:
+        read_at, size = _reader(fileobj), fileobj.seek(0, io.SEEK_END)
+    if fmt == "WEBP" and read_at is not None:
+        webp = read_webp(read_at, size)
+        block = read_at(*webp.exif) if webp.exif and webp.exif[1] <= MAX_EXIF_BYTES else None
+        return ImageHeader(webp.width, webp.height, webp.animated, block)
+    if fmt in HEIF_FORMATS and read_at is not None:
         try:
             heif = read_heif(read_at, size)
         except HeifBoxError as error:

@@ -23,7 +23,7 @@ from tests.corpora import pillow_heif_image, pillow_image
 TAKEN = "2024-06-01T18:30:05+02:00"
 CAMERA = {"make": "Apple", "model": "iPhone 15 Pro"}
 GPS = {"lat": -33.8651, "lon": 151.2102}  # 33° 51' 54.36" S, 151° 12' 36.72" E
-CONTAINERS = {"JPEG": "jpg", "PNG": "png", "TIFF": "tif", "HEIF": "heic"}
+CONTAINERS = {"JPEG": "jpg", "PNG": "png", "TIFF": "tif", "HEIF": "heic", "WEBP": "webp"}
 
 
 def exif_block(**overrides: object) -> bytes:
