@@ -29,7 +29,7 @@ def measure(executions: int) -> dict[str, float]:
     folder = Path(tempfile.mkdtemp(prefix="rekflow-bench-records-"))
     (folder / "cat.jpg").write_bytes(photo)
     args = argparse.Namespace(
-        output=folder / "out", keep_history=False, backend="fixture", video_fps=1.0, replay_of=None
+        output=folder / "out", history_data=False, backend="fixture", video_fps=1.0, replay_of=None
     )
     totals = dict.fromkeys(("execution", "record, no history", "read the history", "record with the history"), 0.0)
     with LocalRuntime("fixture") as runtime:
@@ -43,7 +43,7 @@ def measure(executions: int) -> dict[str, float]:
             marks.append(time.process_time())
             _ = result.history
             marks.append(time.process_time())
-            keep(argparse.Namespace(**{**vars(args), "keep_history": True}), item, event, result)
+            keep(argparse.Namespace(**{**vars(args), "history_data": True}), item, event, result)
             marks.append(time.process_time())
             runtime.forget_execution(result.arn)
             runtime.delete_upload(upload)

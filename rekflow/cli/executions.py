@@ -29,14 +29,16 @@ def execution_statuses() -> list[str]:
 
 
 def register(commands: Any) -> None:
-    """Add the four commands to rekflow's subparsers, and `--keep-history` to `analyze` (call after it)."""
+    """Add the four commands to rekflow's subparsers, and `--history-data` to `analyze` (call after it)."""
     analyze = commands.choices["analyze"]
     analyze.add_argument(
-        "--keep-history",
+        "--history-data",
         action="store_true",
-        help="keep every execution's history in OUTPUT/executions/ (by default only FAILED, "
-        "TIMED_OUT, ABORTED and partial runs keep theirs; reading one costs CPU)",
+        help="keep the states' inputs and outputs in every execution's history (OUTPUT/executions/); by default "
+        "only FAILED, TIMED_OUT, ABORTED and partial executions keep them, a clean one's results being its document",
     )
+    # Its name before every history was kept; it kept them whole, as --history-data does.
+    analyze.add_argument("--keep-history", action="store_true", dest="history_data", help=argparse.SUPPRESS)
     analyze.set_defaults(replay_of=None)
     default_output = analyze.get_default("output")
 
@@ -143,16 +145,23 @@ def _history(args: argparse.Namespace) -> int:
         name, events = stack.describe(args.name)["name"], stack.history(args.name)
     else:
         local = LocalExecutions(args.output)
-        name = local.find(args.name)["name"]
+        record = local.find(args.name)
+        name = record["name"]
         kept = local.history(name)
         if kept is None:
             _err(
-                f"rekflow: the history of {name} was not kept: a local run keeps the history of FAILED, "
-                "TIMED_OUT, ABORTED and partial executions only (reading one costs CPU); `rekflow analyze "
-                "--keep-history` keeps every one. `rekflow executions` shows its status."
+                f"rekflow: the history of {name} was not kept: it ran before rekflow kept every execution's history. "
+                f"`rekflow replay {name} --output {args.output}` runs the same file again, history and all; "
+                "`rekflow executions` shows its status."
             )
             return EXIT_FAILED
         events = kept
+        if not record.get("historyData", True) and not args.json:
+            _err(
+                f"rekflow: {name} succeeded, so its history was kept without the states' inputs and outputs: "
+                f"what it produced is its results document ({args.output}/{record['key']}.json). "
+                "`rekflow analyze --history-data` keeps them."
+            )
     if args.json:
         print(json.dumps({"events": json_events(events)}, ensure_ascii=False, indent=2))
     else:

@@ -52,7 +52,7 @@ def replay_locally(args: argparse.Namespace) -> int:
         logs=args.logs,
         json=args.json,
         concurrency=1,
-        keep_history=False,
+        history_data=False,
         replay_of=record["name"],
     )
     code = analysis.analyze_items([InputFile(path, record["key"])], run)

@@ -4,6 +4,7 @@ through botocore's Stubber, which checks each request against botocore's model).
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import time
@@ -22,6 +23,7 @@ from PIL import Image
 from rekflow import cli
 from rekflow.commands import EXIT_FAILED, EXIT_USAGE, analysis
 from rekflow.commands.executions.aws import AwsError, DeployedStack, state_machine_logical_id
+from rekflow.commands.executions.history import EXECUTION_ENDS
 from rekflow.vision.backend import RekognitionError
 
 MODEL = botocore.session.get_session().get_service_model("stepfunctions")
@@ -155,25 +157,72 @@ def test_a_failed_local_execution_can_be_found_read_and_replayed(local_run, caps
     )
 
 
-def test_only_unsuccessful_runs_keep_a_history_unless_asked(local_run, tmp_path, capsys):
-    out, inputs = local_run
-    kept = sorted(p.name for p in (out / "executions").glob("*.history.json"))
-    rows = [json.loads(line) for line in _rekflow(capsys, "executions", "--output", str(out), "--json")[1].splitlines()]
-    assert kept == [f"{row['name']}.history.json" for row in rows if row["status"] == "FAILED"]
-    clean = next(row["name"] for row in rows if row["key"] == "ok.jpg")
-    code, printed, said = _rekflow(capsys, "history", clean, "--output", str(out))
-    assert code == EXIT_FAILED and printed == "" and "--keep-history" in said
+def _kept_events(out: Path, name: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = json.loads(
+        gzip.decompress((out / "executions" / f"{name}.history.json.gz").read_bytes())
+    )["events"]
+    return events
 
-    every = tmp_path / "every"
-    assert (
-        _rekflow(
-            capsys, "analyze", "--backend", "fixture", "--keep-history", "--output", str(every), str(inputs / "ok.jpg")
-        )[0]
-        == 0
+
+def _with_data(events: list[dict[str, Any]]) -> bool:
+    return any("input" in e.get("stateEnteredEventDetails", {}) for e in events)
+
+
+def test_every_execution_keeps_its_history_a_clean_one_without_its_data(local_run, capsys):
+    out, _ = local_run
+    rows = [json.loads(line) for line in _rekflow(capsys, "executions", "--output", str(out), "--json")[1].splitlines()]
+    assert sorted(p.name for p in (out / "executions").glob("*.history.json.gz")) == sorted(
+        f"{row['name']}.history.json.gz" for row in rows
     )
-    (row,) = map(json.loads, _rekflow(capsys, "executions", "--output", str(every), "--json")[1].splitlines())
-    code, printed, _ = _rekflow(capsys, "history", row["name"], "--output", str(every), "--json")
-    assert code == 0 and json.loads(printed)["events"][-1]["type"] == "ExecutionSucceeded"
+    # GIVEN the failed run's history and a clean one's
+    for row in rows:
+        events = _kept_events(out, row["name"])
+        _valid_history({"events": events})
+        assert _with_data(events) == (row["status"] == "FAILED"), row  # the states' inputs, where they explain
+        ends = [e["type"] for e in events if e["type"] in EXECUTION_ENDS]
+        assert ends == ["ExecutionFailed" if row["status"] == "FAILED" else "ExecutionSucceeded"]
+
+    # WHEN the clean one is read, THEN its events are there, and where its results are is said
+    clean = next(row["name"] for row in rows if row["key"] == "ok.jpg")
+    code, printed, said = _rekflow(capsys, "history", clean[:8], "--output", str(out))
+    assert code == 0 and "execution succeeded" in printed and "Detect labels" in printed
+    assert "--history-data" in said and f"{out}/ok.jpg.json" in " ".join(said.split())
+
+    # A record from before every history was kept: said so, with the command that runs it again
+    (out / "executions" / f"{clean}.history.json.gz").unlink()
+    code, printed, said = _rekflow(capsys, "history", clean, "--output", str(out))
+    assert code == EXIT_FAILED and printed == "" and f"rekflow replay {clean}" in " ".join(said.split())
+
+
+def test_history_answers_for_a_plain_analyze(tmp_path, capsys, monkeypatch):
+    # GIVEN a plain `rekflow analyze` of one photo, the functions in their own processes as by default
+    monkeypatch.delenv("REKFLOW_FUNCTIONS_IN_PROCESS", raising=False)
+    _jpeg(tmp_path / "in" / "photo.jpg", (120, 90, 30))
+    out = tmp_path / "out"
+    assert _rekflow(capsys, "analyze", "--backend", "fixture", "--output", str(out), str(tmp_path / "in"))[0] == 0
+    # WHEN its execution, as `rekflow executions` lists it, is read
+    code, printed, _ = _rekflow(capsys, "executions", "--output", str(out))
+    (row,) = [line for line in printed.splitlines() if "photo.jpg" in line]
+    name = next(word for word in row.split() if len(word) == 36)
+    code, printed, _ = _rekflow(capsys, "history", name, "--output", str(out), "--json")
+    # THEN its history answers, whole from ExecutionStarted to ExecutionSucceeded
+    events = json.loads(printed)["events"]
+    _valid_history({"events": events})
+    assert code == 0 and (events[0]["type"], events[-1]["type"]) == ("ExecutionStarted", "ExecutionSucceeded")
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+    assert {"Validate object", "Detect labels", "Build results"} <= set(entered)
+    assert not _with_data(events)
+
+    # --history-data keeps a clean run's inputs and outputs; --keep-history, its former name, still does
+    for flag in ("--history-data", "--keep-history"):
+        every = tmp_path / flag
+        assert (
+            _rekflow(capsys, "analyze", "--backend", "fixture", flag, "--output", str(every), str(tmp_path / "in"))[0]
+            == 0
+        )
+        (row,) = map(json.loads, _rekflow(capsys, "executions", "--output", str(every), "--json")[1].splitlines())
+        code, printed, said = _rekflow(capsys, "history", row["name"], "--output", str(every))
+        assert code == 0 and said == "" and _with_data(_kept_events(every, row["name"]))
 
 
 def test_an_unknown_or_ambiguous_name_is_a_usage_error(local_run, capsys):

@@ -2,16 +2,20 @@
 
 A record holds what `executions`, `history` and `replay` need once the local runtime is gone:
 the execution's name, status, dates, error, failing state, its input (the Object Created event)
-and the file that was uploaded. The history (GetExecutionHistory's `events`) goes to
-<name>.history.json, only for the runs worth reading: FAILED, TIMED_OUT, ABORTED and PARTIAL
-ones, or every run with `rekflow analyze --keep-history`. Reading a history costs about half an
-execution's CPU again in moto (it serialises every event as a response), so a clean run of a big
-folder does not pay it.
+and the file that was uploaded. Every execution's history (GetExecutionHistory's `events`) goes
+to <name>.history.json.gz, as on AWS, where a Standard execution keeps its history for 90 days:
+compact JSON, gzipped, written once when the execution has ended. A clean run's history leaves out
+the events' input and output, as GetExecutionHistory does with includeExecutionData false: what
+the run produced is its results document, and the data is most of what a history weighs. An
+unsuccessful or partial run keeps them (they show what each state was given), and so does every run
+with `rekflow analyze --history-data`. What this costs per 1,000 photos: `python -m rekflow.bench
+history 1000` (docs/guides/operate.md quotes it).
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import tempfile
@@ -27,15 +31,30 @@ if TYPE_CHECKING:
     from rekflow.local.runtime import ExecutionResult
 
 RECORDS_FOLDER = "executions"
-_HISTORY_SUFFIX = ".history.json"
+HISTORY_SUFFIX = ".history.json.gz"
+# Before every history was kept, the few that were went uncompressed to <name>.history.json: still read.
+_LEGACY_HISTORY_SUFFIX = ".history.json"
+# An event's execution data: what GetExecutionHistory leaves out with includeExecutionData false
+# (https://docs.aws.amazon.com/step-functions/latest/apireference/API_GetExecutionHistory.html); botocore's
+# model has every one optional, so an event without them is still a valid event.
+_EXECUTION_DATA = frozenset({"input", "inputDetails", "output", "outputDetails"})
 
 
 class ExecutionNotFound(LookupError):
     pass
 
 
-def history_worth_keeping(result: ExecutionResult) -> bool:
+def data_worth_keeping(result: ExecutionResult) -> bool:
+    """An unsuccessful or partial run: the states' inputs and outputs are what explain it."""
     return result.status in UNSUCCESSFUL or (result.output or {}).get("status") == "PARTIAL"
+
+
+def without_execution_data(event: Event) -> Event:
+    """The event as GetExecutionHistory gives it with includeExecutionData false."""
+    return {
+        key: {k: v for k, v in value.items() if k not in _EXECUTION_DATA} if key.endswith("EventDetails") else value
+        for key, value in event.items()
+    }
 
 
 def keep(args: argparse.Namespace, item: InputFile, event: dict[str, Any], result: ExecutionResult) -> None:
@@ -43,7 +62,7 @@ def keep(args: argparse.Namespace, item: InputFile, event: dict[str, Any], resul
 
     Call it before the runtime forgets the execution: the history is read from the runtime.
     """
-    history = result.history if args.keep_history or history_worth_keeping(result) else None
+    with_data = args.history_data or data_worth_keeping(result)
     outcome, reason = outcome_of(result.output)
     stat = item.path.stat()
     assert result.start_date is not None  # the runtime reads it from DescribeExecution, which always has it
@@ -56,7 +75,8 @@ def keep(args: argparse.Namespace, item: InputFile, event: dict[str, Any], resul
         key=item.key,
         outcome=outcome,
         reason=reason,
-        failed_state=failing_state(history) if history else None,
+        # Only an unsuccessful execution has a failing state: a clean one's record needs no history.
+        failed_state=failing_state(result.history) if result.status in UNSUCCESSFUL else None,
         error=result.error,
         cause=result.cause,
         replay_of=args.replay_of,
@@ -70,13 +90,23 @@ def keep(args: argparse.Namespace, item: InputFile, event: dict[str, Any], resul
         "fileModified": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(),
         "backend": args.backend,
         "videoFps": args.video_fps,
-        "historyKept": history is not None,
+        "historyKept": True,
+        "historyData": with_data,
     }
     folder = args.output / RECORDS_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
-    if history is not None:
-        _write_json(folder / f"{result.name}{_HISTORY_SUFFIX}", {"events": json_events(history)})
-    _write_json(folder / f"{result.name}.json", record)
+    keep_history(folder, result, with_data)
+    _write_whole(folder / f"{result.name}.json", json.dumps(record, ensure_ascii=False, indent=1).encode())
+
+
+def keep_history(folder: Path, result: ExecutionResult, with_data: bool) -> None:
+    """Write the execution's events to folder/<name>.history.json.gz, with their inputs and outputs or without."""
+    events = json_events(result.history)
+    if not with_data:
+        events = [without_execution_data(event) for event in events]
+    compact = json.dumps({"events": events}, ensure_ascii=False, separators=(",", ":")).encode()
+    # gzip's level 6: 2 % larger than level 9 for 60 % of its CPU (about 1 ms for an image's 58 events).
+    _write_whole(folder / f"{result.name}{HISTORY_SUFFIX}", gzip.compress(compact, compresslevel=6, mtime=0))
 
 
 class LocalExecutions:
@@ -90,7 +120,9 @@ class LocalExecutions:
         if not self.folder.is_dir():
             return []
         return sorted(
-            p.name.removesuffix(".json") for p in self.folder.glob("*.json") if not p.name.endswith(_HISTORY_SUFFIX)
+            p.name.removesuffix(".json")
+            for p in self.folder.glob("*.json")
+            if not p.name.endswith(_LEGACY_HISTORY_SUFFIX)
         )
 
     def find(self, name: str) -> dict[str, Any]:
@@ -128,13 +160,17 @@ class LocalExecutions:
         return dict(record) if is_record else None
 
     def history(self, name: str) -> list[Event] | None:
-        """The kept events of execution `name` (its full name), or None if its history was not kept."""
-        path = self.folder / f"{name}{_HISTORY_SUFFIX}"
-        return list(json.loads(path.read_text(encoding="utf-8"))["events"]) if path.exists() else None
+        """The kept events of execution `name` (its full name), or None if its history was not kept
+        (a record written before every history was)."""
+        path = self.folder / f"{name}{HISTORY_SUFFIX}"
+        if path.exists():
+            return list(json.loads(gzip.decompress(path.read_bytes()))["events"])
+        legacy = self.folder / f"{name}{_LEGACY_HISTORY_SUFFIX}"
+        return list(json.loads(legacy.read_text(encoding="utf-8"))["events"]) if legacy.exists() else None
 
 
-def _write_json(path: Path, value: Any) -> None:
+def _write_whole(path: Path, content: bytes) -> None:
     """Whole or not at all: a run stopped mid-write leaves no half record for `executions` to trip on."""
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False) as file:
-        json.dump(value, file, ensure_ascii=False, indent=1)
+    with tempfile.NamedTemporaryFile("wb", dir=path.parent, suffix=".tmp", delete=False) as file:
+        file.write(content)
     os.replace(file.name, path)
