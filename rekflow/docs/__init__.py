@@ -90,7 +90,9 @@ def render_cli() -> str:
         for text in dict.fromkeys(t for t in (summaries.get(name), sub.description) if t):
             lines += [" ".join(text.split()).rstrip(".") + ".", ""]
         lines += ["```text", sub.format_usage().strip(), "```", ""]
-        arguments = [_argument(a) for a in sub._actions if not isinstance(a, argparse._HelpAction)]
+        # A hidden option (help=SUPPRESS: a former name kept for old scripts) stays out, as from --help.
+        shown = [a for a in sub._actions if not isinstance(a, argparse._HelpAction) and a.help != argparse.SUPPRESS]
+        arguments = [_argument(a) for a in shown]
         if arguments:
             lines += [*arguments, ""]
     return "\n".join(lines)
