@@ -25,7 +25,7 @@ def parser() -> argparse.ArgumentParser:
     samples.register(commands)
     report.register(commands)
     backfill.register(commands)
-    executions.register(commands)  # after analyze: it adds analyze's --keep-history
+    executions.register(commands)  # after analyze: it adds analyze's --history-data
     return top
 
 
