@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from PIL import Image
 
 from rekflow.vision.backend import RekognitionError
@@ -156,6 +157,10 @@ _recent_lock = threading.Lock()
 
 
 def _read_s3_object(s3_object: dict[str, Any], s3: Any) -> bytes:
+    if not s3_object.get("Bucket") or not s3_object.get("Name"):
+        # An S3Object without both is the request's fault, answered as an unreadable object (as before the
+        # S3 errors were narrowed to botocore's; AWS's exact answer for it is not documented).
+        raise RekognitionError("InvalidS3ObjectException", "S3Object needs a Bucket and a Name.")
     version = version_argument(s3_object)
     identity = (s3_object["Bucket"], s3_object["Name"], version.get("VersionId", ""))
     with _recent_lock:
@@ -177,9 +182,10 @@ def _read_s3_object_once(s3_object: dict[str, Any], s3: Any, version: dict[str, 
         if head["ContentLength"] > MAX_BYTES_S3:
             raise RekognitionError("ImageTooLargeException", "Image stored in S3 is larger than 15 MB.")
         body = s3.get_object(Bucket=s3_object["Bucket"], Key=s3_object["Name"], **version)["Body"]
-    except RekognitionError:
-        raise
-    except Exception as error:  # botocore raises a ClientError subclass per S3 error code
+    except (ClientError, BotoCoreError) as error:
+        # What S3 answers (a ClientError per error code: NoSuchKey, AccessDenied, 403 for a missing key without
+        # s3:ListBucket...) or botocore meets on the way (no connection, a parameter the model refuses). Anything
+        # else is a bug here and surfaces as one.
         raise RekognitionError(
             "InvalidS3ObjectException",
             "Unable to get object metadata from S3. Check object key, region and/or access permissions.",

@@ -6,6 +6,10 @@ lacks it, or the SDK's base class for an unmodelled error; aws-sdk integrations 
 v2 and raise "<Service>.<Shape>Exception" with the v2 service spelling (DynamoDb, not DynamoDB), or
 "<Service>.<Service>Exception". A Lambda task raises Lambda's own names or the errorType of what the
 function raises. This test would have caught "DynamoDB.RequestLimitExceeded", which never matches.
+
+The prefixes and base classes the allowed names are built from come from executions recorded on AWS
+(recorded_error_names.json, each row citing its recording), not from the table the local runtime names
+errors by; the runtime's table is tested against the same recordings.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import pytest
 
 from rekflow import PROJECT_ROOT, TEMPLATE_PATH
 from rekflow.asl.generated import DEFINITIONS
-from rekflow.local.moto_patches.error_names import JAVA_V1_NAMING, modelled_exception_names
+from rekflow.local.moto_patches.engine import AWS_SDK_ERROR_PREFIXES
+from rekflow.local.moto_patches.error_names import JAVA_V1_NAMING, java_v1_error_name, modelled_exception_names
 from rekflow.local.state_cases import states_by_name
 from rekflow.local.template import Template
 
@@ -52,9 +57,13 @@ LAMBDA_ERRORS = {
 # error: signal: segmentation fault"), memory (awslabs/aws-deployment-framework #758) and its own timeout
 # (aws/aws-durable-execution-docs #281, 2026). rekflow/local/sandbox.py raises them locally.
 LAMBDA_ENVIRONMENT_ERRORS = {"Runtime.ExitError", "Runtime.OutOfMemory", "Sandbox.Timedout"}
-# aws-sdk integrations' service prefixes (the optimised ones' come from the engine's JAVA_V1_NAMING, the
-# same table the local runtime names errors by).
-JAVA_V2 = {"dynamodb": "DynamoDb", "s3": "S3", "rekognition": "Rekognition"}
+# The independent source for the integrations' names: what Step Functions named errors in executions recorded on
+# AWS (tests/unit/recorded_error_names.json, each row citing its recording), not the table the runtime names by.
+RECORDED = json.loads((Path(__file__).parent / "recorded_error_names.json").read_text(encoding="utf-8"))
+# Optimised integrations (Java SDK v1): service -> (prefix, the SDK's base exception class).
+OPTIMISED = {service: (entry["prefix"], entry["base"]) for service, entry in RECORDED["optimised"].items()}
+# aws-sdk integrations (Java SDK v2): service -> prefix.
+JAVA_V2 = {service: entry["prefix"] for service, entry in RECORDED["aws_sdk"].items()}
 # https://docs.aws.amazon.com/step-functions/latest/dg/connect-eventbridge.html
 EXTRA = {
     "events": {"EventBridge.FailedEntry"},
@@ -109,9 +118,9 @@ def possible_errors(state: dict, template: Template) -> set[str]:
             | {f"{prefix}.{prefix}Exception", f"{prefix}.SdkClientException"}
         )
     service = integration.split(":")[0]
-    if service not in JAVA_V1_NAMING:
+    if service not in OPTIMISED:
         return possible | EXTRA[service]
-    prefix, base = JAVA_V1_NAMING[service]
+    prefix, base = OPTIMISED[service]
     return possible | modelled_exception_names(service, prefix) | {f"{prefix}.{base}"} | EXTRA.get(service, set())
 
 
@@ -131,3 +140,27 @@ def test_the_rule_rejects_the_names_that_never_match():
     )
     assert "Rekognition.InternalServerErrorException" in rekognition
     assert "Rekognition.InternalServerError" not in rekognition
+
+
+def test_the_runtime_names_each_recorded_error_as_aws_did():
+    # GIVEN each error recorded from an optimised integration that the runtime names (DynamoDB, SNS, EventBridge...)
+    recorded = [row for row in RECORDED["recorded"] if row["code"] and row["service"] in JAVA_V1_NAMING]
+    assert {row["service"] for row in recorded} >= {"dynamodb", "sns"}
+    # THEN the runtime gives its error code the name AWS gave it
+    for row in recorded:
+        assert java_v1_error_name(row["service"], row["code"]) == row["error"], row
+
+
+def test_the_runtimes_naming_table_is_the_recorded_one():
+    # The optimised integrations' prefixes and base classes the runtime names errors by...
+    assert JAVA_V1_NAMING == OPTIMISED
+    # ...every recorded name of an optimised integration carries its service's prefix...
+    for row in RECORDED["recorded"]:
+        if row["service"] in OPTIMISED and not row["integration"].startswith("aws-sdk:"):
+            assert row["error"].startswith(OPTIMISED[row["service"]][0] + "."), row
+        if row["integration"].startswith("aws-sdk:"):
+            assert row["error"].startswith(JAVA_V2[row["service"]] + "."), row
+    # ...and the aws-sdk prefixes the engine gives moto are the recorded ones where moto lacks them
+    for service, prefix in AWS_SDK_ERROR_PREFIXES.items():
+        if service in JAVA_V2:
+            assert prefix == JAVA_V2[service], service
