@@ -23,6 +23,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
+from rekflow.features import IMAGE_FEATURES, VIDEO_FEATURES
 from rekflow.media.samples import SAMPLES
 from tests.aws.conftest import aws_account_missing
 from tests.conftest import jpeg_bytes, schema_validator
@@ -147,14 +148,53 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# What each sample is analysed as: an image (the features with an image operation), a video (those with a video
+# job), or nothing (rejected before any analysis). On Rekognition every analysis of these samples succeeds: none
+# is PARTIAL (a GIF and a HEIC are converted to JPEG, the MPEG-4 Part 2 and HEVC videos to H.264 first).
+ANALYSED_AS = {
+    "astronaut.jpg": "image",
+    "cat.jpg": "image",
+    "coffee.jpg": "image",
+    "rocket.jpg": "image",
+    "shop sign + hours 100% café.png": "image",
+    "blank.png": "image",
+    "notes.txt": None,
+    "spinner.gif": "image",
+    "IMG_4032.HEIC": "image",
+    "broken upload.jpg": None,
+    "empty.jpg": None,
+    "pixel-bomb.png": None,
+    "space cat tour.mp4": "video",
+    "tour in mpeg-4 part 2.mp4": "video",
+    "IMG_4033.MOV": "video",
+}
+FEATURES_OF = {
+    "image": {feature.name for feature in IMAGE_FEATURES},
+    "video": {feature.name for feature in VIDEO_FEATURES},
+    None: set(),
+}
+
+
+def expected_features(name: str, requested: list[str]) -> dict[str, str]:
+    """The features a sample's results document must hold, each SUCCEEDED: those the stack requests that its
+    media type has."""
+    return {feature: "SUCCEEDED" for feature in requested if feature in FEATURES_OF[ANALYSED_AS[name]]}
+
+
+def test_every_sample_has_its_expectation():
+    assert set(ANALYSED_AS) == {sample.name for sample in SAMPLES}
+    assert {sample.name for sample in SAMPLES if sample.expected_status == "REJECTED"} == {
+        name for name, kind in ANALYSED_AS.items() if kind is None
+    }
+
+
 def test_every_sample_reaches_its_outcome(runs):
     for sample in SAMPLES:
         execution = runs[sample.name]
         assert execution["status"] == "SUCCEEDED", (sample.name, execution.get("error"), execution.get("cause"))
         output = json.loads(execution["output"])
-        assert output["status"] in (sample.expected_status, "PARTIAL"), (sample.name, output)
-        if sample.expected_reason:
-            assert output["reason"] == sample.expected_reason, (sample.name, output)
+        assert output["status"] == sample.expected_status, (sample.name, output)
+        assert output.get("reason") == sample.expected_reason, (sample.name, output)
 
 
 def test_results_documents_are_stored_and_valid(aws, stack, runs):
@@ -167,6 +207,10 @@ def test_results_documents_are_stored_and_valid(aws, stack, runs):
         validator.validate(document)
         assert document["assetId"] == output["assetId"], name
         assert document["object"]["key"].endswith(name), name
+        # AND each feature the sample's media type has ran and succeeded; no other ran
+        features = document["features"].items()
+        ran = {feature: result["status"] for feature, result in features if result["status"] != "SKIPPED"}
+        assert ran == expected_features(name, document["settings"]["features"]), name
 
 
 def test_one_summary_item_per_sample(aws, stack, runs):
