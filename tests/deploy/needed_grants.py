@@ -102,6 +102,7 @@ class NeededGrants:
         self.resolver = Resolver(transformed)
         self.wildcards = allowed_wildcards()
         self.by_role: dict[str, set[Grant]] = {}
+        self.problems: list[str] = []  # what could not be derived, each a failure of the check
         self.asset_bucket = self._asset_bucket()
         self._derive()
 
@@ -110,16 +111,19 @@ class NeededGrants:
         role_ids = {self.resolver.arn(rid): rid for rid, r in self.resources.items() if r["Type"] == "AWS::IAM::Role"}
         for logical_id, resource in self.resources.items():
             props = resource.get("Properties", {})
-            if resource["Type"] == "AWS::StepFunctions::StateMachine":
-                self._add(props["RoleArn"], self.machine_grants(logical_id))
-                for state in self.definition(logical_id).values():
-                    self._passed_role_grants(state, role_ids)
-            elif resource["Type"] == "AWS::Lambda::Function":
-                self._add(props["Role"], self.function_grants(logical_id))
-            elif resource["Type"] == "AWS::Events::Rule":
-                for target in props.get("Targets", []):
-                    if "RoleArn" in target:
-                        self._add(target["RoleArn"], self.rule_target_grants(target))
+            try:
+                if resource["Type"] == "AWS::StepFunctions::StateMachine":
+                    self._add(props["RoleArn"], self.machine_grants(logical_id))
+                    for state in self.definition(logical_id).values():
+                        self._passed_role_grants(state, role_ids)
+                elif resource["Type"] == "AWS::Lambda::Function":
+                    self._add(props["Role"], self.function_grants(logical_id))
+                elif resource["Type"] == "AWS::Events::Rule":
+                    for target in props.get("Targets", []):
+                        if "RoleArn" in target:
+                            self._add(target["RoleArn"], self.rule_target_grants(target))
+            except CannotDerive as cannot:
+                self.problems.append(f"{logical_id}: {cannot}")
 
     def _add(self, role_arn: Any, grants: set[Grant]) -> None:
         role_id, attribute = role_arn["Fn::GetAtt"]

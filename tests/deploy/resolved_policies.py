@@ -26,6 +26,9 @@ ARN_FORMATS = {
     "AWS::Events::Rule": "arn:aws:events:{region}:{account}:rule/{name}",
     "AWS::KMS::Key": "arn:aws:kms:{region}:{account}:key/{name}",
     "AWS::CloudWatch::Alarm": "arn:aws:cloudwatch:{region}:{account}:alarm:{name}",
+    "AWS::KinesisFirehose::DeliveryStream": "arn:aws:firehose:{region}:{account}:deliverystream/{name}",
+    "AWS::Athena::WorkGroup": "arn:aws:athena:{region}:{account}:workgroup/{name}",
+    "AWS::Glue::Database": "arn:aws:glue:{region}:{account}:database/{name}",
 }
 # What Ref returns where it is the ARN rather than the name.
 REF_IS_ARN = {"AWS::SNS::Topic", "AWS::StepFunctions::StateMachine"}

@@ -159,11 +159,15 @@ def test_every_iam_policy_passes_parliament(transformed):
     assert set(PARLIAMENT_IGNORES) <= used, f"ignores no finding needs any more: {set(PARLIAMENT_IGNORES) - used}"
 
 
-def test_parliament_fails_a_wildcard_resource_on_an_action_that_takes_one(transformed):
-    # GIVEN the issue's edit: ValidateFunction's s3:GetObject on Resource "*" (parliament rates RESOURCE_STAR LOW)
-    (policy,) = transformed["Resources"]["ValidateFunctionRole"]["Properties"]["Policies"]
-    (reads,) = [s for s in policy["PolicyDocument"]["Statement"] if "s3:GetObject" in s["Action"]]
-    reads["Resource"] = "*"
+@pytest.mark.parametrize(
+    "role_id,action",
+    [("ValidateFunctionRole", "s3:GetObject"), ("VideoCompletionFunctionRole", "s3:PutObject")],
+)
+def test_parliament_fails_a_wildcard_resource_on_an_action_that_takes_one(transformed, role_id, action):
+    # GIVEN one of issue 22's edits: the statement granting `action` on "*" (parliament rates RESOURCE_STAR LOW)
+    (policy,) = transformed["Resources"][role_id]["Properties"]["Policies"]
+    (statement,) = [s for s in policy["PolicyDocument"]["Statement"] if action in s["Action"]]
+    statement["Resource"] = "*"
     # THEN the gate fails on it
-    found = [(f["issue"], f["policy"]) for f in unexplained(parliament_findings(transformed))]
-    assert ("RESOURCE_STAR", "ValidateFunctionRole/ValidateFunctionRolePolicy0") in found
+    found = [(f["issue"], f["policy"].split("/")[0]) for f in unexplained(parliament_findings(transformed))]
+    assert ("RESOURCE_STAR", role_id) in found

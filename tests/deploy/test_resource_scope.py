@@ -33,13 +33,20 @@ DEPLOY_GATE_DOC = PROJECT_ROOT / "docs" / "development" / "deploy-gate.md"
 
 def scope_findings(transformed: dict[str, Any]) -> list[str]:
     """Every grant wider than (or missing from) what its role's callers need, as a sentence naming the statement."""
-    needs = NeededGrants(transformed, Template.load(TEMPLATE_PATH)).by_role
-    findings = []
+    derived = NeededGrants(transformed, Template.load(TEMPLATE_PATH))
+    needs = derived.by_role
+    findings = list(derived.problems)
     for role_id, resource in transformed["Resources"].items():
         if resource["Type"] != "AWS::IAM::Role":
             continue
         needed = {(action.lower(), arn) for action, arn in needs.get(role_id, set())}
         granted = role_grants(list(role_statements(transformed, role_id)))
+        if granted and role_id not in needs:
+            trusted = [
+                s.get("Principal") for s in listed(resource["Properties"]["AssumeRolePolicyDocument"]["Statement"])
+            ]
+            findings.append(f"{role_id} (assumed by {trusted}): nothing it is used by is known to needed_grants.py")
+            continue
         for (action, arn), where in sorted(granted.items()):
             if (action.lower(), arn) not in needed:
                 narrower = sorted(r for a, r in needed if a == action.lower())
