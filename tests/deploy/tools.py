@@ -90,7 +90,7 @@ def commands_of(test_file: str) -> list[Command]:
     """The commands a test module of tests/deploy runs, to start while the rest of the suite runs."""
     if test_file == "test_linters.py":
         return [TRANSFORM, CHECKOV, SAM_VALIDATE, CFN_LINT, *(asl_validator(m, p) for m, p in ASL_MACHINES)]
-    return [TRANSFORM] if test_file in ("test_roles.py", "test_operations.py") else []
+    return [TRANSFORM] if test_file in ("test_roles.py", "test_operations.py", "test_resource_scope.py") else []
 
 
 @cache
