@@ -41,7 +41,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from rekflow.local.functions import LocalFunction, current_function
+from rekflow.local.functions import LocalFunction, current_function, platform_report
+from rekflow.local.sandbox import PlatformReport
 
 if TYPE_CHECKING:
     from rekflow.local.runtime import LocalRuntime
@@ -179,25 +180,36 @@ class FunctionLogs:
             outer = [logger.thread_safe_get_current_keys() for logger in loggers]
             for logger in loggers:
                 logger.thread_safe_append_keys(**keys)
-            self.write_line(logical_id, f"START RequestId: {request} Version: {context.function_version}")
-            started = time.perf_counter()
+            started: list[float] = []
+
+            def start(init_ms: float | None) -> None:
+                # On Lambda a cold start's INIT_REPORT comes before the invocation's START.
+                if init_ms is not None:
+                    self.write_line(logical_id, f"INIT_REPORT Init Duration: {init_ms:.2f} ms")
+                self.write_line(logical_id, f"START RequestId: {request} Version: {context.function_version}")
+                started.append(time.perf_counter())
+
+            report = PlatformReport(start)
+            if not function.in_worker:
+                start(None)  # in this process the handler runs now; a worker calls start once it is ready
+            reporting = platform_report.set(report)
             try:
                 return handler(event, context)
             except Exception as error:
+                if not started:
+                    start(None)
                 self.write_line(logical_id, f"[ERROR] {type(error).__name__}: {error}")
                 handler_frames = error.__traceback__.tb_next if error.__traceback__ else None  # not this one
                 for line in "".join(traceback.format_exception(type(error), error, handler_frames)).splitlines():
                     self.write_line(logical_id, line)
                 raise
             finally:
-                milliseconds = (time.perf_counter() - started) * 1000
+                platform_report.reset(reporting)
+                if not started:
+                    start(None)
                 self._end_partial_line(logical_id)
                 self.write_line(logical_id, f"END RequestId: {request}")
-                self.write_line(
-                    logical_id,
-                    f"REPORT RequestId: {request}\tDuration: {milliseconds:.2f} ms\t"
-                    f"Memory Size: {context.memory_limit_in_mb} MB",
-                )
+                self.write_line(logical_id, _report_line(request, context, report, time.perf_counter() - started[0]))
                 for logger, keys_before in zip(loggers, outer, strict=True):
                     logger.thread_safe_clear_keys()
                     logger.thread_safe_append_keys(**keys_before)
@@ -251,6 +263,21 @@ class FunctionLogs:
                 self.echo(logical_id, line)
         finally:
             self._local.echoing = False
+
+
+def _report_line(request: str, context: Any, report: PlatformReport, seconds: float) -> str:
+    """Lambda's REPORT line: "REPORT RequestId: ... Duration: 395.99 ms Billed Duration: 662 ms Memory Size:
+    512 MB Max Memory Used: 301 MB Init Duration: 265.72 ms", Init Duration on a cold start only (the line as
+    CloudWatch shows it: https://github.com/open-telemetry/opentelemetry-lambda/pull/2011). Duration is the
+    handler's own time; Max Memory Used, the largest resident memory of the worker sampled while it ran (not
+    known for a handler run in this process). No Billed Duration: nothing is billed here."""
+    fields = [f"REPORT RequestId: {request}", f"Duration: {seconds * 1000:.2f} ms"]
+    fields.append(f"Memory Size: {context.memory_limit_in_mb} MB")
+    if report.max_memory_mb is not None:
+        fields.append(f"Max Memory Used: {report.max_memory_mb} MB")
+    if report.init_ms is not None:
+        fields.append(f"Init Duration: {report.init_ms:.2f} ms")
+    return "\t".join(fields)
 
 
 class _RoutedStream:

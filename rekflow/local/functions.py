@@ -20,7 +20,7 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from rekflow.local.lambda_context import LambdaContext
-from rekflow.local.sandbox import FunctionError, FunctionSandboxes, FunctionSpec
+from rekflow.local.sandbox import FunctionError, FunctionSandboxes, FunctionSpec, PlatformReport
 from rekflow.local.template import Template
 
 # The function whose handler is running on this thread, so that a stand-in service can answer
@@ -28,6 +28,9 @@ from rekflow.local.template import Template
 current_function: contextvars.ContextVar[LocalFunction | None] = contextvars.ContextVar(
     "current_function", default=None
 )
+# What the platform reports of the invocation running on this thread, where a function log frames it
+# (rekflow.local.function_logs); a worker's invocation fills it in (rekflow.local.sandbox).
+platform_report: contextvars.ContextVar[PlatformReport | None] = contextvars.ContextVar("platform_report", default=None)
 
 
 @dataclass
@@ -39,6 +42,11 @@ class LocalFunction:
     module: ModuleType | SimpleNamespace  # in a worker process: a stand-in whose handler invokes the worker
     handler_name: str
     timeout_seconds: float = 3.0
+    spec: FunctionSpec | None = None  # what its worker processes run (rekflow.local.sandbox); None: in this one
+
+    @property
+    def in_worker(self) -> bool:
+        return self.spec is not None
 
     def invoke(self, event: Any) -> tuple[dict[str, Any] | Any, str | None]:
         """(payload, function_error) as Lambda's Invoke reports them."""
@@ -103,7 +111,9 @@ def load_functions(template: Template, sandboxes: FunctionSandboxes | None = Non
                 dict(os.environ),  # the runtime's environment, which holds every function's variables
             )
             stand_in = SimpleNamespace(**{handler_name: _in_worker(sandboxes, spec)})
-            function = LocalFunction(logical_id, spec.name, arn, memory_mb, stand_in, handler_name, timeout_seconds)
+            function = LocalFunction(
+                logical_id, spec.name, arn, memory_mb, stand_in, handler_name, timeout_seconds, spec
+            )
             functions[function.name] = functions[arn] = function
             continue
         # Sibling modules are imported by plain name, as on Lambda; their names are unique across functions.
@@ -125,7 +135,7 @@ def load_functions(template: Template, sandboxes: FunctionSandboxes | None = Non
 def _in_worker(sandboxes: FunctionSandboxes, spec: FunctionSpec) -> Any:
     def handler(event: Any, context: LambdaContext) -> Any:
         # Written through this thread's stdout, the worker's output reaches the function's log (function_logs).
-        return sandboxes.invoke(spec, event, context.aws_request_id, sys.stdout.write)
+        return sandboxes.invoke(spec, event, context.aws_request_id, sys.stdout.write, platform_report.get())
 
     return handler
 

@@ -35,7 +35,7 @@ from rekflow.local.s3_events import object_created_event
 from rekflow.local.s3_permissions import S3ListPermissions
 from rekflow.local.sandbox import FunctionSandboxes
 from rekflow.local.service_faults import ServiceFaults
-from rekflow.local.stack import LocalStack, deploy
+from rekflow.local.stack import LocalStack, deploy, entry_state_machine, functions_called
 from rekflow.local.template import ACCOUNT_ID, REGION, Template
 from rekflow.vision.backend import Backend, FaultInjectingBackend
 
@@ -203,7 +203,13 @@ class LocalRuntime:
 
     def _deploy(self) -> LocalRuntime:
         session = boto3._get_default_session()
-        self._router = Router(load_functions(self.template, self.sandboxes), self.backend)
+        functions = load_functions(self.template, self.sandboxes)
+        if self.sandboxes is not None:
+            # The entry machine's functions start in worker processes while this one deploys.
+            entry_id, _ = entry_state_machine(self.template)
+            called = [functions[self.template.physical_name(f)].spec for f in functions_called(self.template, entry_id)]
+            self.sandboxes.prewarm([spec for spec in called if spec is not None])
+        self._router = Router(functions, self.backend)
         self._router.install(session._session)
         self._s3_permissions = S3ListPermissions(self.template)
         self._s3_permissions.install(session._session)

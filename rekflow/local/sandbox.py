@@ -88,11 +88,14 @@ class Worker:
         self.conn = parent
         self.tmp = tempfile.mkdtemp(prefix=f"rekflow-{spec.logical_id}-")
         self.process = _WorkerProcess(target=_worker_main, args=(child, spec, self.tmp), daemon=True)
+        forkserver.ensure_running()  # the fork server's own start (once per process) is no function's init
         started = time.perf_counter()
         self.process.start()
         child.close()
         self.init_ms: float | None = None
         self.init_error: FunctionError | None = None
+        self.init_reported = False  # the first invocation of an environment reports its Init Duration
+        self.peak_mb = 0  # the largest RSS sampled during the last invocation
         message = self._receive_init(started)
         if message[0] == "init_error":
             self.init_error = FunctionError(message[1], message[2], message[3])
@@ -118,6 +121,7 @@ class Worker:
         environment's own (crash, memory, timeout) the worker is dead and must be dropped."""
         started = time.perf_counter()
         deadline = started + self.spec.timeout_seconds
+        self.peak_mb = 0
         self.conn.send(("invoke", event, request_id, time.time() + self.spec.timeout_seconds))
         while True:
             remaining = deadline - time.perf_counter()
@@ -128,7 +132,7 @@ class Worker:
                     f"RequestId: {request_id} Error: Task timed out after {self.spec.timeout_seconds:.2f} seconds",
                 )
             if not self.conn.poll(min(MEMORY_CHECK_SECONDS, remaining)):
-                used = _rss_mb(self.process.pid)
+                used = self._sample_memory()
                 if used > self.spec.memory_mb:
                     self.kill()
                     raise FunctionError(
@@ -149,9 +153,17 @@ class Worker:
             elif kind == "call":
                 self.conn.send(_answer(call_aws, *message[1:]))
             elif kind == "result":
+                self._sample_memory()
                 return message[1]
             elif kind == "error":
+                self._sample_memory()
                 raise FunctionError(message[1], message[2], message[3])
+
+    def _sample_memory(self) -> int:
+        """The worker's resident memory now, in MB, kept as the invocation's peak if higher (Max Memory Used)."""
+        used = _rss_mb(self.process.pid)
+        self.peak_mb = max(self.peak_mb, used)
+        return used
 
     def kill(self) -> None:
         if self.process.is_alive():
@@ -168,6 +180,18 @@ class Worker:
         self.kill()
 
 
+@dataclass
+class PlatformReport:
+    """What the platform reports of one invocation beyond its answer, for the function's log
+    (rekflow.local.function_logs frames it in INIT_REPORT, START, END and REPORT lines)."""
+
+    # Called once the invocation's environment is ready, before the handler runs, with the Init Duration
+    # (ms) when the environment was started for this invocation: Lambda logs INIT_REPORT before START.
+    on_start: Callable[[float | None], None]
+    init_ms: float | None = None
+    max_memory_mb: int | None = None  # the largest resident memory sampled while it ran
+
+
 class FunctionSandboxes:
     """Workers for every function of a runtime: an idle one is reused, none idle starts another."""
 
@@ -175,24 +199,62 @@ class FunctionSandboxes:
         self.call_aws = call_aws
         self._idle: dict[str, list[Worker]] = {}
         self._all: list[Worker] = []
-        self._lock = threading.Lock()
+        self._starting: dict[str, int] = {}  # by logical id: environments prewarm() is starting
+        self._waiting: dict[str, int] = {}  # by logical id: invocations waiting for one of those
+        self._changed = threading.Condition()
+        self._prewarming: threading.Thread | None = None
+        self._closed = False
         self.cold_starts: dict[str, list[float]] = {}  # logical id -> each cold start's init, in ms
         self._context = _context()
 
-    def invoke(self, spec: FunctionSpec, event: Any, request_id: str, write: Callable[[str], object]) -> Any:
-        with self._lock:
-            idle = self._idle.setdefault(spec.logical_id, [])
-            worker = idle.pop() if idle else None
-        if worker is None:
-            worker = Worker(spec, self._context)
-            with self._lock:
-                self._all.append(worker)
-                if worker.init_ms is not None:
-                    self.cold_starts.setdefault(spec.logical_id, []).append(worker.init_ms)
-            write(f"INIT_REPORT Init Duration: {worker.init_ms or 0:.2f} ms\n")
-            if worker.init_error is not None:
-                self._drop(worker)
-                raise worker.init_error
+    def prewarm(self, specs: list[FunctionSpec]) -> None:
+        """Start one environment for each of `specs` in the background, while the caller does something else
+        (the runtime deploys): the fork server's start and each handler's init then overlap the deploy on
+        another core instead of delaying the first invocations. Each is an on-demand environment all the
+        same: the first invocation that gets it reports its Init Duration."""
+        with self._changed:
+            for spec in specs:
+                self._starting[spec.logical_id] = self._starting.get(spec.logical_id, 0) + 1
+        self._prewarming = threading.Thread(target=self._start_all, args=(specs,), name="rekflow-prewarm", daemon=True)
+        self._prewarming.start()
+
+    def _start_all(self, specs: list[FunctionSpec]) -> None:
+        for spec in specs:
+            worker = None
+            try:
+                if not self._closed:
+                    worker = Worker(spec, self._context)
+            finally:
+                with self._changed:
+                    self._starting[spec.logical_id] -= 1
+                    if worker is not None:
+                        self._all.append(worker)
+                        if worker.init_error is None and not self._closed:
+                            self._idle.setdefault(spec.logical_id, []).append(worker)
+                    self._changed.notify_all()
+            if worker is not None and worker.init_error is not None:
+                self._drop(worker)  # an invocation starts its own, and reports the init error as it happens
+
+    def invoke(
+        self,
+        spec: FunctionSpec,
+        event: Any,
+        request_id: str,
+        write: Callable[[str], object],
+        report: PlatformReport | None = None,
+    ) -> Any:
+        worker = self._acquire(spec)
+        init_ms = None if worker.init_reported else worker.init_ms
+        worker.init_reported = True
+        if init_ms is not None:
+            with self._changed:
+                self.cold_starts.setdefault(spec.logical_id, []).append(init_ms)
+        if report is not None:
+            report.init_ms = init_ms
+            report.on_start(init_ms)
+        if worker.init_error is not None:
+            self._drop(worker)
+            raise worker.init_error
         try:
             answer = worker.invoke(event, request_id, self.call_aws, write)
         except FunctionError as error:
@@ -201,21 +263,50 @@ class FunctionSandboxes:
             else:
                 self._release(worker)
             raise error from None
+        finally:
+            if report is not None:
+                report.max_memory_mb = worker.peak_mb
         self._release(worker)
         return answer
 
+    def _acquire(self, spec: FunctionSpec) -> Worker:
+        """An idle environment of the function; else one prewarm() is starting, if no other invocation waits
+        for it; else a new one, started here (the invocation's cold start)."""
+        key = spec.logical_id
+        with self._changed:
+            while True:
+                idle = self._idle.get(key)
+                if idle:
+                    return idle.pop()
+                if self._starting.get(key, 0) <= self._waiting.get(key, 0):
+                    break
+                self._waiting[key] = self._waiting.get(key, 0) + 1
+                try:
+                    self._changed.wait()
+                finally:
+                    self._waiting[key] -= 1
+        worker = Worker(spec, self._context)
+        with self._changed:
+            self._all.append(worker)
+        return worker
+
     def _release(self, worker: Worker) -> None:
-        with self._lock:
+        with self._changed:
             self._idle.setdefault(worker.spec.logical_id, []).append(worker)
+            self._changed.notify_all()
 
     def _drop(self, worker: Worker) -> None:
         worker.kill()
-        with self._lock:
+        with self._changed:
             if worker in self._all:
                 self._all.remove(worker)
 
     def close(self) -> None:
-        with self._lock:
+        with self._changed:
+            self._closed = True
+        if self._prewarming is not None:
+            self._prewarming.join()
+        with self._changed:
             workers, self._all, self._idle = self._all, [], {}
         for worker in workers:
             worker.close()

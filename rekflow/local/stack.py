@@ -118,6 +118,30 @@ def render_definition(template: Template, logical_id: str) -> str:
     return text
 
 
+def entry_state_machine(template: Template) -> tuple[str, dict[str, Any]]:
+    """The machine S3's Object Created events start (logical id, resource): MediaAnalysis, or ImageAnalysis with
+    ImageWorkflow=EXPRESS (the template disables the other's rule)."""
+    return next(
+        (logical_id, resource)
+        for logical_id, resource in template.resources_of_type("AWS::Serverless::StateMachine").items()
+        if any(
+            event["Type"] == "EventBridgeRule"
+            and template.resolve(event["Properties"].get("State", "ENABLED")) == "ENABLED"
+            for event in resource["Properties"].get("Events", {}).values()
+        )
+    )
+
+
+def functions_called(template: Template, machine_id: str) -> list[str]:
+    """The logical ids of the functions a state machine's DefinitionSubstitutions name (those it invokes)."""
+    substitutions = template.resources[machine_id]["Properties"].get("DefinitionSubstitutions", {})
+    return [
+        logical_id
+        for logical_id in template.resources_of_type("AWS::Serverless::Function")
+        if _refers_to(substitutions, logical_id)
+    ]
+
+
 def deploy(template: Template, client: Callable[[str], Any] = boto3.client) -> LocalStack:
     """`client(service)` makes the clients: the local runtime passes its own, kept for the stack's lifetime
     (making a client is a fair share of a deploy)."""
@@ -150,19 +174,8 @@ def deploy(template: Template, client: Callable[[str], Any] = boto3.client) -> L
 
     _create_rules(template, events)
 
-    machines = template.resources_of_type("AWS::Serverless::StateMachine")
     state_machine_arns = StateMachines(template, sfn)
-    # The machine S3's Object Created events start: MediaAnalysis, or ImageAnalysis with ImageWorkflow=EXPRESS
-    # (the template disables the other's rule).
-    machine_id, machine = next(
-        (logical_id, resource)
-        for logical_id, resource in machines.items()
-        if any(
-            event["Type"] == "EventBridgeRule"
-            and template.resolve(event["Properties"].get("State", "ENABLED")) == "ENABLED"
-            for event in resource["Properties"].get("Events", {}).values()
-        )
-    )
+    machine_id, machine = entry_state_machine(template)
     definition = render_definition(template, machine_id)
     state_machine_arn = state_machine_arns[machine_id]
     rule = next(e for e in machine["Properties"]["Events"].values() if e["Type"] == "EventBridgeRule")
