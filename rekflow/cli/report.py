@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rekflow.commands import EXIT_OK, EXIT_USAGE
-from rekflow.commands.report import PAGE_NAME, find_documents, write_report
+from rekflow.commands import EXIT_OK, EXIT_USAGE, REPORT_PAGE_NAME
 from rekflow.media import sources as media_sources
 
 
@@ -20,7 +19,7 @@ def register(commands: Any) -> None:
         type=Path,
         default=Path("rekflow-results"),
         help="the results folder `rekflow analyze --output` wrote (default rekflow-results); "
-        f"the page is written there as {PAGE_NAME}",
+        f"the page is written there as {REPORT_PAGE_NAME}",
     )
     page.add_argument(
         "--media",
@@ -33,6 +32,10 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: every command parses every command's arguments, and the page's makers
+    # (Jinja, jsonschema, the thumbnails' decoders) would be a tenth of a second of `rekflow analyze`'s start.
+    from rekflow.commands.report import find_documents, write_report
+
     if not args.output.is_dir():
         print(
             f"rekflow: no results folder {args.output}/ (run rekflow analyze --output {args.output} first)",

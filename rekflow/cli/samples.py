@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from rekflow.commands import EXIT_OK
-from rekflow.media.samples import write_samples
 
 
 def register(commands: Any) -> None:
@@ -18,6 +17,8 @@ def register(commands: Any) -> None:
 
 
 def samples(args: argparse.Namespace) -> int:
+    from rekflow.media.samples import write_samples  # NumPy: imported by this command alone, not by every parse
+
     for path in write_samples(args.folder):
         print(path)
     return EXIT_OK

@@ -5,3 +5,4 @@ rekflow.cli, so a change to how a command is parsed cannot break another command
 """
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2  # every command's exit statuses: done, a file FAILED, bad arguments
+REPORT_PAGE_NAME = "report.html"  # the page `rekflow report` writes in the results folder (here: parsing needs it)

@@ -26,7 +26,6 @@ from rekflow.features import NAMES
 from rekflow.local.function_logs import FunctionLogs, function_by_logical_id
 from rekflow.local.runtime import ExecutionResult, LocalRuntime, make_backend
 from rekflow.media import sources as media_sources
-from rekflow.vision.aws import AwsSetupError
 
 # The functions log at the level template.yaml's Globals give them; their logs go to <output>/logs/.
 FUNCTION_LOG_LEVEL = "INFO"
@@ -66,7 +65,12 @@ def analyze_items(items: list[InputFile], args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         backend = make_backend(args.backend, video_frames_per_second=args.video_fps, aws_bucket=args.aws_bucket)
-    except AwsSetupError as error:
+    except Exception as error:
+        # Imported here: rekflow.vision.aws brings OpenCV, a tenth of a second of every other backend's start.
+        from rekflow.vision.aws import AwsSetupError
+
+        if not isinstance(error, AwsSetupError):
+            raise
         err.print(f"[red]rekflow: {error}[/red]")
         return EXIT_USAGE
     args.output.mkdir(parents=True, exist_ok=True)

@@ -18,10 +18,11 @@ import jsonschema
 from jsonschema.exceptions import best_match
 
 from rekflow import PROJECT_ROOT
+from rekflow.commands import REPORT_PAGE_NAME
 from rekflow.media import sources as media_sources
 from rekflow.media.thumbnails import Preview, image_preview, video_poster
 
-PAGE_NAME = "report.html"
+PAGE_NAME = REPORT_PAGE_NAME
 # Folders of a results folder that hold other things than documents (the functions' logs, execution records).
 NOT_DOCUMENTS = ("logs", "executions")
 # The page may load nothing: no URL of any scheme but data: for images, its own inline style and script.
