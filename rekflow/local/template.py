@@ -159,6 +159,7 @@ class Template:
             "AWS::Serverless::Function": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{physical}",
             "AWS::Logs::LogGroup": f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{physical}:*",
             "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT_ID}:role/{physical}",
+            "AWS::KinesisFirehose::DeliveryStream": f"arn:aws:firehose:{REGION}:{ACCOUNT_ID}:deliverystream/{physical}",
             "AWS::Serverless::StateMachine": self.ref(name),
         }
         return arns[resource_type]

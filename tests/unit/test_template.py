@@ -43,7 +43,13 @@ ANALYSIS_MACHINES = {"MediaAnalysisStateMachine": {}, "ImageAnalysisStateMachine
 # Rekognition reads the S3 object with the caller's permissions; a Version makes it GetObjectVersion.
 REKOGNITION_READS = {"s3:GetObject", "s3:GetObjectVersion"}
 # S3 authorises HeadObject as s3:GetObject.
-HANDLER_ACTION_OVERRIDES = {"s3:HeadObject": "s3:GetObject"}
+# IAM's names for S3 calls whose action is not the operation's name (Amazon S3 API Reference, each operation's
+# "Permissions"): ListObjectVersions needs s3:ListBucketVersions, ListObjectsV2 s3:ListBucket.
+HANDLER_ACTION_OVERRIDES = {
+    "s3:HeadObject": "s3:GetObject",
+    "s3:ListObjectVersions": "s3:ListBucketVersions",
+    "s3:ListObjectsV2": "s3:ListBucket",
+}
 # Without s3:ListBucket, S3 answers HeadObject on a missing key with 403, not 404 (S3 API Reference, HeadObject,
 # "Permissions"): code that tells "gone" from "denied" needs it on the bucket.
 TELLS_MISSING_FROM_DENIED = {"s3:HeadObject": "s3:ListBucket"}
