@@ -288,6 +288,8 @@ def _task_cases(
     for number, attempt in enumerate(attempts):
         details = attempt[_ATTEMPT_ENDS[attempt["type"]]]
         last = number == len(attempts) - 1
+        if last and entry.exited is None and _cancelled(state, attempt, details, retries_by_retrier):
+            return  # a sibling branch failed first and the Parallel stopped this one: no outcome to compare
         state_context = {**context["State"], "RetryCount": number}
         task_context = {**context, "State": state_context}
         if integration and integration.pattern == "waitForTaskToken":
@@ -311,7 +313,9 @@ def _task_cases(
             }
             continue
         error = details.get("error") or "States.TaskFailed"
-        cause = details.get("cause") or ""
+        # A failure sent without a cause (SendTaskFailure's cause is optional) has none: the Catch's ResultPath
+        # gets {"Error": ..., "Cause": null}, and TestState's errorOutput.cause is optional too.
+        cause = details.get("cause")
         retrier = matching_retrier(state, error)
         configuration = None
         if retrier is not None:
@@ -330,10 +334,27 @@ def _task_cases(
         else:
             expected = {"status": "FAILED", "output": None, "nextState": None, "error": error, "cause": cause}
         yield case | {
-            "mock": {"errorOutput": {"error": error, "cause": cause}},
+            "mock": {"errorOutput": {"error": error} | ({} if cause is None else {"cause": cause})},
             "stateConfiguration": configuration,
             "expected": expected,
         }
+
+
+def _cancelled(
+    state: dict[str, Any], attempt: dict[str, Any], details: dict[str, Any], retries_by_retrier: dict[int, int]
+) -> bool:
+    """Whether a state's last attempt, which never exited, was cut short rather than failing the state: it
+    succeeded, or a Retry with attempts left or a Catch would have taken its error. The state then stopped
+    because its branch was stopped (a sibling branch of the Parallel failed), which TestState never sees."""
+    if attempt["type"] == "TaskSucceeded":
+        return True
+    error = details.get("error") or "States.TaskFailed"
+    retrier = matching_retrier(state, error)
+    if retrier is not None:
+        allowed = state["Retry"][retrier].get("MaxAttempts", 3)
+        if retries_by_retrier.get(retrier, 0) < allowed:
+            return True
+    return matching_retrier({"Retry": state.get("Catch", [])}, error) is not None
 
 
 def _parallel_case(

@@ -7,6 +7,11 @@ state in the service; every Task and Parallel is mocked, so no roleArn is needed
 REKFLOW_TESTSTATE_ROLE_ARN to send one anyway). Run it with:
 
     AWS_PROFILE=... AWS_REGION=... .venv/bin/python -m pytest tests/aws
+
+Without AWS, every case runs alone on the local engine as TestState would run it
+(tests/aws/local_test_state.py) and must answer what its execution recorded: that checks the cases
+themselves (input, mock, retry count, expected answer) and that a state's answer depends only on what
+the case carries.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 import pytest
 
 from tests.aws.conftest import aws_account_missing, parity_report, session_cases
+from tests.aws.local_test_state import local_answer
 
 ROLE_ARN = os.environ.get("REKFLOW_TESTSTATE_ROLE_ARN")
 HOW_TO_RUN = (
@@ -61,35 +67,46 @@ def same(local: Any, remote: Any, json_text_ok: bool) -> bool:
     return bool(local == remote)
 
 
-def differences(case: dict[str, Any], answer: dict[str, Any]) -> list[str]:
-    """How AWS's answer differs from what the local runtime produced for the case."""
+def differences(case: dict[str, Any], answer: dict[str, Any], answered_by: str = "AWS") -> list[str]:
+    """How an answer (AWS's, or the state's run alone on the local engine) differs from what the local runtime
+    recorded for the case inside its execution."""
     expected = case["expected"]
+    other = answered_by
     found = []
     if answer.get("status") != expected["status"]:
-        found.append(f"status: local {expected['status']}, AWS {answer.get('status')}")
+        found.append(f"status: recorded {expected['status']}, {other} {answer.get('status')}")
     if expected["status"] in ("SUCCEEDED", "CAUGHT_ERROR"):
         if answer.get("nextState") != expected["nextState"]:
-            found.append(f"nextState: local {expected['nextState']!r}, AWS {answer.get('nextState')!r}")
+            found.append(f"nextState: recorded {expected['nextState']!r}, {other} {answer.get('nextState')!r}")
         remote = json.loads(answer["output"]) if answer.get("output") else None
         lambda_text = (case.get("integration") or {}).get("operation") == "Invoke"
         if not same(expected["output"], remote, lambda_text):
-            found.append(f"output: local {json.dumps(expected['output'])[:300]}, AWS {json.dumps(remote)[:300]}")
+            found.append(f"output: recorded {json.dumps(expected['output'])[:300]}, {other} {json.dumps(remote)[:300]}")
     if expected["status"] != "SUCCEEDED" and answer.get("error") != expected["error"]:
-        found.append(f"error: local {expected['error']}, AWS {answer.get('error')}")
+        found.append(f"error: recorded {expected['error']}, {other} {answer.get('error')}")
     return found
 
 
+def needs_role(case: dict[str, Any]) -> bool:
+    """Whether TestState must call a service for the case, and so needs an execution role: a Task, Map or
+    Parallel sent without a mock. "The TestState API assumes an IAM role which must contain the required IAM
+    permissions for the resources your state is accessing"; with a mock nothing is accessed and roleArn is
+    optional (https://docs.aws.amazon.com/step-functions/latest/apireference/API_TestState.html). Every Task
+    and Parallel case is recorded with a mock, so today no case needs one."""
+    return case["mock"] is None and case["type"] in ("Task", "Map", "Parallel")
+
+
 def send(client: Any, case: dict[str, Any]) -> tuple[dict[str, Any], list[str] | None]:
-    """(case, differences), or (case, None) when the service needs a role for it and none was given."""
+    """(case, differences), or (case, None) for a case known to need a role when none was given (not sent).
+    Any refusal of a case that needs no role, one that mentions a role included, is a disagreement."""
     from botocore.exceptions import ClientError
 
+    if needs_role(case) and not ROLE_ARN:
+        return case, None
     try:
         answer = client.test_state(**request_for(case))
     except ClientError as error:
-        message = str(error)
-        if not ROLE_ARN and "role" in message.lower():
-            return case, None
-        return case, [f"TestState refused the request: {message[:500]}"]
+        return case, [f"TestState refused the request: {str(error)[:500]}"]
     return case, differences(case, answer)
 
 
@@ -130,27 +147,63 @@ def test_every_state_agrees_with_aws(stepfunctions):
     assert not disagreements, f"{len(disagreements)} disagreement(s):\n" + "\n".join(disagreements)
 
 
-def test_comparison_offline():
-    # GIVEN the recorded cases and a stand-in for TestState that answers what the local runtime produced
+def test_the_local_engine_answers_each_case_as_the_execution_recorded_it():
+    # GIVEN every recorded case, run alone on the local engine as TestState runs it (tests/aws/local_test_state.py:
+    # the state by itself, its integration's recorded answer as the mock, the recorded context object)
     cases = session_cases()["cases"]
 
-    class Echo:
-        def test_state(self, **request):
-            case = next(c for c in cases if request_for(c) == request)
-            expected = case["expected"]
-            answer = {"status": expected["status"], "error": expected["error"], "nextState": expected["nextState"]}
-            if expected["output"] is not None:
-                answer["output"] = json.dumps(expected["output"])
-            return {k: v for k, v in answer.items() if v is not None}
+    # WHEN each one is answered
+    found = {}
+    for case in cases:
+        answer = {k: v for k, v in local_answer(case).items() if v is not None}
+        lines = differences(case, answer, answered_by="alone")
+        if lines:
+            found[f"{case['state']} (retry {case['retryCount']}, from {case['source']['execution']})"] = lines
 
-    # WHEN every case is sent
-    sample = cases[:: max(1, len(cases) // 40)]
-    results = [send(Echo(), case) for case in sample]
+    # THEN the state alone answers what it did inside its execution: the output and next state, or the error and
+    # what the Retry or Catch decided
+    assert not found, f"{len(found)} of {len(cases)} case(s) answered otherwise alone:\n" + "\n".join(
+        f"{where}: {lines}" for where, lines in found.items()
+    )
 
-    # THEN nothing differs, and a changed answer is reported
-    assert all(found == [] for _, found in results)
-    case = next(c for c in sample if c["expected"]["status"] == "SUCCEEDED" and c["expected"]["output"])
+
+def test_a_changed_state_answers_otherwise_on_the_local_engine():
+    # GIVEN a recorded case that succeeded, and the same state with its ResultPath changed (no OutputPath)
+    cases = session_cases()["cases"]
+    case = next(
+        c for c in cases if c["type"] == "Task" and c["expected"]["status"] == "SUCCEEDED" and c["expected"]["output"]
+    )
+    definition = {k: v for k, v in case["definition"].items() if k != "OutputPath"}
+    changed = case | {"definition": definition | {"ResultPath": "$.placedElsewhereByTheTest"}}
+
+    # WHEN both run alone
+    same_answer = {k: v for k, v in local_answer(case).items() if v is not None}
+    changed_answer = {k: v for k, v in local_answer(changed).items() if v is not None}
+
+    # THEN only the changed one differs from the record, and a changed answer is reported in each field
+    assert differences(case, same_answer) == []
+    assert differences(changed, changed_answer)
     assert differences(case, {"status": "FAILED", "error": "States.Runtime"})
     assert differences(
         case, {"status": "SUCCEEDED", "output": json.dumps({"other": 1}), "nextState": case["expected"]["nextState"]}
     )
+
+
+def test_only_a_case_without_a_mock_that_calls_a_service_needs_a_role():
+    task = {"type": "Task", "mock": None}
+    assert needs_role(task) and needs_role(task | {"type": "Map"}) and needs_role(task | {"type": "Parallel"})
+    assert not needs_role(task | {"mock": {"result": "{}"}})
+    assert not needs_role({"type": "Choice", "mock": None})
+    assert not any(needs_role(case) for case in session_cases()["cases"])
+
+    # AND a refusal that mentions a role is a disagreement for a case that needs none
+    class Refusing:
+        def test_state(self, **request):
+            from botocore.exceptions import ClientError
+
+            refusal = {"Error": {"Code": "AccessDenied", "Message": "not authorized to assume role"}}
+            raise ClientError(refusal, "TestState")
+
+    mocked = next(c for c in session_cases()["cases"] if c["type"] == "Task")
+    _, found = send(Refusing(), mocked)
+    assert found and "refused" in found[0]
