@@ -90,6 +90,12 @@ test: setup deploy-tools browser corpora
 test-fast: setup
 	$(BIN)/python -m pytest $(XDIST) -m "not models"
 
+# Mutation check (scripts/mutate.py): targeted edits of template.yaml and the ASL, each in a worktree of HEAD, must
+# each turn the tests red; prints killed/survived per edit and the kill rate (docs/development/tests.md).
+.PHONY: mutate
+mutate: setup deploy-tools
+	nice -n 19 $(BIN)/python scripts/mutate.py
+
 # statemachines/*.asl.json are generated from rekflow/asl and schemas/features.json (a test checks they are current).
 asl: setup
 	$(BIN)/python -m rekflow.asl
