@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from rekflow.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from rekflow.commands.executions.records import histories_of_run
 from rekflow.commands.executions.records import keep as keep_execution
 from rekflow.commands.inputs import InputFile
 from rekflow.features import NAMES
@@ -84,7 +85,8 @@ def analyze_items(items: list[InputFile], args: argparse.Namespace) -> int:
         LocalRuntime(backend, log_level=FUNCTION_LOG_LEVEL) as runtime,
     ):
         logs.attach(function_by_logical_id(runtime))
-        finished = _run_all(runtime, items, args, progress)
+        with histories_of_run(args):  # the run's histories in one file (records.py says why)
+            finished = _run_all(runtime, items, args, progress)
     lines = [line for line, _ in finished]
     # `rekflow report` finds the file behind each document through this index.
     media_sources.record(args.output, ((line["key"], Path(line["file"])) for line in lines))

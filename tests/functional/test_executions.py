@@ -24,6 +24,7 @@ from rekflow import cli
 from rekflow.commands import EXIT_FAILED, EXIT_USAGE, analysis
 from rekflow.commands.executions.aws import AwsError, DeployedStack, state_machine_logical_id
 from rekflow.commands.executions.history import EXECUTION_ENDS
+from rekflow.commands.executions.records import LocalExecutions
 from rekflow.vision.backend import RekognitionError
 
 MODEL = botocore.session.get_session().get_service_model("stepfunctions")
@@ -158,9 +159,8 @@ def test_a_failed_local_execution_can_be_found_read_and_replayed(local_run, caps
 
 
 def _kept_events(out: Path, name: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = json.loads(
-        gzip.decompress((out / "executions" / f"{name}.history.json.gz").read_bytes())
-    )["events"]
+    events = LocalExecutions(out).history(name)
+    assert events is not None, f"no history kept for {name}"
     return events
 
 
@@ -171,9 +171,9 @@ def _with_data(events: list[dict[str, Any]]) -> bool:
 def test_every_execution_keeps_its_history_a_clean_one_without_its_data(local_run, capsys):
     out, _ = local_run
     rows = [json.loads(line) for line in _rekflow(capsys, "executions", "--output", str(out), "--json")[1].splitlines()]
-    assert sorted(p.name for p in (out / "executions").glob("*.history.json.gz")) == sorted(
-        f"{row['name']}.history.json.gz" for row in rows
-    )
+    # One file holds the run's histories, a line each
+    (histories,) = (out / "executions").glob("histories-*.jsonl.gz")
+    assert len(gzip.decompress(histories.read_bytes()).splitlines()) == len(rows)
     # GIVEN the failed run's history and a clean one's
     for row in rows:
         events = _kept_events(out, row["name"])
@@ -189,7 +189,10 @@ def test_every_execution_keeps_its_history_a_clean_one_without_its_data(local_ru
     assert "--history-data" in said and f"{out}/ok.jpg.json" in " ".join(said.split())
 
     # A record from before every history was kept: said so, with the command that runs it again
-    (out / "executions" / f"{clean}.history.json.gz").unlink()
+    record_path = out / "executions" / f"{clean}.json"
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    del record["historyFile"]
+    record_path.write_text(json.dumps(record), encoding="utf-8")
     code, printed, said = _rekflow(capsys, "history", clean, "--output", str(out))
     assert code == EXIT_FAILED and printed == "" and f"rekflow replay {clean}" in " ".join(said.split())
 

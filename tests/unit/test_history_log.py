@@ -1,0 +1,72 @@
+"""A run's histories in one gzip stream of JSON lines (rekflow.commands.executions.records.HistoryLog): each
+readable as soon as it is written, all of them after a run stopped midway, each found by its exact name."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from rekflow.commands.executions.records import HistoryLog, LocalExecutions
+
+
+def _events(name: str, count: int = 40) -> list[dict[str, object]]:
+    return [
+        {
+            "id": i,
+            "type": "TaskStateEntered",
+            "timestamp": f"2026-12-02T12:00:{i:02d}+00:00",
+            "stateEnteredEventDetails": {"name": f"State {i} of {name}"},
+        }
+        for i in range(1, count + 1)
+    ]
+
+
+def _record(folder: Path, name: str, history_file: str) -> None:
+    record = {"name": name, "executionArn": f"arn:{name}", "input": {}, "status": "SUCCEEDED"}
+    (folder / f"{name}.json").write_text(json.dumps({**record, "historyFile": history_file}), encoding="utf-8")
+
+
+def test_each_history_is_readable_while_the_run_goes_on_and_after_it(tmp_path):
+    # GIVEN a run that has written two histories and not ended its stream
+    folder = tmp_path / "executions"
+    folder.mkdir()
+    log = HistoryLog(folder)
+    for name in ("run-1", "run-1-replay-1"):  # one name the start of another
+        _record(folder, name, log.write(name, _events(name)))
+    # WHEN each is read, THEN it is there, found by its own name
+    executions = LocalExecutions(tmp_path)
+    assert executions.history("run-1") == _events("run-1")
+    assert executions.history("run-1-replay-1") == _events("run-1-replay-1")
+    # AND once the run ends, the file is a whole gzip file: a line per execution
+    log.close()
+    assert [json.loads(line)["name"] for line in gzip.decompress(log.path.read_bytes()).splitlines()] == [
+        "run-1",
+        "run-1-replay-1",
+    ]
+
+
+def test_a_run_stopped_midway_keeps_the_histories_it_finished(tmp_path):
+    folder = tmp_path / "executions"
+    folder.mkdir()
+    flushed = []  # the file's size after each line
+    with HistoryLog(folder) as log:
+        for name in ("run-0", "run-1", "run-2"):
+            _record(folder, name, log.write(name, _events(name)))
+            flushed.append(log.path.stat().st_size)
+    # GIVEN the file cut inside its last line (the run killed while writing it)
+    log.path.write_bytes(log.path.read_bytes()[: (flushed[1] + flushed[2]) // 2])
+    executions = LocalExecutions(tmp_path)
+    # THEN the earlier histories read, and the one cut short is not kept, not an error
+    assert executions.history("run-0") == _events("run-0")
+    assert executions.history("run-1") == _events("run-1")
+    assert executions.history("run-2") is None
+
+
+def test_a_history_costs_a_fraction_of_a_file_of_its_own(tmp_path):
+    # Consecutive histories of one workflow compress against each other in the stream.
+    with HistoryLog(tmp_path) as log:
+        for n in range(20):
+            log.write(f"run-{n}", _events("the same workflow"))
+    alone = len(gzip.compress(json.dumps({"events": _events("the same workflow")}).encode()))
+    assert log.path.stat().st_size < 20 * alone / 3
