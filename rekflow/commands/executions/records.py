@@ -3,7 +3,8 @@
 A record holds what `executions`, `history` and `replay` need once the local runtime is gone:
 the execution's name, status, dates, error, failing state, its input (the Object Created event)
 and the file that was uploaded. Every execution's history (GetExecutionHistory's `events`) is kept
-too, as on AWS, where a Standard execution keeps its history for 90 days. A clean run's history
+too, as on AWS, where a Standard execution keeps its history for 90 days
+(https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). A clean run's history
 leaves out the events' input and output, as GetExecutionHistory does with includeExecutionData
 false: what the run produced is its results document, and the data is most of what a history
 weighs. An unsuccessful or partial run keeps them (they show what each state was given), and so
@@ -12,7 +13,7 @@ does every run with `rekflow analyze --history-data`.
 The histories of one run go to one file, executions/histories-<run>.jsonl.gz: a line of compact
 JSON per execution, as it ends, in one gzip stream. Two executions of one workflow share most of
 their text, and deflate's 32 KB window reaches back into the previous line, so a clean image's
-history costs about 1 to 1.5 KB there against 3.5 to 4 KB in a gzip file of its own (and a file of
+history costs about 1 to 1.5 KB there against 3.4 to 3.9 KB in a gzip file of its own (and a file of
 its own takes a 4 KB block). What it all costs per 1,000 photos: `python -m rekflow.bench history
 1000` (docs/guides/operate.md quotes it).
 """
