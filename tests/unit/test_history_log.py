@@ -70,3 +70,16 @@ def test_a_history_costs_a_fraction_of_a_file_of_its_own(tmp_path):
             log.write(f"run-{n}", _events("the same workflow"))
     alone = len(gzip.compress(json.dumps({"events": _events("the same workflow")}).encode()))
     assert log.path.stat().st_size < 20 * alone / 3
+
+
+def test_runs_one_after_another_never_share_a_file(tmp_path):
+    # GIVEN runs of one process into one folder, each ended before the next starts (within a second)
+    folder = tmp_path / "executions"
+    folder.mkdir()
+    for n in range(50):
+        with HistoryLog(folder) as log:
+            _record(folder, f"run-{n}", log.write(f"run-{n}", _events(f"run-{n}", 2)))
+    # THEN every run's history is still there, in a file of its run's
+    executions = LocalExecutions(tmp_path)
+    assert all(executions.history(f"run-{n}") == _events(f"run-{n}", 2) for n in range(50))
+    assert len(list(folder.glob("histories-*.jsonl.gz"))) == 50

@@ -27,6 +27,7 @@ import json
 import os
 import tempfile
 import threading
+import uuid
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -126,9 +127,10 @@ class HistoryLog:
     written so far readable if the run is stopped before close() ends the stream."""
 
     def __init__(self, folder: Path) -> None:
-        # A name no other run takes, even one started into the same folder in the same second.
+        # A name no other run takes, even one started into the same folder in the same second (by this
+        # process, too: and "xb" below refuses to write over a file, should one have it all the same).
         started = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        self.path = folder / f"histories-{started}-{os.getpid()}-{id(self):x}.jsonl.gz"
+        self.path = folder / f"histories-{started}-{uuid.uuid4().hex[:12]}.jsonl.gz"
         self._file: gzip.GzipFile | None = None
         self._lock = threading.Lock()
 
@@ -137,7 +139,7 @@ class HistoryLog:
         with self._lock:
             if self._file is None:
                 # gzip's level 6: 2 % larger than level 9 for 60 % of its CPU.
-                self._file = gzip.GzipFile(self.path, "wb", compresslevel=6, mtime=0)
+                self._file = gzip.GzipFile(self.path, "xb", compresslevel=6, mtime=0)
             self._file.write(line.encode())
             self._file.flush()  # zlib.Z_SYNC_FLUSH, and the file's own buffer
         return self.path.name
