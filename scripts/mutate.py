@@ -24,6 +24,7 @@ reported. Plain Python, no dependency beyond the repository's own .venv:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -217,7 +218,7 @@ MUTANTS = [
         "          MAX_VIDEO_DURATION_SECONDS: !Ref MaxVideoDurationSeconds\n",
         "",
         anchor="  ValidateFunction:",
-        functional=VIDEO,
+        functional=CONVERSION,
     ),
     Mutant(
         "drop-proxy-filter",
@@ -380,12 +381,36 @@ MUTANTS = [
 ]
 
 
+_RUNNING: list[subprocess.Popen[str]] = []
+
+
 def run(command: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 3600) -> tuple[int, str]:
+    """Run a command in a process group of its own, so that a stop ends it and everything it started."""
     # Fixed commands built here from this file's own lists: nothing untrusted reaches them.
-    done = subprocess.run(  # noqa: S603
-        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    process = subprocess.Popen(  # noqa: S603
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )
-    return done.returncode, done.stdout + done.stderr
+    _RUNNING.append(process)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop(process)
+        raise
+    finally:
+        _RUNNING.remove(process)
+    return process.returncode, output
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.communicate()
+
+
+def _stopped(*_: object) -> None:
+    for process in list(_RUNNING):
+        _stop(process)
+    sys.exit("stopped")
 
 
 def make_worktree(base: Path) -> Path:
@@ -455,7 +480,7 @@ def main() -> int:
         sys.exit(f"no such mutant: {sorted(unknown)}")
 
     # A stop (kill PID) still removes the worktree.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
+    signal.signal(signal.SIGTERM, _stopped)
     base = Path(tempfile.mkdtemp(prefix="rekflow-mutate-"))
     tree = make_worktree(base)
     results: list[dict[str, object]] = []
