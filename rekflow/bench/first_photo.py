@@ -6,7 +6,9 @@ REKFLOW_TIMINGS (rekflow.local.timings): Python's start-up and the CLI's imports
 work before the deploy (arguments, input files, the vision backend), the deploy, the execution
 (upload, workflow, results written), the runtime's teardown, and the rest until the process has
 exited (the table, the interpreter's exit). The functions' cold starts (the Init Duration their
-logs report) happen during the execution and are listed apart.
+logs report) happen during the deploy and the execution and are listed apart. Beside the wall
+seconds, the rekflow process's own CPU seconds in each step (its workers' are not counted): on a
+machine shared with other work the wall clock stretches, the CPU much less.
 
 Targets, on 2 cores: at most 2 s in all with the fixture backend; with the local models, at most
 1.5 s more than the models themselves take in a fresh process (imports, load, the four Detect* on
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -56,26 +59,37 @@ print(time.time() - started)
 
 
 def one_run(backend: str, photo: Path, folder: Path) -> dict[str, Any]:
-    """Seconds of each step of one `rekflow analyze` in a fresh process, and its cold starts."""
+    """Wall and CPU seconds of each step of one `rekflow analyze` in a fresh process (CPU: the rekflow
+    process's own, not its workers'), and its cold starts."""
     marks_file = folder / "timings.json"
     environment = {**os.environ, ENVIRONMENT_VARIABLE: str(marks_file)}
     # The console script a user runs (its __main__ is a path, as a user's is).
     rekflow = str(Path(sys.executable).with_name("rekflow"))
     command = [rekflow, "analyze", "--backend", backend, "--output", str(folder / "out")]
+    cpu_before = _children_cpu()
     started = time.time()
     finished = subprocess.run(  # noqa: S603 - this venv's rekflow on a photo made here
         [*command, str(photo)], env=environment, capture_output=True, text=True, check=False
     )
     ended = time.time()
+    cpu_total = _children_cpu() - cpu_before
     if finished.returncode != 0:
         raise RuntimeError(f"rekflow analyze exited {finished.returncode}: {finished.stderr[-2000:]}")
     document = json.loads(marks_file.read_text(encoding="utf-8"))
-    marks = dict(document["marks"])
-    seconds = {
-        step: (marks[end] if end else ended) - (marks[start] if start else started) for step, start, end in STEPS
-    }
+    wall = {name: at for name, at, _ in document["marks"]}
+    cpu = {name: used for name, _, used in document["marks"]}
+    seconds = {step: (wall[end] if end else ended) - (wall[start] if start else started) for step, start, end in STEPS}
     seconds["total"] = ended - started
-    return {"seconds": seconds, "cold_starts_ms": document.get("cold_starts_ms", {})}
+    cpu_seconds = {
+        step: (cpu[end] if end else cpu_total) - (cpu[start] if start else 0.0) for step, start, end in STEPS
+    }
+    cpu_seconds["total"] = cpu_total
+    return {"seconds": seconds, "cpu": cpu_seconds, "cold_starts_ms": document.get("cold_starts_ms", {})}
+
+
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def models_only_seconds(photo: Path) -> float:
@@ -87,14 +101,16 @@ def models_only_seconds(photo: Path) -> float:
 
 
 def measure(backend: str, rounds: int, photo: Path) -> dict[str, Any]:
-    """Median seconds of each step over `rounds` runs, and the cold starts of the median run."""
+    """Median wall and CPU seconds of each step over `rounds` runs, and the cold starts of the median run."""
     runs = []
     for _ in range(rounds):
         with tempfile.TemporaryDirectory(prefix="rekflow-first-photo-") as folder:
             runs.append(one_run(backend, photo, Path(folder)))
-    steps = {step: statistics.median(run["seconds"][step] for run in runs) for step in runs[0]["seconds"]}
     middle = sorted(runs, key=lambda run: run["seconds"]["total"])[len(runs) // 2]
-    return {"seconds": steps, "cold_starts_ms": middle["cold_starts_ms"]}
+    return {
+        kind: {step: statistics.median(run[kind][step] for run in runs) for step in runs[0][kind]}
+        for kind in ("seconds", "cpu")
+    } | {"cold_starts_ms": middle["cold_starts_ms"]}
 
 
 def main() -> None:
@@ -105,9 +121,13 @@ def main() -> None:
         results = {backend: measure(backend, rounds, photo) for backend in ("fixture", "local")}
         models = statistics.median(models_only_seconds(photo) for _ in range(rounds))
     print(f"rekflow analyze on one photo ({PHOTO.name}), fresh process, median of {rounds} (seconds)")
-    print(f"{'step':<30}{'fixture':>10}{'local':>10}")
+    print(f"{'step':<30}{'fixture':>10}{'local':>10}{'CPU: fixture':>14}{'local':>10}")
     for step in results["fixture"]["seconds"]:
-        print(f"{step:<30}" + "".join(f"{results[b]['seconds'][step]:10.2f}" for b in results))
+        print(
+            f"{step:<30}"
+            + "".join(f"{results[b]['seconds'][step]:10.2f}" for b in results)
+            + f"{results['fixture']['cpu'][step]:14.2f}{results['local']['cpu'][step]:10.2f}"
+        )
     fixture_total = results["fixture"]["seconds"]["total"]
     local_total = results["local"]["seconds"]["total"]
     print(f"{'the models alone':<30}{'':>10}{models:10.2f}")

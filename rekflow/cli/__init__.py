@@ -11,8 +11,12 @@ rekflow samples DIR
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import logging
+import os
 import sys
+from typing import NoReturn
 
 from rekflow.cli import analyze, backfill, executions, report, samples
 from rekflow.local import malloc, timings
@@ -37,7 +41,21 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     code = int(args.func(args))
     timings.mark("answered")
+    if argv is None:  # the command line itself (`rekflow ...`), not a caller that goes on
+        _exit_now(code)
     return code
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Exit as the interpreter would, less its teardown: the exit handlers run and the streams are flushed,
+    but the thousands of modules a local run imported (moto's services, botocore's models) are not torn
+    down one by one, which took a fifth of `rekflow analyze`'s CPU on one photo (0.4 s of 2). Every file
+    rekflow writes is closed by then (results, logs, execution records)."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

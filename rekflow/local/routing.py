@@ -9,8 +9,10 @@ Rekognition never answers, and MediaConvert's CreateJob and GetJob to the local 
 
 from __future__ import annotations
 
+import functools
 import io
 import json
+import threading
 import uuid
 from typing import Any
 
@@ -52,12 +54,24 @@ class Router:
     def __init__(self, functions: dict[str, LocalFunction], backend: Backend) -> None:
         self.functions = functions
         self.backend = backend
-        self.mediaconvert: LocalMediaConvert | None = None
+        self._mediaconvert: LocalMediaConvert | None = None
+        self._mediaconvert_lock = threading.Lock()
+        self._session: Session | None = None
+
+    @property
+    def mediaconvert(self) -> LocalMediaConvert:
+        """The MediaConvert stand-in, made on first use: its model and its S3 client are a tenth of a second
+        of a runtime's start that only a conversion needs."""
+        with self._mediaconvert_lock:
+            if self._mediaconvert is None:
+                session = self._session
+                assert session is not None, "Router.install first"
+                # It reads inputs and writes outputs on the local S3 of this session, from its job threads.
+                self._mediaconvert = LocalMediaConvert(functools.cache(lambda: session.create_client("s3")))
+            return self._mediaconvert
 
     def install(self, session: Session) -> None:
-        # The stand-in reads inputs and writes outputs on the local S3 of this session, from its job threads.
-        s3 = session.create_client("s3")
-        self.mediaconvert = LocalMediaConvert(lambda: s3)
+        self._session = session
         session.register("before-parameter-build", _remember_params)
         session.register("before-call.lambda.Invoke", self._invoke_lambda)
         session.register("before-call.rekognition", self._call_rekognition)
@@ -68,8 +82,8 @@ class Router:
         session.unregister("before-call.lambda.Invoke", self._invoke_lambda)
         session.unregister("before-call.rekognition", self._call_rekognition)
         session.unregister("before-call.mediaconvert", self._call_mediaconvert)
-        if self.mediaconvert is not None:
-            self.mediaconvert.wait()
+        if self._mediaconvert is not None:
+            self._mediaconvert.wait()
 
     def _invoke_lambda(self, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         params = api_params(context)
@@ -105,7 +119,6 @@ class Router:
             return _response(status, {"Error": {"Code": error.code, "Message": error.message}})
 
     def _call_mediaconvert(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        assert self.mediaconvert is not None, "Router.install makes the MediaConvert stand-in"
         try:
             return _response(
                 model.http.get("responseCode", 200), self.mediaconvert.handle(model.name, api_params(context))

@@ -20,15 +20,15 @@ ENVIRONMENT_VARIABLE = "REKFLOW_TIMINGS"
 _path = os.environ.get(ENVIRONMENT_VARIABLE)
 _pid = os.getpid()  # a process forked from this one (a function's worker) inherits the marks but writes none
 _lock = threading.Lock()
-_marks: list[tuple[str, float]] = []
+_marks: list[tuple[str, float, float]] = []
 _records: dict[str, Any] = {}
 
 
 def mark(step: str) -> None:
-    """This moment (epoch seconds), under `step`'s name."""
+    """This moment (epoch seconds) and this process's CPU seconds so far, under `step`'s name."""
     if _path:
         with _lock:
-            _marks.append((step, time.time()))
+            _marks.append((step, time.time(), time.process_time()))
 
 
 def record(name: str, value: Any) -> None:

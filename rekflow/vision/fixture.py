@@ -15,7 +15,6 @@ from rekflow.vision import limits
 from rekflow.vision.backend import RekognitionError
 from rekflow.vision.image_input import ImageInput
 from rekflow.vision.image_operations import ImageOperationsBackend
-from rekflow.vision.models.segments import segment
 from rekflow.vision.quota import TpsQuotas
 from rekflow.vision.video_jobs import VideoAnalysis
 
@@ -190,6 +189,9 @@ class FixtureBackend(ImageOperationsBackend):
         elif feature == "faces":
             items = [{"Timestamp": t, "Face": copy.deepcopy(face)} for t in stamps for face in FACES]
         else:
+            # Imported here: the segments module brings OpenCV and NumPy, which only a video's segments use.
+            from rekflow.vision.models.segments import segment
+
             frames = int(self.video_seconds * VIDEO_FRAME_RATE)
             half = frames // 2
             items = [

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-import cv2
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rekflow.features import VIDEO_FEATURES
@@ -40,10 +39,19 @@ START_OPERATIONS = {f.video.start: (f.name, f.video.api) for f in VIDEO_FEATURES
 # Get operation -> (feature, key of the result list, key of the model version or None)
 GET_OPERATIONS = {f.video.get: (f.name, f.video.items, f.video.model_version) for f in VIDEO_FEATURES if f.video}
 MAX_RESULTS = limits.MAX_RESULTS_PER_PAGE
+
+
 # What reading a video can raise that is the video's fault or S3's, not ours: OpenCV's decoder error, Pillow's
 # (a frame handed to an image model), and botocore's for the download. A job that meets one ends FAILED, as on
 # AWS; any other exception is a bug here: it is logged, no completion goes out, and Get… raises it again.
-VIDEO_READ_ERRORS: tuple[type[BaseException], ...] = (cv2.error, ClientError, BotoCoreError, *DECODER_ERRORS)
+def video_read_errors() -> tuple[type[BaseException], ...]:
+    """What reading a video (or its S3 object) raises when it cannot be read. OpenCV is imported here, by the
+    video jobs that need it, not by every backend's import: it was a tenth of `rekflow analyze`'s start."""
+    import cv2
+
+    return (cv2.error, ClientError, BotoCoreError, *DECODER_ERRORS)
+
+
 LOG = logging.getLogger(__name__)
 MAX_VIDEO_BYTES = 10 * 1024**3
 NOTIFY_MODES = ("once", "twice", "never", "before_token_stored")
@@ -230,7 +238,7 @@ class VideoJobs:
             job.status = "SUCCEEDED"
         except RekognitionError as error:
             job.status, job.message = "FAILED", error.message
-        except VIDEO_READ_ERRORS as error:  # the video (or S3) cannot be read: the job fails, as on AWS
+        except video_read_errors() as error:  # the video (or S3) cannot be read: the job fails, as on AWS
             job.status, job.message = "FAILED", f"{type(error).__name__}: {error}"
         except Exception as error:
             LOG.exception("the %s analysis of job %s failed with a bug", job.feature, job.job_id)
