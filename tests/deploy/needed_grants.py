@@ -22,8 +22,9 @@ from typing import Any
 from rekflow import PROJECT_ROOT
 from rekflow.local.state_cases import states_by_name
 from rekflow.local.template import Template
+from tests.deploy.handler_calls import Call, client_calls
 from tests.deploy.resolved_policies import ACCOUNT_ID, REGION, Resolver, listed
-from tests.unit.test_template import LOG_DELIVERY_ACTIONS, OPTIMISED, handler_actions, table_calls
+from tests.unit.test_template import LOG_DELIVERY_ACTIONS, OPTIMISED, table_calls
 
 HERE = Path(__file__).resolve().parent
 ALLOWED_WILDCARDS = HERE / "allowed_wildcards.csv"
@@ -50,6 +51,19 @@ MEDIACONVERT_RULE = "StepFunctionsGetEventsForMediaConvertJobRule"
 # (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html).
 RESULT_WRITER_ACTIONS = ("s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload")
 WATCH_RULE_ACTIONS = ("events:PutTargets", "events:PutRule", "events:DescribeRule")
+# The objects the events a function receives name, by who wrote them: (writer, its bucket variable, its prefix
+# variable). The Media Analyzed event carries resultsLocation, the document Build results named
+# (lambdas/build_results/results_document.py), which SearchIndexFunction reads and, for a deleted upload, deletes.
+EVENT_OBJECTS = {"SearchIndexFunction": (("BuildResultsFunction", "RESULTS_BUCKET", "RESULTS_PREFIX"),)}
+S3_BUCKET_ACTIONS = {"s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads", "s3:GetBucketLocation"}
+S3_READS = {"s3:GetObject", "s3:GetObjectVersion"}
+# What an asynchronous invocation's destination needs, by the destination's service.
+DESTINATION_ACTIONS = {"sqs": "sqs:SendMessage", "sns": "sns:Publish", "lambda": "lambda:InvokeFunction"}
+GLUE_DATABASE_ACTIONS = {"glue:GetDatabase"}
+OPTIMIZER_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+OPTIMIZER_LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
+FIREHOSE_OBJECT_ACTIONS = ("s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+FIREHOSE_BUCKET_ACTIONS = ("s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads")
 # The optimised integrations' IAM actions: the analysis machines' (tests/unit/test_template.py) and the backfill's.
 INTEGRATION_ACTIONS = OPTIMISED | {"dynamodb:getItem": "dynamodb:GetItem"}
 
@@ -101,7 +115,8 @@ class NeededGrants:
         self.source = source
         self.resolver = Resolver(transformed)
         self.wildcards = allowed_wildcards()
-        self.by_role: dict[str, set[Grant]] = {}
+        self.by_role: dict[str, set[Grant]] = {}  # each grant needed, exactly
+        self.any_of: dict[str, dict[str, set[str]]] = {}  # role -> action -> resources, one or more of them needed
         self.problems: list[str] = []  # what could not be derived, each a failure of the check
         self.asset_bucket = self._asset_bucket()
         self._derive()
@@ -117,7 +132,20 @@ class NeededGrants:
                     for state in self.definition(logical_id).values():
                         self._passed_role_grants(state, role_ids)
                 elif resource["Type"] == "AWS::Lambda::Function":
-                    self._add(props["Role"], self.function_grants(logical_id))
+                    role_id = self._role_id(props["Role"])
+                    for action, resources in self.function_choices(logical_id).items():
+                        self.any_of.setdefault(role_id, {}).setdefault(action, set()).update(resources)
+                elif resource["Type"] == "AWS::Lambda::EventInvokeConfig":
+                    function = self.resources[props["FunctionName"]["Ref"]]["Properties"]
+                    self._add(function["Role"], self.destination_grants(props))
+                elif resource["Type"] == "AWS::Glue::TableOptimizer":
+                    config = props["TableOptimizerConfiguration"]
+                    self._add(config["RoleArn"], self.optimizer_grants(self.resolver.resolve(props)))
+                elif resource["Type"] == "AWS::KinesisFirehose::DeliveryStream":
+                    destination = props.get("IcebergDestinationConfiguration")
+                    if destination is None:
+                        raise CannotDerive("a Firehose destination other than Iceberg")
+                    self._add(destination["RoleARN"], self.iceberg_stream_grants(self.resolver.resolve(destination)))
                 elif resource["Type"] == "AWS::Events::Rule":
                     for target in props.get("Targets", []):
                         if "RoleArn" in target:
@@ -125,10 +153,13 @@ class NeededGrants:
             except CannotDerive as cannot:
                 self.problems.append(f"{logical_id}: {cannot}")
 
-    def _add(self, role_arn: Any, grants: set[Grant]) -> None:
+    def _role_id(self, role_arn: Any) -> str:
         role_id, attribute = role_arn["Fn::GetAtt"]
         assert attribute == "Arn", role_arn
-        self.by_role.setdefault(role_id, set()).update(grants)
+        return str(role_id)
+
+    def _add(self, role_arn: Any, grants: set[Grant]) -> None:
+        self.by_role.setdefault(self._role_id(role_arn), set()).update(grants)
 
     def anywhere(self, action: str) -> Grant:
         if action not in self.wildcards:
@@ -291,36 +322,119 @@ class NeededGrants:
         variables = self.resources[function_id]["Properties"].get("Environment", {}).get("Variables", {})
         return dict(self.resolver.resolve(variables))
 
-    def function_grants(self, function_id: str) -> set[Grant]:
+    def function_choices(self, function_id: str) -> dict[str, set[str]]:
+        """Per action the function's code calls, the resources it may call it on (any of them will do: a bucket
+        an argument names from the event is the asset's or one the event carries, a key under any prefix the
+        function knows)."""
         props = self.source.resources[function_id]["Properties"]
         code, module = PROJECT_ROOT / props["CodeUri"], str(props["Handler"]).split(".")[0]
         environment = self.environment(function_id)
-        grants: set[Grant] = set()
-        for action in handler_actions(code, module):
-            if action in ("s3:GetObject", "s3:GetObjectVersion"):
-                # A function reads the object it is handed: the asset (the event's bucket).
-                grants.add((action, s3_objects(self.asset_bucket)))
-            elif action == "s3:ListBucket":
-                grants.add((action, s3_bucket(self.asset_bucket)))
-            elif action == "s3:PutObject":
-                grants.add((action, self.function_writes(function_id, environment)))
-            elif action.startswith("dynamodb:"):
-                tables = {variable for called, variable in table_calls(code, module) if called == action}
-                if not tables:
-                    raise CannotDerive(f"{function_id}: {action} on which table?")
-                grants |= {(action, table_arn(environment[variable])) for variable in tables}
+        choices: dict[str, set[str]] = {}
+        for call in client_calls(code, module):
+            resources = choices.setdefault(call.action, set())
+            if call.action.startswith("s3:"):
+                resources |= self.s3_resources(function_id, call, environment)
+            elif call.action.startswith("firehose:") and call.arguments.get("DeliveryStreamName"):
+                stream = environment[call.arguments["DeliveryStreamName"]]
+                resources.add(account_arn("firehose", f"deliverystream/{stream}"))
+            elif not call.action.startswith("dynamodb:"):
+                resources.add(self.anywhere(call.action)[1])
+        for action, variable in table_calls(code, module):  # the calls' tables, Powertools' idempotency store's too
+            choices.setdefault(action, set()).add(table_arn(environment[variable]))
+        if [action for action, resources in choices.items() if not resources]:
+            raise CannotDerive(f"{function_id}: on what? {sorted(a for a, r in choices.items() if not r)}")
+        return choices
+
+    def s3_resources(self, function_id: str, call: Call, environment: dict[str, Any]) -> set[str]:
+        variable = call.arguments.get("Bucket")
+        buckets = {environment[variable]} if variable else {self.asset_bucket} | set(self.event_objects(function_id))
+        if call.action in S3_BUCKET_ACTIONS:
+            return {s3_bucket(bucket) for bucket in buckets}
+        known = [value for name, value in environment.items() if name.endswith("_PREFIX")]
+        resources = set()
+        for bucket in buckets:
+            if bucket == self.asset_bucket and call.action in S3_READS:
+                prefixes = [""]  # the uploads: their keys are the users'
             else:
-                grants.add(self.anywhere(action))
+                prefixes = known + self.event_objects(function_id).get(bucket, [])
+            if not prefixes:
+                raise CannotDerive(f"{function_id}: {call.action} in {bucket} under which prefix?")
+            resources |= {s3_objects(bucket, prefix) for prefix in prefixes}
+        return resources
+
+    def event_objects(self, function_id: str) -> dict[str, list[str]]:
+        """bucket -> key prefixes of the objects the events a function receives name (EVENT_OBJECTS)."""
+        found: dict[str, list[str]] = {}
+        for writer, bucket_variable, prefix_variable in EVENT_OBJECTS.get(function_id, ()):
+            environment = self.environment(writer)
+            found.setdefault(environment[bucket_variable], []).append(environment[prefix_variable])
+        return found
+
+    def destination_grants(self, config: dict[str, Any]) -> set[Grant]:
+        """What SAM grants a function's role for its asynchronous invocations' destinations
+        (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html)."""
+        grants = set()
+        for outcome in ("OnFailure", "OnSuccess"):
+            destination = config.get("DestinationConfig", {}).get(outcome, {}).get("Destination")
+            if destination:
+                arn = str(self.resolver.resolve(destination))
+                service = arn.split(":")[2]
+                if service not in DESTINATION_ACTIONS:
+                    raise CannotDerive(f"destination {arn}")
+                grants.add((DESTINATION_ACTIONS[service], arn))
         return grants
 
-    def function_writes(self, function_id: str, environment: dict[str, Any]) -> str:
-        """Where a function writes: under the one *_PREFIX of its environment, in its *_BUCKET or else in the
-        asset's bucket (make_proxy writes its copy beside the upload)."""
-        buckets = [value for name, value in environment.items() if name.endswith("_BUCKET")]
-        prefixes = [value for name, value in environment.items() if name.endswith("_PREFIX")]
-        if len(buckets) > 1 or len(prefixes) != 1:
-            raise CannotDerive(f"{function_id} writes to S3: which bucket and prefix? {environment}")
-        return s3_objects(buckets[0] if buckets else self.asset_bucket, prefixes[0])
+    # ------------------------------------------------------------ service roles
+    def table_location(self, database: str, table: str) -> tuple[str, str]:
+        """(bucket, key prefix) of a Glue table of the template."""
+        for resource in self.resources.values():
+            props = self.resolver.resolve(resource.get("Properties", {}))
+            if resource["Type"] == "AWS::Glue::Table" and (props["DatabaseName"], props["Name"]) == (database, table):
+                iceberg = props.get("OpenTableFormatInput", {}).get("IcebergInput", {}).get("IcebergTableInput", {})
+                location = iceberg.get("Location") or props["TableInput"]["StorageDescriptor"]["Location"]
+                bucket, _, prefix = str(location).removeprefix("s3://").partition("/")
+                return bucket, prefix.rstrip("/") + "/"
+        raise CannotDerive(f"no Glue table {database}.{table} in the template")
+
+    def glue_table_grants(self, actions: tuple[str, ...], database: str, table: str) -> set[Grant]:
+        """Glue authorises a table's actions on the catalog, the database and the table, a database's on the catalog
+        and the database (https://docs.aws.amazon.com/glue/latest/dg/glue-specifying-resource-arns.html)."""
+        arns = (account_arn("glue", "catalog"), account_arn("glue", f"database/{database}"))
+        table_arns = (*arns, account_arn("glue", f"table/{database}/{table}"))
+        return {(a, arn) for a in actions for arn in (arns if a in GLUE_DATABASE_ACTIONS else table_arns)}
+
+    def optimizer_grants(self, props: dict[str, Any]) -> set[Grant]:
+        """A Glue table optimizer rewrites and expires the table's files, commits snapshots and logs to its log group
+        (https://docs.aws.amazon.com/glue/latest/dg/optimization-prerequisites.html)."""
+        database, table = props["DatabaseName"], props["TableName"]
+        bucket, prefix = self.table_location(database, table)
+        grants = {(action, s3_objects(bucket, prefix)) for action in OPTIMIZER_OBJECT_ACTIONS}
+        grants.add(("s3:ListBucket", s3_bucket(bucket)))
+        grants |= self.glue_table_grants(("glue:GetTable", "glue:UpdateTable"), database, table)
+        log_group = account_arn("logs", f"log-group:/aws-glue/iceberg-{props['Type'].replace('_', '-')}/logs:*")
+        return grants | {(action, log_group) for action in OPTIMIZER_LOG_ACTIONS}
+
+    def iceberg_stream_grants(self, destination: dict[str, Any]) -> set[Grant]:
+        """Firehose writing Iceberg tables: the guide's policy without CreateTable/CreateDatabase (the tables are the
+        template's), on the destination tables, their files, the error prefix and the log stream
+        (https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html#using-iam-iceberg)."""
+        grants: set[Grant] = set()
+        bucket = destination["S3Configuration"]["BucketARN"].removeprefix("arn:aws:s3:::")
+        prefixes = [destination["S3Configuration"].get("ErrorOutputPrefix", "")]
+        for table in destination["DestinationTableConfigurationList"]:
+            database, name = table["DestinationDatabaseName"], table["DestinationTableName"]
+            grants |= self.glue_table_grants(("glue:GetTable", "glue:GetDatabase", "glue:UpdateTable"), database, name)
+            located, prefix = self.table_location(database, name)
+            if located != bucket:
+                raise CannotDerive(f"table {database}.{name} lies outside the stream's bucket")
+            prefixes.append(prefix)
+        grants |= {(action, s3_objects(bucket, prefix)) for action in FIREHOSE_OBJECT_ACTIONS for prefix in prefixes}
+        grants |= {(action, s3_bucket(bucket)) for action in FIREHOSE_BUCKET_ACTIONS}
+        logging = destination.get("CloudWatchLoggingOptions", {})
+        if logging.get("Enabled"):
+            stream = f"log-group:{logging['LogGroupName']}:log-stream:{logging['LogStreamName']}"
+            grants.add(("logs:PutLogEvents", account_arn("logs", stream)))
+        return grants
 
     # ------------------------------------------------------------ rules
     def rule_target_grants(self, target: dict[str, Any]) -> set[Grant]:
@@ -346,10 +460,6 @@ class NeededGrants:
         if len(names) != 1:
             raise CannotDerive(f"the uploads come from more than one bucket: {sorted(names)}")
         return str(names.pop())
-
-
-def needed_grants(transformed: dict[str, Any], source: Template) -> dict[str, set[Grant]]:
-    return NeededGrants(transformed, source).by_role
 
 
 def role_grants(statements: list[tuple[str, dict[str, Any]]]) -> dict[Grant, list[str]]:

@@ -32,8 +32,14 @@ ARN_FORMATS = {
 }
 # What Ref returns where it is the ARN rather than the name.
 REF_IS_ARN = {"AWS::SNS::Topic", "AWS::StepFunctions::StateMachine"}
-# Resources the template names itself: their physical name is that property's value.
-NAME_PROPERTIES = {"AWS::StepFunctions::StateMachine": "StateMachineName"}
+# Resources the template names itself: their physical name (and what Ref returns) is that property's value.
+NAME_PROPERTIES = {
+    "AWS::StepFunctions::StateMachine": ("StateMachineName",),
+    "AWS::Glue::Table": ("Name",),
+    "AWS::Glue::Database": ("DatabaseInput", "Name"),
+    "AWS::Logs::LogGroup": ("LogGroupName",),
+    "AWS::Logs::LogStream": ("LogStreamName",),
+}
 
 
 class Resolver:
@@ -46,7 +52,9 @@ class Resolver:
 
     def name(self, logical_id: str) -> str:
         resource = self.resources[logical_id]
-        named = resource.get("Properties", {}).get(NAME_PROPERTIES.get(resource["Type"], ""))
+        named: Any = resource.get("Properties", {})
+        for key in NAME_PROPERTIES.get(resource["Type"], ("-",)):
+            named = named.get(key) if isinstance(named, dict) else None
         return str(self.resolve(named)) if named else f"{STACK_NAME}-{logical_id.lower()}"
 
     def arn(self, logical_id: str) -> str:

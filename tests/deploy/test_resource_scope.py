@@ -34,28 +34,29 @@ DEPLOY_GATE_DOC = PROJECT_ROOT / "docs" / "development" / "deploy-gate.md"
 def scope_findings(transformed: dict[str, Any]) -> list[str]:
     """Every grant wider than (or missing from) what its role's callers need, as a sentence naming the statement."""
     derived = NeededGrants(transformed, Template.load(TEMPLATE_PATH))
-    needs = derived.by_role
     findings = list(derived.problems)
     for role_id, resource in transformed["Resources"].items():
         if resource["Type"] != "AWS::IAM::Role":
             continue
-        needed = {(action.lower(), arn) for action, arn in needs.get(role_id, set())}
+        exact = {(action.lower(), arn) for action, arn in derived.by_role.get(role_id, set())}
+        choices = {action.lower(): arns for action, arns in derived.any_of.get(role_id, {}).items()}
         granted = role_grants(list(role_statements(transformed, role_id)))
-        if granted and role_id not in needs:
+        if granted and not exact and not choices:
             trusted = [
                 s.get("Principal") for s in listed(resource["Properties"]["AssumeRolePolicyDocument"]["Statement"])
             ]
             findings.append(f"{role_id} (assumed by {trusted}): nothing it is used by is known to needed_grants.py")
             continue
         for (action, arn), where in sorted(granted.items()):
-            if (action.lower(), arn) not in needed:
-                narrower = sorted(r for a, r in needed if a == action.lower())
+            if (action.lower(), arn) not in exact and arn not in choices.get(action.lower(), set()):
+                narrower = sorted({r for a, r in exact if a == action.lower()} | choices.get(action.lower(), set()))
                 findings.append(f"{', '.join(where)}: {action} on {arn}; {role_id} needs it on {narrower or 'nothing'}")
         held = {(action.lower(), arn) for action, arn in granted}
+        findings += [f"{role_id} lacks {a} on {arn}" for a, arn in sorted(exact) if (a, arn) not in held]
         findings += [
-            f"{role_id} lacks {a} on {arn}"
-            for a, arn in sorted(needs.get(role_id, set()))
-            if (a.lower(), arn) not in held
+            f"{role_id} lacks {a} on any of {sorted(arns)}"
+            for a, arns in sorted(choices.items())
+            if not any((a, arn) in held for arn in arns)
         ]
     return findings
 
@@ -137,8 +138,9 @@ def test_each_allowed_wildcard_names_no_resource_the_call_could_be_scoped_to(row
 
 
 def test_every_allowed_wildcard_is_needed_by_some_role(transformed):
-    needs = NeededGrants(transformed, Template.load(TEMPLATE_PATH)).by_role
-    on_anything = {action for grants in needs.values() for action, resource in grants if resource == "*"}
+    derived = NeededGrants(transformed, Template.load(TEMPLATE_PATH))
+    on_anything = {action for grants in derived.by_role.values() for action, resource in grants if resource == "*"}
+    on_anything |= {a for choices in derived.any_of.values() for a, resources in choices.items() if "*" in resources}
     assert set(allowed_wildcards()) == on_anything
 
 
