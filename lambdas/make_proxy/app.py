@@ -95,7 +95,7 @@ def convert_image(asset: dict[str, Any], s3: Any) -> dict[str, Any]:
     with body:
         data = body.read()
     try:
-        converted = to_jpeg(data, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, MAX_IMAGE_PIXELS)
+        converted = to_jpeg(data, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, MAX_IMAGE_PIXELS, fmt=asset["format"])
     except Undecodable as error:
         refused = {k: v for k, v in asset.items() if k != "convert"}
         return {**refused, "status": "REJECTED", "reason": error.reason, "message": str(error)}

@@ -1,4 +1,5 @@
-"""Turn an image Rekognition cannot read into a JPEG it can: decoded with Pillow (and pillow-heif for HEIC/HEIF).
+"""Turn an image Rekognition cannot read into a JPEG it can: decoded with Pillow (and pillow-heif for HEIC/HEIF,
+OpenJPEG inside Pillow for JPEG 2000).
 
 What is done, in order, is recorded step by step for the results document: the first frame of an
 animation, the EXIF orientation applied to the pixels (the JPEG carries no Orientation tag, so nothing
@@ -18,6 +19,20 @@ from PIL import Image, ImageOps
 # Decoding only: the HEIF saver registered with it is never called here.
 pillow_heif.register_heif_opener()
 
+# Pillow's reader for each format Validate reports (HEIC and HEIF are pillow-heif's "HEIF"; AVIF is Pillow's own).
+PILLOW_READERS = {
+    "JPEG": "JPEG",
+    "PNG": "PNG",
+    "GIF": "GIF",
+    "BMP": "BMP",
+    "TIFF": "TIFF",
+    "WEBP": "WEBP",
+    "HEIC": "HEIF",
+    "HEIF": "HEIF",
+    "AVIF": "AVIF",
+    "PSD": "PSD",
+    "JPEG2000": "JPEG2000",
+}
 JPEG_QUALITY = 90
 # Each retry for a file over the byte limit scales by the square root of (limit / size), times this margin.
 SHRINK_MARGIN = 0.95
@@ -41,16 +56,24 @@ class Converted:
     steps: list[str] = field(default_factory=list)
 
 
-def to_jpeg(data: bytes, max_bytes: int, max_side: int, max_pixels: int) -> Converted:
-    """The image in `data` as a JPEG of at most `max_bytes` bytes and `max_side` pixels a side."""
+def to_jpeg(data: bytes, max_bytes: int, max_side: int, max_pixels: int, fmt: str | None = None) -> Converted:
+    """The image in `data` as a JPEG of at most `max_bytes` bytes and `max_side` pixels a side.
+
+    `fmt`, the format Validate found (its `format`), is the only reader Pillow may use: bytes Validate judged a
+    PSD are never handed to another of Pillow's decoders. None (the benches) lets Pillow choose.
+    """
     Image.MAX_IMAGE_PIXELS = max_pixels  # Validate checked the header already; Pillow holds the same line
     steps: list[str] = []
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            frames = getattr(image, "n_frames", 1)
-            if frames > 1:
-                image.seek(0)
-                steps.append(f"first of {frames} frames")
+        with Image.open(io.BytesIO(data), formats=[PILLOW_READERS[fmt]] if fmt else None) as image:
+            if fmt == "PSD":
+                # Pillow shows the composite Photoshop stores after the layers; its frames are the layers.
+                steps.append("Photoshop composite image (layers not read)")
+            else:
+                frames = getattr(image, "n_frames", 1)
+                if frames > 1:
+                    image.seek(0)
+                    steps.append(f"first of {frames} frames")
             image.load()
             orientation = image.getexif().get(EXIF_ORIENTATION, 1)
             upright = ImageOps.exif_transpose(image)

@@ -181,7 +181,8 @@ def _judge(verdict: dict[str, Any], leading: bytes, read_at: Any, read_tail: Any
         return _reject(
             verdict,
             "UNSUPPORTED_FORMAT",
-            f"{sniffed.format} is neither a format Rekognition takes nor one rekflow converts.",
+            f"{sniffed.format} is neither a format Rekognition takes nor one rekflow converts: "
+            "save or export it as JPEG or PNG.",
         )
     try:
         if sniffed.media_type == "video":
@@ -215,7 +216,7 @@ def _judge_image(
 
 
 def _judge_convertible_image(verdict: dict[str, Any], sniffed: Sniffed, leading: bytes, read_at: Any) -> dict[str, Any]:
-    """HEIC, HEIF, AVIF, WebP, TIFF, GIF, BMP: sized from the header, then converted to a JPEG."""
+    """HEIC, HEIF, AVIF, WebP, TIFF, GIF, BMP, PSD, JPEG 2000: sized from the header, then converted to a JPEG."""
     if verdict["size"] > MAX_SOURCE_IMAGE_BYTES:
         return _too_large(verdict)
     header = probe_image(

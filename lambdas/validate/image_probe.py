@@ -1,9 +1,10 @@
 """What a convertible image is, from its header: size and whether it is animated. No pixel is decoded.
 
 Pillow reads a TIFF's IFD, a GIF's screen descriptor and a BMP's header in Python; heif_boxes reads a
-HEIF/HEIC/AVIF container's item properties and webp_header a WebP's RIFF chunks (both pure Python), so no
-native decoder (libheif, libavif, libwebp) sees an upload here just to learn its size. Only the make_proxy
-function decodes, so a header that declares a pixel bomb is refused here, before any decoder sees its data.
+HEIF/HEIC/AVIF container's item properties, webp_header a WebP's RIFF chunks and design_headers a PSD's or
+JPEG 2000's header (all pure Python), so no native decoder (libheif, libavif, libwebp, OpenJPEG) sees an upload
+here just to learn its size. Only the make_proxy function decodes, so a header that declares a pixel bomb is
+refused here, before any decoder sees its data.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from design_headers import jpeg2000_size, psd_size
 from file_metadata import MAX_EXIF_BYTES, heif_exif
 from heif_boxes import HeifBoxError, read_heif
 from PIL import Image, UnidentifiedImageError
@@ -37,8 +39,12 @@ def probe_image(fmt: str, fileobj: Any, read_at: ReadAt | None = None, size: int
     """Size of the image (the primary image of a HEIF) and whether it has more frames; MediaFormatError if the
     container is broken. Reads what the format's header parser asks for, never the pixel data. A HEIF/AVIF is
     read through `read_at` (the object's `size` bytes): its box headers and its `meta` box."""
-    if read_at is None and fmt in HEIF_FORMATS | {"WEBP"}:
+    if read_at is None and fmt in HEIF_FORMATS | {"WEBP", "PSD", "JPEG2000"}:
         read_at, size = _reader(fileobj), fileobj.seek(0, io.SEEK_END)
+    if fmt == "PSD" and read_at is not None:
+        return ImageHeader(*psd_size(read_at(0, 26)), animated=False)  # the composite is converted, not layers
+    if fmt == "JPEG2000" and read_at is not None:
+        return ImageHeader(*jpeg2000_size(read_at, read_at(0, 64)), animated=False)
     if fmt == "WEBP" and read_at is not None:
         webp = read_webp(read_at, size)
         block = read_at(*webp.exif) if webp.exif and webp.exif[1] <= MAX_EXIF_BYTES else None

@@ -59,8 +59,32 @@ HEIF_BRANDS = {
 }
 
 
+PSD_SIGNATURE = b"8BPS\x00\x01"  # Photoshop document, version 1 (version 2 is PSB, the large-document format)
+JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"  # JPEG 2000 signature box (ISO/IEC 15444-1 I.5.1)
+J2K_CODESTREAM = b"\xff\x4f\xff\x51"  # a raw JPEG 2000 codestream: SOC then SIZ
+# Image formats Pillow reads that rekflow refuses, named so that the user learns what the file is and what to do
+# (UNSUPPORTED_FORMAT) instead of "not an image" (NOT_MEDIA). Why each is refused: docs/guides/convert-formats.md.
+REFUSED_IMAGE_SIGNATURES = (
+    (b"8BPS\x00\x02", "PSB"),  # Photoshop large document: Pillow does not read it
+    (b"DDS ", "DDS"),  # DirectDraw Surface (game textures)
+    (b"icns", "ICNS"),  # macOS icon
+    (b"qoif", "QOI"),
+    (b"BLP1", "BLP"),  # Blizzard textures
+    (b"BLP2", "BLP"),
+    (b"SIMPLE  =", "FITS"),  # astronomy
+    (b"%!PS", "EPS"),  # PostScript: Pillow needs Ghostscript, a PostScript interpreter, to draw it
+    (b"\xc5\xd0\xd3\xc6", "EPS"),  # DOS EPS binary header
+    (b"\x01\xda", "SGI"),
+    (b"/* XPM */", "XPM"),
+    (b"\x59\xa6\x6a\x95", "SUN_RASTER"),
+)
+# PBM, PGM, PPM (plain and raw), PAM, PFM: the magic, then whitespace or comments, then a number (or PAM's WIDTH).
+NETPBM_HEADER = re.compile(rb"P[1-7Ff](?:\s+|#[^\n]*\n)+(?:\d|WIDTH)")
+
+
 class MediaFormatError(Exception):
-    """The bytes claim a format but break its rules; `reason` is TRUNCATED or CORRUPT."""
+    """The bytes claim a format but break its rules (`reason` TRUNCATED or CORRUPT), or are a kind of it that rekflow
+    does not convert (UNSUPPORTED_FORMAT)."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -95,6 +119,10 @@ def sniff(head: bytes) -> Sniffed:
         return Sniffed("video", "AVI", False)
     if head[:4] == b"\x1a\x45\xdf\xa3":
         return Sniffed("video", "MATROSKA", False, True)
+    if head.startswith(PSD_SIGNATURE):
+        return Sniffed("image", "PSD", False, True)
+    if head.startswith((JP2_SIGNATURE, J2K_CODESTREAM)):
+        return Sniffed("image", "JPEG2000", False, True)
     if head[4:8] == b"ftyp":
         brand = head[8:12]
         if brand in HEIF_BRANDS:
@@ -102,7 +130,27 @@ def sniff(head: bytes) -> Sniffed:
         if brand in VIDEO_BRANDS:
             return Sniffed("video", VIDEO_BRANDS[brand], True)
         return Sniffed("video", "ISO-BMFF", False)
+    refused = _refused_image(head)
+    if refused:
+        return Sniffed("image", refused, False)
     return Sniffed("other", "UNKNOWN", False)
+
+
+def _refused_image(head: bytes) -> str | None:
+    """The name of an image format Pillow reads and rekflow refuses (docs/guides/convert-formats.md, "Formats
+    refused"), from its signature; None when the bytes carry none of them (TGA has no signature: NOT_MEDIA)."""
+    for signature, name in REFUSED_IMAGE_SIGNATURES:
+        if head.startswith(signature):
+            return name
+    if NETPBM_HEADER.match(head):
+        return "NETPBM"
+    if head[:4] in (b"\x00\x00\x01\x00", b"\x00\x00\x02\x00") and len(head) >= 22 and head[4:6] != b"\x00\x00":
+        return "ICO"  # ICONDIR: reserved 0, type 1 (icon) or 2 (cursor), a non-zero image count
+    if len(head) >= 16 and head[4:6] in (b"\x11\xaf", b"\x12\xaf"):
+        return "FLI"  # Autodesk FLI/FLC animation: its magic is the 16-bit word at byte 4
+    if head[:1] == b"\x0a" and len(head) >= 128 and head[1] in (0, 2, 3, 4, 5) and head[2] == 1:
+        return "PCX"  # ZSoft PCX: manufacturer 10, a known version, RLE encoding
+    return None
 
 
 def image_size(fmt: str, read_at: ReadAt, head: bytes) -> tuple[int, int]:

@@ -70,7 +70,8 @@ def read_webp(read_at: ReadAt, size: int) -> WebpInfo:
     width = int.from_bytes(payload[4:7], "little") + 1
     height = int.from_bytes(payload[7:10], "little") + 1
     animated = bool(flags & VP8X_ANIMATION)
-    found, exif = set(), None
+    found: set[bytes] = set()
+    exif = None
     at = start + length + (length & 1)
     for _ in range(MAX_CHUNK_READS):
         if at >= end or (exif and found) or (found and not flags & VP8X_EXIF):

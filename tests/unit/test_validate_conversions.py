@@ -22,6 +22,15 @@ def encoded(fmt: str, size: tuple[int, int] = (64, 48), **options: object) -> by
     return buffer.getvalue()
 
 
+def psd(size: tuple[int, int], mode: int = 3, depth: int = 8, channels: int = 3) -> bytes:
+    """A Photoshop document as Photoshop lays one out: header, empty colour-mode, resources and layer sections,
+    then the composite image, uncompressed, one plane per channel (Pillow cannot write PSD)."""
+    width, height = size
+    header = b"8BPS" + struct.pack(">H6xHIIHH", 1, channels, height, width, depth, mode)
+    planes = b"".join(bytes([60 * (c + 1)]) * (width * height * depth // 8) for c in range(channels))
+    return header + struct.pack(">III", 0, 0, 0) + struct.pack(">H", 0) + planes
+
+
 @cache
 def clip(kind: str, container: str) -> bytes:
     return samples.phone_video(kind, container, seconds=1.0, size=(64, 48))
@@ -36,8 +45,11 @@ def clip(kind: str, container: str) -> bytes:
         (lambda: encoded("TIFF"), "TIFF"),
         (lambda: encoded("BMP"), "BMP"),
         (lambda: encoded("GIF"), "GIF"),
+        (lambda: psd((64, 48)), "PSD"),
+        (lambda: encoded("JPEG2000", no_jp2=False), "JPEG2000"),
+        (lambda: encoded("JPEG2000", no_jp2=True), "JPEG2000"),
     ],
-    ids=["heic", "avif", "webp", "tiff", "bmp", "gif"],
+    ids=["heic", "avif", "webp", "tiff", "bmp", "gif", "psd", "jp2", "j2k-codestream"],
 )
 def test_each_image_format_rekognition_cannot_read_is_sized_from_its_header_and_converted(runtime, data, fmt):
     verdict = verdict_for(runtime, data(), f"photo.{fmt.lower()}")
