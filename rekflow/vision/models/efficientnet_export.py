@@ -5,7 +5,10 @@ serialization. This reads it with a restricted unpickler that admits only Ordere
 `torch._utils._rebuild_tensor(_v2)` and the `torch.*Storage` names (anything else is refused, so
 the file cannot run code), rebuilds every tensor as a numpy array, and writes the network it
 belongs to (EfficientNet-Lite: no squeeze-excite, ReLU6, fixed stem and head) with `onnx.helper`,
-each BatchNorm folded into the convolution before it. Run by `make setup`; needs numpy and onnx.
+each BatchNorm folded into the convolution before it, every conv padded as TensorFlow's "same" pads
+(`same_padding`). Run by `make setup`; needs numpy and onnx. Its outputs are checked against the
+checkpoint's own PyTorch network (efficientnet-lite-pytorch, run once with torch:
+scripts/labels_torch_reference.py) by tests/models/test_labels_reference.py.
 
     python -m rekflow.vision.models.efficientnet_export OUTPUT.onnx
 """
@@ -183,6 +186,15 @@ def parse_legacy_checkpoint(raw: bytes) -> OrderedDict[str, np.ndarray]:
     return arrays
 
 
+def same_padding(side: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TensorFlow's padding="same", which the network was trained with (every conv of EfficientNet-Lite in
+    https://github.com/tensorflow/tpu/blob/master/models/official/efficientnet/efficientnet_model.py):
+    ceil(side / stride) outputs, and an odd pixel of padding goes after (bottom, right), not before.
+    A stride-2 conv on an even side is padded asymmetrically: (0, 1) for kernel 3, (1, 2) for kernel 5."""
+    total = max((-(-side // stride) - 1) * stride + kernel - side, 0)
+    return total // 2, total - total // 2
+
+
 class _Graph:
     """Nodes and initializers of the network, named after the checkpoint's modules."""
 
@@ -191,6 +203,7 @@ class _Graph:
         self.used: set[str] = set()
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
+        self.side = INPUT_SHAPE[-1]  # height and width of the feature map the next conv reads
 
     def take(self, name: str) -> np.ndarray:
         self.used.add(name)
@@ -216,6 +229,8 @@ class _Graph:
         self.used.add(f"{bn}.num_batches_tracked")
         scale = gamma / np.sqrt(var + BN_EPS)
         kernel = weight.shape[-1]
+        before, after = same_padding(self.side, kernel, stride)
+        self.side = -(-self.side // stride)
         y = self.node(
             "Conv",
             [
@@ -226,7 +241,7 @@ class _Graph:
             conv,
             kernel_shape=[kernel, kernel],
             strides=[stride, stride],
-            pads=[kernel // 2] * 4,
+            pads=[before, before, after, after],  # top, left, bottom, right
             dilations=[1, 1],
             group=groups,
         )

@@ -20,7 +20,7 @@ from rekflow.vision.models.onnx_session import cpu_session
 # Built by `make setup` (python -m rekflow.vision.models.efficientnet_export, numpy and onnx, no torch) from
 # the checkpoint it pins; the conversion is deterministic, so the file must have exactly this digest.
 MODEL_PATH = PROJECT_ROOT / ".cache" / "models" / "efficientnet-lite0.onnx"
-MODEL_SHA256 = "cfb78ec75fcfb4a19cf35cc8ff454583814aabeac198e7280d0177538fec7d14"
+MODEL_SHA256 = "f1374ebd5f0fcbe07ca82d76b7639212da032956c1cf0e78cd9fd0b3a8c7a56f"
 LABEL_MAP = Path(__file__).resolve().parent.parent / "label_map.json"
 MEAN = np.array([123.675, 116.28, 103.53], np.float32)
 STD = np.array([58.395, 57.12, 57.375], np.float32)
