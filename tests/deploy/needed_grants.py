@@ -110,7 +110,6 @@ class NeededGrants:
     """Needed grants per role logical id, for one transformed template."""
 
     def __init__(self, transformed: dict[str, Any], source: Template) -> None:
-        self.transformed = transformed
         self.resources = transformed["Resources"]
         self.source = source
         self.resolver = Resolver(transformed)
