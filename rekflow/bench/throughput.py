@@ -17,6 +17,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,7 +85,7 @@ def main() -> None:
         f"({os.cpu_count()} CPUs)"
     )
     print(f"{'':<34}" + "".join(f"{mode:>18}" for mode in results))
-    rows = (
+    rows: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
         (f"{small} photos (s)", lambda r: f"{r['seconds'][0]:.1f}"),
         (f"{large} photos (s)", lambda r: f"{r['seconds'][1]:.1f}"),
         ("photos/s", lambda r: f"{r['rate']:.2f}"),
