@@ -314,8 +314,11 @@ def _task_cases(
             continue
         error = details.get("error") or "States.TaskFailed"
         # A failure sent without a cause (SendTaskFailure's cause is optional) has none: the Catch's ResultPath
-        # gets {"Error": ..., "Cause": null}, and TestState's errorOutput.cause is optional too.
+        # gets {"Error": ..., "Cause": null}, and TestState's errorOutput.cause is optional too. A timeout's
+        # history event carries no cause either, but the runtime hands the Catch an empty one.
         cause = details.get("cause")
+        if cause is None and attempt["type"] == "TaskTimedOut":
+            cause = ""
         retrier = matching_retrier(state, error)
         configuration = None
         if retrier is not None:
