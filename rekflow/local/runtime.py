@@ -28,10 +28,12 @@ from moto.events.models import EventPattern
 from rekflow import TEMPLATE_PATH
 from rekflow.local import stack_reset, timings
 from rekflow.local.event_sources import SqsPoller, sqs_event_sources
+from rekflow.local.firehose import LocalFirehose
 from rekflow.local.functions import LocalFunction, function_environment, load_functions
 from rekflow.local.moto_patches import engine, histories
 from rekflow.local.routing import Router
-from rekflow.local.s3_events import object_created_event
+from rekflow.local.rule_targets import function_rules
+from rekflow.local.s3_events import object_created_event, object_deleted_event
 from rekflow.local.s3_permissions import S3ListPermissions
 from rekflow.local.sandbox import FunctionSandboxes
 from rekflow.local.service_faults import ServiceFaults
@@ -203,6 +205,10 @@ class LocalRuntime:
 
     def _deploy(self) -> LocalRuntime:
         session = boto3._get_default_session()
+        # Before the functions load: a client copies the session's hooks when it is made, and a handler makes its
+        # clients as its module loads.
+        self.firehose = LocalFirehose(self.template)
+        self.firehose.install(session._session)
         functions = load_functions(self.template, self.sandboxes)
         if self.sandboxes is not None:
             # The entry machine's functions start in worker processes while this one deploys.
@@ -213,6 +219,7 @@ class LocalRuntime:
         self._router.install(session._session)
         self._s3_permissions = S3ListPermissions(self.template)
         self._s3_permissions.install(session._session)
+        self._function_rules = function_rules(self.template)
         self.service_faults = ServiceFaults(session._session)
         self.stack = deploy(self.template, client)
         for source in sqs_event_sources(self.template):
@@ -242,6 +249,7 @@ class LocalRuntime:
             session = boto3._get_default_session()._session
             self.service_faults.uninstall()
             self._s3_permissions.uninstall(session)
+            self.firehose.uninstall(session)
             self._router.uninstall(session)
         self._patches.__exit__(None, None, None)
         _clients.clear()
@@ -268,6 +276,7 @@ class LocalRuntime:
         self.backend = self._router.backend = FaultInjectingBackend(make_backend(self._backend_name))
         self.service_faults.clear()
         self.service_faults.failed.clear()
+        self.firehose.clear()
         for poller in self.pollers.values():
             poller.reset_counts()
         return True
@@ -295,6 +304,24 @@ class LocalRuntime:
         """Delete the uploaded version itself (a plain delete would only add a delete marker)."""
         version = {"VersionId": upload.version_id} if upload.version_id else {}
         client("s3").delete_object(Bucket=self.stack.media_bucket, Key=upload.key, **version)
+
+    def delete_object(self, key: str, version_id: str | None = None) -> dict[str, Any]:
+        """Delete `key` as a user would, and return the "Object Deleted" event S3 sends for it: without a version,
+        a delete marker on the versioned media bucket; with one, that version deleted for good."""
+        if version_id is None:
+            answer = client("s3").delete_object(Bucket=self.stack.media_bucket, Key=key)
+            return object_deleted_event(self.stack.media_bucket, key, answer.get("VersionId"), "Delete Marker Created")
+        client("s3").delete_object(Bucket=self.stack.media_bucket, Key=key, VersionId=version_id)
+        return object_deleted_event(self.stack.media_bucket, key, version_id, "Permanently Deleted")
+
+    def deliver(self, event: dict[str, Any]) -> list[tuple[str, Any, str | None]]:
+        """Hand an event to every function whose EventBridge rule in template.yaml matches it (rekflow.local.
+        rule_targets): (function, payload, function error) of each, in template order."""
+        return [
+            (rule.function_logical_id, *self.function(rule.function_logical_id).invoke(event))
+            for rule in self._function_rules
+            if rule.matches(event)
+        ]
 
     def object_created_event(self, upload: Upload, key_encoding: str = "raw") -> dict[str, Any]:
         return object_created_event(

@@ -1,4 +1,5 @@
-"""The EventBridge "Object Created" event S3 sends for an upload, built the way S3 builds it."""
+"""The EventBridge events S3 sends for an upload ("Object Created") and a deletion ("Object Deleted"), built the
+way S3 builds them."""
 
 from __future__ import annotations
 
@@ -42,10 +43,27 @@ def object_created_event(
     }
     if version_id:
         obj["version-id"] = version_id
+    return _event("Object Created", bucket, {"object": obj, "reason": reason})
+
+
+def object_deleted_event(
+    bucket: str, key: str, version_id: str | None, deletion_type: str, reason: str = "DeleteObject"
+) -> dict[str, Any]:
+    """An "Object Deleted" event: `deletion_type` "Delete Marker Created" (a plain delete on a versioned bucket;
+    `version_id` is the marker's) or "Permanently Deleted" (a version deleted for good, or an unversioned object);
+    `reason` DeleteObject or "Lifecycle Expiration" (https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html,
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html)."""
+    obj: dict[str, Any] = {"key": key, "sequencer": uuid.uuid4().hex[:18].upper()}
+    if version_id:
+        obj["version-id"] = version_id
+    return _event("Object Deleted", bucket, {"object": obj, "reason": reason, "deletion-type": deletion_type})
+
+
+def _event(detail_type: str, bucket: str, fields: dict[str, Any]) -> dict[str, Any]:
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
-        "detail-type": "Object Created",
+        "detail-type": detail_type,
         "source": "aws.s3",
         "account": ACCOUNT_ID,
         "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -54,10 +72,10 @@ def object_created_event(
         "detail": {
             "version": "0",
             "bucket": {"name": bucket},
-            "object": obj,
+            "object": fields["object"],
             "request-id": uuid.uuid4().hex[:16].upper(),
             "requester": ACCOUNT_ID,
             "source-ip-address": "127.0.0.1",
-            "reason": reason,
+            **{name: value for name, value in fields.items() if name != "object"},
         },
     }
