@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import random
-from pathlib import Path
 
 import boto3
 import jsonschema
@@ -16,7 +15,6 @@ from file_metadata import heif_exif, jpeg_exif, metadata_from_exif, png_exif
 from image_probe import probe_image
 from PIL import Image
 
-from rekflow.cli import main
 from tests.conftest import schema_validator
 from tests.corpora import pillow_heif_image, pillow_image
 
@@ -67,17 +65,20 @@ def test_store_gps_location_false_keeps_time_and_camera_only(make_runtime):
         }, container
 
 
-def test_time_camera_and_position_reach_the_results_document(tmp_path, capsys):
-    (tmp_path / "in").mkdir()
-    (tmp_path / "in" / "trip.jpg").write_bytes(photo("JPEG"))
-    assert (
-        main(["analyze", "--json", "--backend", "fixture", "--output", str(tmp_path / "out"), str(tmp_path / "in")])
-        == 0
-    )
-    line = json.loads(capsys.readouterr().out.splitlines()[0])
-    document = json.loads(Path(line["results"]).read_text(encoding="utf-8"))
+@pytest.mark.parametrize("container", ["JPEG", "HEIF"])
+def test_the_metadata_reaches_the_results_document_and_the_time_the_summary(runtime, container):
+    # A JPEG is analysed as it is; a HEIC through its JPEG copy, which carries no Exif: the upload's metadata counts.
+    upload = runtime.upload(photo(container), f"trip.{CONTAINERS[container]}")
+    result = runtime.run(runtime.object_created_event(upload))
+    assert result.status == "SUCCEEDED", result.cause
+    document = runtime.results_document(result.output["resultsKey"])
     schema_validator("results-document.schema.json").validate(document)
     assert document["metadata"] == {"takenAt": TAKEN, "camera": CAMERA, "gps": GPS}
+    assert ("proxy" in document) == (container == "HEIF")
+    (item,) = runtime.summary_items()
+    assert item["TakenAt"] == TAKEN and "gps" not in json.dumps(item, default=str).lower()
+    (event,) = runtime.analyzed_events()
+    assert "metadata" not in event["detail"] and "gps" not in json.dumps(event["detail"]).lower()
 
 
 @pytest.mark.parametrize(
