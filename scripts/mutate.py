@@ -76,6 +76,13 @@ class Mutant:
     anchor: str = ""  # the edit is made at the first `old` after this text
     functional: list[str] = field(default_factory=list)
 
+    def test_paths(self) -> list[str]:
+        """What runs, in an order that kills early under -x: the unit tests, then the deploy gate before the
+        functional tests for a template edit (IAM and configuration), after them for an ASL edit."""
+        if self.path == TEMPLATE:
+            return UNIT + DEPLOY + self.functional
+        return UNIT + self.functional + DEPLOY
+
     def apply(self, root: Path) -> None:
         target = root / self.path
         text = target.read_text(encoding="utf-8")
@@ -418,11 +425,17 @@ def make_worktree(base: Path) -> Path:
     code, out = run(["git", "worktree", "add", "--detach", "--quiet", str(tree), "HEAD"], ROOT)
     if code:
         sys.exit(f"git worktree add failed:\n{out}")
+    link_tools(tree)
+    return tree
+
+
+def link_tools(tree: Path) -> None:
+    """Link LINKED into the worktree (again after a reset: .gitignore's "dir/" patterns do not cover a link,
+    so git clean removes them)."""
     for name in LINKED:
-        if (ROOT / name).exists():
+        if (ROOT / name).exists() and not (tree / name).is_symlink():
             (tree / name).parent.mkdir(parents=True, exist_ok=True)
             (tree / name).symlink_to(ROOT / name)
-    return tree
 
 
 def reset(tree: Path) -> None:
@@ -431,6 +444,7 @@ def reset(tree: Path) -> None:
         code, out = run(command, tree)
         if code:
             sys.exit(f"{' '.join(command)} failed in the worktree:\n{out}")
+    link_tools(tree)
 
 
 def environment(tree: Path, base: Path) -> dict[str, str]:
@@ -452,7 +466,7 @@ def regenerate(tree: Path, env: dict[str, str]) -> str | None:
 
 
 def pytest(tree: Path, env: dict[str, str], paths: list[str], deselect: list[str]) -> tuple[int, str]:
-    command = [str(PYTHON), "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", "not models", "-rf"]
+    command = [str(PYTHON), "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", "not models", "-rfE"]
     command += [f"--deselect={node}" for node in deselect]
     try:
         return run(command + paths, tree, env, timeout=MUTANT_TIMEOUT_SECONDS)
@@ -497,7 +511,7 @@ def main() -> int:
             sys.exit(f"the unmutated tests did not run (exit {code}):\n{out[-3000:]}")
         if baseline_failures:
             # -x stopped at the first: run again without it to find them all.
-            command = [str(PYTHON), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not models", "-rf"]
+            command = [str(PYTHON), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not models", "-rfE"]
             code, out = run(command + UNIT + functional + DEPLOY, tree, env)
             baseline_failures = failed_tests(out)
             print(f"baseline: {len(baseline_failures)} test(s) fail unmutated, deselected: {baseline_failures}")
@@ -510,11 +524,12 @@ def main() -> int:
             if problem:
                 outcome, detail = "killed", problem
             else:
-                code, out = pytest(tree, env, UNIT + mutant.functional + DEPLOY, baseline_failures)
+                code, out = pytest(tree, env, mutant.test_paths(), baseline_failures)
                 outcome = {0: "survived", 1: "killed"}.get(code, f"error (pytest exit {code})")
                 if code == -1:
                     outcome = "timed out"
-                detail = ", ".join(failed_tests(out)[:3]) if code == 1 else out.strip().splitlines()[-1:][0]
+                lines = out.strip().splitlines() or [""]
+                detail = ", ".join(failed_tests(out)[:3]) or lines[-1] if code == 1 else lines[-1]
             seconds = time.monotonic() - started
             results.append({"mutant": mutant.name, "what": mutant.what, "outcome": outcome, "by": detail})
             print(f"{outcome:9} {mutant.name:38} {seconds:5.0f} s  {detail}", flush=True)
