@@ -7,7 +7,7 @@ import gzip
 import json
 from pathlib import Path
 
-from rekflow.commands.executions.records import HistoryLog, LocalExecutions
+from rekflow.commands.executions.records import LINES_PER_BLOCK, HistoryLog, LocalExecutions
 
 
 def _events(name: str, count: int = 40) -> list[dict[str, object]]:
@@ -22,9 +22,10 @@ def _events(name: str, count: int = 40) -> list[dict[str, object]]:
     ]
 
 
-def _record(folder: Path, name: str, history_file: str) -> None:
+def _record(folder: Path, name: str, where: tuple[str, int]) -> None:
     record = {"name": name, "executionArn": f"arn:{name}", "input": {}, "status": "SUCCEEDED"}
-    (folder / f"{name}.json").write_text(json.dumps({**record, "historyFile": history_file}), encoding="utf-8")
+    kept = {"historyFile": where[0], "historyAt": where[1]}
+    (folder / f"{name}.json").write_text(json.dumps({**record, **kept}), encoding="utf-8")
 
 
 def test_each_history_is_readable_while_the_run_goes_on_and_after_it(tmp_path):
@@ -83,3 +84,21 @@ def test_runs_one_after_another_never_share_a_file(tmp_path):
     executions = LocalExecutions(tmp_path)
     assert all(executions.history(f"run-{n}") == _events(f"run-{n}", 2) for n in range(50))
     assert len(list(folder.glob("histories-*.jsonl.gz"))) == 50
+
+
+def test_a_history_is_read_from_its_own_block(tmp_path):
+    # GIVEN a run of more executions than a block holds
+    folder = tmp_path / "executions"
+    folder.mkdir()
+    names = [f"run-{n}" for n in range(3 * LINES_PER_BLOCK + 5)]
+    with HistoryLog(folder) as log:
+        starts = {name: log.write(name, _events(name))[1] for name in names}
+        for name in names:
+            _record(folder, name, (log.path.name, starts[name]))
+    assert len(set(starts.values())) == 4 and starts[names[0]] == 0
+    # WHEN everything before the last block is overwritten with noise, THEN that block still reads
+    last_block = starts[names[-1]]
+    data = log.path.read_bytes()
+    log.path.write_bytes(bytes(last_block) + data[last_block:])
+    executions = LocalExecutions(tmp_path)
+    assert all(executions.history(name) == _events(name) for name in names[3 * LINES_PER_BLOCK :])

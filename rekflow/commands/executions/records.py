@@ -32,7 +32,7 @@ import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from rekflow.commands.executions.history import Event, failing_state, json_events
 from rekflow.commands.executions.summary import UNSUCCESSFUL, ExecutionSummary, iso, outcome_of
@@ -108,46 +108,64 @@ def keep(args: argparse.Namespace, item: InputFile, event: dict[str, Any], resul
     folder.mkdir(parents=True, exist_ok=True)
     log: HistoryLog | None = getattr(args, "history_log", None)
     with contextlib.nullcontext(log) if log is not None else HistoryLog(folder) as histories:
-        record["historyFile"] = keep_history(histories, result, with_data)
+        record["historyFile"], record["historyAt"] = keep_history(histories, result, with_data)
     _write_whole(folder / f"{result.name}.json", json.dumps(record, ensure_ascii=False, indent=1).encode())
 
 
-def keep_history(log: HistoryLog, result: ExecutionResult, with_data: bool) -> str:
-    """Add the execution's events to the run's history file, with their inputs and outputs or without; its name."""
+def keep_history(log: HistoryLog, result: ExecutionResult, with_data: bool) -> tuple[str, int]:
+    """Add the execution's events to the run's history file, with their inputs and outputs or without; where."""
     events = json_events(result.history)
     if not with_data:
         events = [without_execution_data(event) for event in events]
     return log.write(result.name, events)
 
 
+# Where reading may begin: a full flush every this many lines empties deflate's window, so a history is
+# read from its block's start (at most this many lines) instead of the file's. It costs the block's first
+# line its context: about 2 KB a block, 2 % of a run's histories.
+LINES_PER_BLOCK = 32
+
+
 class HistoryLog:
     """One run's histories: executions/histories-<run>.jsonl.gz, a gzip stream of one JSON line per execution
     ({"name": ..., "events": [...]}), written as each execution ends. Each line is flushed with Z_SYNC_FLUSH,
     which keeps deflate's window (the next line still compresses against this one) and leaves every line
-    written so far readable if the run is stopped before close() ends the stream."""
+    written so far readable if the run is stopped before close() ends the stream; every LINES_PER_BLOCK
+    lines a Z_FULL_FLUSH starts a block that can be read on its own."""
 
     def __init__(self, folder: Path) -> None:
         # A name no other run takes, even one started into the same folder in the same second (by this
         # process, too: and "xb" below refuses to write over a file, should one have it all the same).
         started = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         self.path = folder / f"histories-{started}-{uuid.uuid4().hex[:12]}.jsonl.gz"
+        self._raw: BinaryIO | None = None
         self._file: gzip.GzipFile | None = None
+        self._lines = 0
+        self._block_at = 0  # 0: the first block, read with the gzip header; else a raw deflate offset
         self._lock = threading.Lock()
 
-    def write(self, name: str, events: list[Event]) -> str:
+    def write(self, name: str, events: list[Event]) -> tuple[str, int]:
+        """Add a history; (the file's name, the offset its block starts at) for the execution's record."""
         line = json.dumps({"name": name, "events": events}, ensure_ascii=False, separators=(",", ":")) + "\n"
         with self._lock:
-            if self._file is None:
+            if self._raw is None or self._file is None:
+                self._raw = open(self.path, "xb")  # noqa: SIM115 - closed by close(), after the gzip stream
                 # gzip's level 6: 2 % larger than level 9 for 60 % of its CPU.
-                self._file = gzip.GzipFile(self.path, "xb", compresslevel=6, mtime=0)
+                self._file = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=6, mtime=0)
+            elif self._lines % LINES_PER_BLOCK == 0:
+                self._file.flush(zlib.Z_FULL_FLUSH)
+                self._block_at = self._raw.tell()
             self._file.write(line.encode())
             self._file.flush()  # zlib.Z_SYNC_FLUSH, and the file's own buffer
-        return self.path.name
+            self._lines += 1
+            return self.path.name, self._block_at
 
     def close(self) -> None:
         with self._lock:
             if self._file is not None:
                 self._file.close()
+            if self._raw is not None:
+                self._raw.close()
 
     def __enter__(self) -> HistoryLog:
         return self
@@ -168,13 +186,18 @@ def histories_of_run(args: argparse.Namespace) -> Iterator[None]:
             del args.history_log
 
 
-def _read_histories(path: Path) -> Iterator[bytes]:
-    """The lines of a history file, one per execution; one still being written (or cut short when its run
-    was stopped) up to its last flushed line."""
-    stream = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip's header and trailer
-    text = stream.decompress(path.read_bytes())
-    lines = text.split(b"\n")
-    yield from lines[:-1]  # the last is empty, or a line cut short
+def _read_histories(path: Path, at: int) -> Iterator[bytes]:
+    """The lines of a history file from the block at `at`, one per execution, read as far as they are asked
+    for; a file still being written (or cut short when its run was stopped) up to its last flushed line."""
+    # From the file's start, with gzip's header and trailer; from a block's, raw deflate (the gzip trailer
+    # follows the stream's end, where decompression stops).
+    stream = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS if at == 0 else -zlib.MAX_WBITS)
+    pending = b""
+    with open(path, "rb") as file:
+        file.seek(at)
+        while not stream.eof and (chunk := file.read(1 << 16)):
+            *lines, pending = (pending + stream.decompress(chunk)).split(b"\n")
+            yield from lines
 
 
 class LocalExecutions:
@@ -234,7 +257,7 @@ class LocalExecutions:
         if record.get("historyFile"):
             path = self.folder / record["historyFile"]
             starts = json.dumps({"name": name}, ensure_ascii=False, separators=(",", ":"))[:-1].encode() + b","
-            lines = _read_histories(path) if path.is_file() else iter(())
+            lines = _read_histories(path, record.get("historyAt", 0)) if path.is_file() else iter(())
             found = next((line for line in lines if line.startswith(starts)), None)
             return list(json.loads(found)["events"]) if found is not None else None
         legacy = self.folder / f"{name}{_LEGACY_HISTORY_SUFFIX}"
