@@ -80,10 +80,40 @@ def matches(node: Node, asset: Asset) -> list[Evidence] | None:
     if isinstance(node, Not):
         return [] if matches(node.child, asset) is None else None
     if isinstance(node, Free):
-        words = node.words.split()
-        hits = [f for f in asset.found if f.kind in ("label", "text") and contains_words(f.name, words)]
-        return _evidence(hits)
+        return _evidence([f for f in asset.found if _names(node, f)])
     return _term(node, asset)
+
+
+def best_confidence(node: Node, asset: Asset) -> float | None:
+    """The highest confidence among the asset's findings that a term of the query names, outside any `-`:
+    what `--sort confidence` orders by (every engine computes the same)."""
+    best = [f.confidence for f in asset.found if any(_names(leaf, f) for leaf in positive_leaves(node))]
+    return max(best, default=None)
+
+
+def positive_leaves(node: Node) -> list[Term | Free]:
+    """The label, moderation, text and free terms of the query that are not under a `-`."""
+    if isinstance(node, (And, Or)):
+        return [leaf for child in node.children for leaf in positive_leaves(child)]
+    if isinstance(node, Free) or (isinstance(node, Term) and node.field in ("label", "text", "moderation")):
+        return [node]
+    return []
+
+
+def _names(leaf: Term | Free, found: Found) -> bool:
+    """Whether a label, moderation or text term, or free words, names this finding."""
+    if isinstance(leaf, Free):
+        return found.kind in ("label", "text") and contains_words(found.name, leaf.words.split())
+    if found.kind != leaf.field or not _confident(leaf.confidence, found):
+        return False
+    value = str(leaf.value)
+    if found.kind == "label":
+        return " ".join(words_of(found.name)) == value
+    if found.kind == "text":
+        return contains_words(found.name, value.split())
+    if value in ("yes", "no"):
+        return value == "yes"
+    return value in (" ".join(words_of(found.name)), " ".join(words_of(found.parent)))
 
 
 def contains_words(text: str, words: list[str]) -> bool:
@@ -127,21 +157,10 @@ def _term(term: Term, asset: Asset) -> list[Evidence] | None:
 
 
 def _found_term(term: Term, asset: Asset) -> list[Evidence] | None:
-    value = str(term.value)
-    words = value.split()
-    kind = term.field
-    candidates = [f for f in asset.found if f.kind == kind and _confident(term.confidence, f)]
-    if kind == "label":
-        hits = [f for f in candidates if " ".join(words_of(f.name)) == value]
-    elif kind == "text":
-        hits = [f for f in candidates if contains_words(f.name, words)]
-    elif value == "yes":
-        hits = candidates
-    elif value == "no":
-        return [] if asset.moderation_ran and not candidates else None
-    else:
-        hits = [f for f in candidates if value in (" ".join(words_of(f.name)), " ".join(words_of(f.parent)))]
-    return _evidence(hits)
+    if term.field == "moderation" and term.value == "no":
+        flagged = _found_term(Term("moderation", "=", "yes", term.confidence), asset)
+        return [] if asset.moderation_ran and flagged is None else None
+    return _evidence([f for f in asset.found if _names(term, f)])
 
 
 def _confident(bound: Confidence | None, found: Found) -> bool:
