@@ -1,0 +1,109 @@
+"""The SQLite index finds what the reference evaluator finds, in the same order, with the same evidence, over
+generated libraries and generated queries, with FTS5 and without; a re-analysis replaces, a removal removes,
+values never reach the SQL text, and an index it cannot read says how to rebuild it."""
+
+from __future__ import annotations
+
+import sqlite3
+from functools import cache
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rekflow.search import index as index_module
+from rekflow.search.engine import SORTS, ReferenceEngine
+from rekflow.search.facts import Asset, asset_of
+from rekflow.search.index import IndexUnusable, SearchIndex, has_fts5
+from rekflow.search.query import Node, parse, render
+from rekflow.search.synthetic import Library
+from tests.search_strategies import trees
+
+LIBRARY = 400
+
+
+@cache
+def library() -> list[Asset]:
+    return [asset_of(document, video) for document, video in Library(5, labels=60, words=40).documents(LIBRARY)]
+
+
+@cache
+def index(fts: bool, folder: str) -> SearchIndex:
+    built = SearchIndex(Path(folder) / f"index-{fts}.sqlite3", fts=fts)
+    built.put_many(library())
+    return built
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("search-index"))
+
+
+def test_this_python_has_fts5() -> None:
+    # The fallback is tested below either way; this says which one `rekflow search` uses here.
+    assert has_fts5()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tree=trees, sort=st.sampled_from(SORTS), fts=st.booleans())
+def test_the_index_finds_what_the_reference_finds(folder: str, tree: Node, sort: str, fts: bool) -> None:
+    expected = ReferenceEngine(library()).search(tree, LIBRARY, sort)
+    found = index(fts, folder).search(tree, LIBRARY, sort)
+    assert [h.asset.key for h in found.hits] == [h.asset.key for h in expected.hits], render(tree)
+    assert found == expected, render(tree)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["label:person", 'text:"open daily"', "open", "moderation:yes", "kind:video faces:>=2", "-label:person"],
+)
+def test_typical_queries_find_something_and_not_everything(folder: str, query: str) -> None:
+    found = index(True, folder).search(parse(query), LIBRARY, "path").hits
+    assert 0 < len(found) < LIBRARY
+
+
+def test_a_limit_says_whether_more_matched(folder: str) -> None:
+    page = index(True, folder).search(parse("kind:image"), 5, "analyzed")
+    assert len(page.hits) == 5 and page.more
+    assert [h.asset.analyzed for h in page.hits] == sorted((h.asset.analyzed for h in page.hits), reverse=True)
+
+
+def test_a_reanalysis_replaces_the_keys_rows_and_a_removal_removes_them(tmp_path: Path) -> None:
+    (first, _), (second, _) = list(Library(11).documents(2))
+    second["object"]["key"] = first["object"]["key"]  # the same file analysed again, another version
+    with SearchIndex(tmp_path / "index.sqlite3") as built:
+        built.put(asset_of(first))
+        built.put(asset_of(second))
+        assert len(built) == 1
+        (hit,) = built.search(parse(""), 10, "path").hits
+        assert hit.asset == asset_of(second)
+        assert built.remove(first["object"]["key"]) and not built.remove(first["object"]["key"])
+        assert len(built) == 0
+        assert built._db.execute("SELECT count(*) FROM found").fetchone() == (0,)
+        assert built._db.execute("SELECT count(*) FROM text_fts").fetchone() == (0,)
+
+
+def test_values_travel_as_parameters(tmp_path: Path) -> None:
+    with SearchIndex(tmp_path / "index.sqlite3") as built:
+        built.put_many(library()[:20])
+        for query in ['path:"\'; DROP TABLE asset; --"', 'label:"x\') OR 1=1 --"', 'text:"a\'b"']:
+            assert built.search(parse(query), 10, "path").hits == []
+        assert len(built) == 20
+
+
+def test_an_index_it_cannot_read_says_to_rebuild(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    SearchIndex(tmp_path / "fts.sqlite3", fts=True).close()
+    monkeypatch.setattr(index_module, "has_fts5", lambda: False)
+    with pytest.raises(IndexUnusable, match=r"built with FTS5.*rekflow index --rebuild"):
+        SearchIndex(tmp_path / "fts.sqlite3")
+    # Without FTS5 a new index is built without it, and says what that costs.
+    with SearchIndex(tmp_path / "plain.sqlite3") as plain:
+        assert not plain.fts and "FTS5" in (plain.warning or "")
+    connection = sqlite3.connect(tmp_path / "fts.sqlite3")
+    connection.execute("UPDATE meta SET value = '0' WHERE name = 'schema'")
+    connection.commit()
+    connection.close()
+    monkeypatch.undo()
+    with pytest.raises(IndexUnusable, match=r"another version of rekflow.*--rebuild"):
+        SearchIndex(tmp_path / "fts.sqlite3")
