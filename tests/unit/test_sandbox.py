@@ -2,12 +2,14 @@
 crash, a timeout or running out of memory reported under the errorType Lambda reports, the environment
 discarded and the next invocation running init again."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
-from rekflow.local.sandbox import FunctionError, FunctionSandboxes, FunctionSpec
+from rekflow.local.sandbox import FunctionError, FunctionSandboxes, FunctionSpec, PlatformReport
 
 HANDLERS = str(Path(__file__).parent / "sandbox_handlers")
 
@@ -110,3 +112,47 @@ def test_using_more_than_memory_size_is_runtime_out_of_memory(sandboxes):
         sandboxes.invoke(spec, {"megabytes": 600}, "r1", lambda text: None)
     assert raised.value.error_type == "Runtime.OutOfMemory"
     assert sandboxes.invoke(spec, {"megabytes": 1}, "r2", lambda text: None) == {"allocated": 1024 * 1024}
+
+
+def test_a_prewarmed_environment_serves_the_first_invocation_which_reports_its_init(sandboxes):
+    # GIVEN an environment started ahead (as the runtime does while it deploys)
+    spec = _spec("echo")
+    sandboxes.prewarm([spec])
+    started: list[float | None] = []
+    report = PlatformReport(started.append)
+    # WHEN the first invocation comes, even before that environment is ready
+    first = sandboxes.invoke(spec, {"value": 1}, "r1", lambda text: None, report)
+    second_report = PlatformReport(started.append)
+    second = sandboxes.invoke(spec, {"value": 2}, "r2", lambda text: None, second_report)
+    # THEN it waits for that environment instead of starting another, and reports its Init Duration once
+    assert first["pid"] == second["pid"]
+    assert len(sandboxes.cold_starts[spec.logical_id]) == 1
+    assert started[0] is not None and started[0] > 0 and started[1] is None
+    assert report.init_ms == started[0] and second_report.init_ms is None
+    assert report.max_memory_mb is not None and report.max_memory_mb > 10  # the worker's resident memory, sampled
+
+
+def test_a_worker_does_not_run_the_parents_main_script_again(tmp_path):
+    # GIVEN a parent whose __main__ is a script (as the `rekflow` command's is), which notes each time it is run
+    marker = tmp_path / "runs"
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os, sys\n"
+        f"open({str(marker)!r}, 'a').write(f'{{os.getpid()}}\\n')\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_sandbox import _spec, _no_aws\n"
+        "from rekflow.local.sandbox import FunctionSandboxes\n"
+        "if __name__ == '__main__':\n"
+        "    sandboxes = FunctionSandboxes(_no_aws)\n"
+        "    print(sandboxes.invoke(_spec('echo'), {'value': 1}, 'r1', lambda text: None)['pid'])\n"
+        "    sandboxes.close()\n",
+        encoding="utf-8",
+    )
+    # WHEN it invokes a function in a worker
+    finished = subprocess.run(  # noqa: S603 - this interpreter on the script written above
+        [sys.executable, str(script)], capture_output=True, text=True, check=True, timeout=120
+    )
+    # THEN the worker ran the handler without running the parent's script (multiprocessing's default runs it again)
+    worker_pid = finished.stdout.split()[-1]
+    runs = marker.read_text(encoding="utf-8").split()
+    assert len(runs) == 1 and runs[0] != worker_pid
