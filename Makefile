@@ -116,7 +116,8 @@ lint: setup deploy-tools
 
 bench: setup
 	$(BIN)/python -m rekflow.bench models
-	$(BIN)/python -m rekflow.bench throughput 10
+	$(BIN)/python -m rekflow.bench first-photo 3
+	$(BIN)/python -m rekflow.bench throughput 10 60 120
 	$(BIN)/python -m rekflow.bench backfill 1000
 	$(BIN)/python -m rekflow.bench overhead 24 4
 	$(BIN)/python -m rekflow.bench cost
