@@ -73,9 +73,9 @@ def _rekflow(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, 
 def local_run(tmp_path, capsys, monkeypatch):
     """A `rekflow analyze` run of four files, one of which fails: (results folder, input folder).
     One's key starts with executions/, so its results document shares the folder of the records."""
-    # In process: with the functions in worker processes, a fresh clone's loaded run once recorded a TaskFailed
-    # without resource and resourceType in this history (not reproduced alone; open in issue 19's note).
-    monkeypatch.setenv("REKFLOW_FUNCTIONS_IN_PROCESS", "1")
+    # The functions in worker processes, as by default: a sibling branch stopped as "Detect text" failed once
+    # recorded a made-up TaskFailed (rekflow/local/moto_patches/stopped_states.py).
+    monkeypatch.delenv("REKFLOW_FUNCTIONS_IN_PROCESS", raising=False)
     inputs, out = tmp_path / "in", tmp_path / "out"
     _jpeg(inputs / "ok.jpg", (200, 40, 40))
     _jpeg(inputs / "executions" / "shot.jpg", (40, 40, 200))

@@ -32,6 +32,7 @@ import botocore.session
 
 from rekflow.local.moto_patches import asl_programs
 from rekflow.local.moto_patches.error_names import java_v1_error_name
+from rekflow.local.moto_patches.stopped_states import quiet_once_stopped
 
 MOTO_VERSION = "5.2.5"
 
@@ -87,6 +88,7 @@ def patches() -> list[Patch]:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.events.models import Rule as EventsRule
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.asl.utils import json_path
     from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication as WorkerCommunication
@@ -115,6 +117,8 @@ def patches() -> list[Patch]:
         Patch(jsonpath_ng_ext, "parse", _jsonpath_once(jsonpath_ng_ext.parse)),
         # ResultPath imports jsonpath_ng's plain parse, and built a parser (yacc tables) for every state's result.
         Patch(result_path, "parse", _jsonpath_once(result_path.parse)),
+        # A state whose branch was stopped while it ran ends quietly (stopped_states.py), with no made-up TaskFailed.
+        Patch(ExecutionState, "_evaluate_with_timeout", quiet_once_stopped(ExecutionState._evaluate_with_timeout)),
         # Waiting for an execution to end is woken when one ends (wait_for_execution), instead of polling.
         Patch(WorkerCommunication, "terminated", _announced_end(WorkerCommunication.terminated)),
         Patch(
