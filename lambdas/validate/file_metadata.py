@@ -31,6 +31,10 @@ from media_format import PNG_SIGNATURE, ReadAt, head_first
 
 MAX_EXIF_BYTES = 256 * 1024  # a JPEG's APP1 holds at most 65,533; a HEIF's Exif item of megabytes is not a camera's
 MAX_JPEG_SEGMENTS = 64  # APPn segments before the frame header; Exif is the first or second in practice
+# Where a JPEG's Exif can no longer come: the frame headers (SOFn), start of scan, end of image, and what is not a
+# length-prefixed marker. APPn, COM, DQT and DHT before the frame are stepped over.
+STOP_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF, 0xDA, 0xD9, 0xFF}
+STOP_MARKERS |= {0x00, 0x01, 0xD8, *range(0xD0, 0xD8)}
 MAX_TEXT = 64  # characters kept of Make and Model
 MAKE, MODEL = 0x010F, 0x0110
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825
@@ -120,8 +124,8 @@ def jpeg_exif(read_at: ReadAt, head: bytes) -> bytes | None:
     offset = 2
     for _ in range(MAX_JPEG_SEGMENTS):
         marker = read(offset, 4)
-        if len(marker) < 4 or marker[0] != 0xFF or not 0xE0 <= marker[1] <= 0xFE:
-            return None  # the frame header, a scan, or bytes that are no segment: Exif comes before them
+        if len(marker) < 4 or marker[0] != 0xFF or marker[1] in STOP_MARKERS:
+            return None  # a frame header, a scan, or bytes that are no segment: Exif comes before them
         (length,) = struct.unpack(">H", marker[2:4])
         if marker[1] == 0xE1 and length > 8:
             payload = read(offset + 4, length - 2)

@@ -162,6 +162,11 @@ def test_where_each_container_keeps_its_exif_is_found():
     tiff = block.removeprefix(b"Exif\x00\x00")  # the TIFF structure itself
     jpeg = photo("JPEG", block)
     assert jpeg_exif(lambda offset, length: jpeg[offset : offset + length], jpeg[:20]) == tiff
+    # A writer that puts a table (DQT) or a comment before APP1: stepped over. A scan before it: no Exif.
+    tables_first = jpeg[:2] + b"\xff\xdb\x00\x04\x00\x00" + b"\xff\xfe\x00\x03c" + jpeg[2:]
+    assert jpeg_exif(lambda offset, length: tables_first[offset : offset + length], tables_first) == tiff
+    scan_first = jpeg[:2] + b"\xff\xda\x00\x02" + jpeg[2:]
+    assert jpeg_exif(lambda offset, length: scan_first[offset : offset + length], scan_first) is None
     assert png_exif(photo("PNG", block)) == tiff
     assert png_exif(pillow_image("hopper.png")) is None  # reaches IDAT without one
     item = (6).to_bytes(4, "big") + b"Exif\x00\x00" + tiff
