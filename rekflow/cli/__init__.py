@@ -18,7 +18,7 @@ import os
 import sys
 from typing import NoReturn
 
-from rekflow.cli import analyze, backfill, executions, report, samples
+from rekflow.cli import analyze, backfill, executions, report, samples, search
 from rekflow.local import malloc, timings
 
 
@@ -30,6 +30,7 @@ def parser() -> argparse.ArgumentParser:
     report.register(commands)
     backfill.register(commands)
     executions.register(commands)  # after analyze: it adds analyze's --history-data
+    search.register(commands)
     return top
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
-from rekflow.commands import EXIT_OK, EXIT_USAGE, analysis, inputs
+from rekflow.commands import EXIT_OK, EXIT_USAGE, analysis, inputs, results_folder
 
 
 def register(commands: Any) -> None:
@@ -50,6 +50,8 @@ def analyze(args: argparse.Namespace) -> int:
     if missing:
         err.print(f"[red]rekflow: no such file or folder: {', '.join(missing)}[/red]")
         return EXIT_USAGE
+    # A file analysed from one of these folders before and deleted since leaves the results and the index.
+    results_folder.forget_deleted_files(args.output, [p for p in args.paths if p.is_dir()], err)
     items = inputs.collect_reported(args.paths, args.output, err, "no files to analyse")
     if not items:
         return EXIT_OK

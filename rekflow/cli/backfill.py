@@ -20,6 +20,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from rekflow.commands import results_folder
 from rekflow.commands.backfill import BACKFILL_STATE_MACHINE, BackfillReport, Progress, follow, run_local, start
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -111,7 +112,7 @@ def _run_folder(folder: Path, args: argparse.Namespace, err: Console) -> int:
             runtime.upload(item.path.read_bytes(), item.key)
         err.print(f"rekflow: backfilling {len(items)} object(s) on the local runtime", highlight=False)
         report = run_local(runtime, "", _say_progress(err))
-        documents = _write_documents(report, runtime, args.output)
+        documents = _write_documents(report, runtime, args.output, err)
     return _report(report, args, err, documents)
 
 
@@ -155,16 +156,18 @@ def _say_progress(err: Console) -> Any:
     return say
 
 
-def _write_documents(report: BackfillReport, runtime: Any, output: Path) -> dict[str, Path]:
-    """Each analysed object's results document, at OUTPUT/<key>.json as `rekflow analyze` writes it."""
+def _write_documents(report: BackfillReport, runtime: Any, output: Path, err: Console) -> dict[str, Path]:
+    """Each analysed object's results document, at OUTPUT/<key>.json as `rekflow analyze` writes it, indexed."""
     written = {}
-    for result in report.objects:
-        if result.results_key and result.outcome != "already analysed":
-            path = output / f"{result.key}.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            document = runtime.results_document(result.results_key)
-            path.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
-            written[result.key] = path
+    index = results_folder.open_index_or_say(output, err)
+    try:
+        for result in report.objects:
+            if result.results_key and result.outcome != "already analysed":
+                path, _ = results_folder.write_results(runtime, output, result.key, result.results_key, index)
+                written[result.key] = path
+    finally:
+        if index is not None:
+            index.close()
     return written
 
 

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rekflow.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from rekflow.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, results_folder
 from rekflow.commands.executions.records import histories_of_run
 from rekflow.commands.executions.records import keep as keep_execution
 from rekflow.commands.inputs import InputFile
@@ -27,6 +27,7 @@ from rekflow.features import NAMES
 from rekflow.local.function_logs import FunctionLogs, function_by_logical_id
 from rekflow.local.runtime import ExecutionResult, LocalRuntime, make_backend
 from rekflow.media import sources as media_sources
+from rekflow.search.index import SearchIndex
 
 # The functions log at the level template.yaml's Globals give them; their logs go to <output>/logs/.
 FUNCTION_LOG_LEVEL = "INFO"
@@ -75,6 +76,7 @@ def analyze_items(items: list[InputFile], args: argparse.Namespace) -> int:
         err.print(f"[red]rekflow: {error}[/red]")
         return EXIT_USAGE
     args.output.mkdir(parents=True, exist_ok=True)
+    index = results_folder.open_index_or_say(args.output, err)  # each document is indexed as it is written
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     # Outermost the progress display: in a terminal it wraps sys.stdout and sys.stderr to print
     # above itself, and the functions' writes must meet the logs' routing first. The logs close
@@ -86,7 +88,9 @@ def analyze_items(items: list[InputFile], args: argparse.Namespace) -> int:
     ):
         logs.attach(function_by_logical_id(runtime))
         with histories_of_run(args):  # the run's histories in one file (records.py says why)
-            finished = _run_all(runtime, items, args, progress)
+            finished = _run_all(runtime, items, args, progress, index)
+    if index is not None:
+        index.close()
     lines = [line for line, _ in finished]
     # `rekflow report` finds the file behind each document through this index.
     media_sources.record(args.output, ((line["key"], Path(line["file"])) for line in lines))
@@ -110,7 +114,11 @@ def _echo_to(err: Console) -> Callable[[str, str], None]:
 
 
 def _run_all(
-    runtime: LocalRuntime, items: list[InputFile], args: argparse.Namespace, progress: Progress
+    runtime: LocalRuntime,
+    items: list[InputFile],
+    args: argparse.Namespace,
+    progress: Progress,
+    index: SearchIndex | None,
 ) -> list[Finished]:
     def one(item: InputFile) -> Finished:
         upload = runtime.upload(item.path.read_bytes(), item.key)
@@ -124,10 +132,9 @@ def _run_all(
         runtime.forget_execution(result.arn)  # the local Step Functions would keep it, ~1 MB each
         results_path, document = None, None
         if result.output and result.output.get("resultsKey"):
-            results_path = args.output / f"{item.key}.json"
-            results_path.parent.mkdir(parents=True, exist_ok=True)
-            document = runtime.results_document(result.output["resultsKey"])
-            results_path.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
+            results_path, document = results_folder.write_results(
+                runtime, args.output, item.key, result.output["resultsKey"], index
+            )
         line = report(item, result, results_path)
         if document and "proxy" in document:  # analysed through an analysable copy: say which and how it was made
             proxy = document["proxy"]
