@@ -147,9 +147,11 @@ def sample_video(
     size: tuple[int, int] = VIDEO_SIZE,
     extra: list[str] | None = None,
     pix_fmt: str = "yuv420p",
+    frames: dict[str, np.ndarray] | None = None,
 ) -> bytes:
     """Real video, written by the ffmpeg that ships in the imageio-ffmpeg wheel: H.264 in MP4 by default, or
-    `codec` (an ffmpeg encoder) with its `extra` options in `container` (mp4, mov, webm).
+    `codec` (an ffmpeg encoder) with its `extra` options in `container` (mp4, mov, webm). `frames` names
+    further pictures (RGB arrays of `size`) that `shots` may show, besides astronaut, cat, sign and black.
 
     faststart puts the movie header first, as streaming tools do; without it the header follows the media.
     """
@@ -160,6 +162,7 @@ def sample_video(
         "cat": _frame(bundled_photo("chelsea"), size),
         "sign": _frame(Image.open(io.BytesIO(_sign())), size),
         "black": _frame(Image.new("RGB", size), size),
+        **(frames or {}),
     }
     output = (["-movflags", "+faststart"] if faststart and container != "webm" else []) + (extra or [])
     with tempfile.TemporaryDirectory() as folder:
