@@ -48,7 +48,7 @@ STAND_INS = {
 
 
 def stand_in(kind: str, size: tuple[int, int] = IMAGE_SIZE) -> Image.Image:
-    """The field for `kind` ("explicit" or "graphic") at `size`, its grid upscaled with Pillow's bicubic filter."""
+    """The field for `kind` (a key of STAND_INS) at `size`, its grid upscaled with Pillow's bicubic filter."""
     raw = bytes.fromhex(STAND_INS[kind].grid)
     side = round((len(raw) // 3) ** 0.5)
     grid = np.frombuffer(raw, np.uint8).reshape(side, side, 3)
@@ -68,6 +68,8 @@ def flagged_video_shots() -> list[tuple[str, float]]:
 
 
 def flagged_video() -> bytes:
-    """Six seconds of H.264 in MP4 (rekflow.media.samples.sample_video) whose last four the local model flags."""
+    """H.264 in MP4 (rekflow.media.samples.sample_video) of flagged_video_shots(): the stand-ins' shots are flagged,
+    the cat's are not. Each stand-in fills the whole frame, stretched, so the classifier (which squashes the frame to
+    224 x 224) sees it as in the square image."""
     frames = {kind: np.asarray(stand_in(kind, VIDEO_SIZE)) for kind in STAND_INS}
     return sample_video(shots=flagged_video_shots(), frames=frames)
