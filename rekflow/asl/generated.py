@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from rekflow import PROJECT_ROOT
-from rekflow.asl import media_analysis
+from rekflow.asl import media_analysis, review
 
 STATEMACHINES = PROJECT_ROOT / "statemachines"
 DEFINITIONS: dict[Path, Callable[[], dict[str, Any]]] = {
     STATEMACHINES / "media_analysis.asl.json": media_analysis.definition,
     STATEMACHINES / "image_analysis_express.asl.json": media_analysis.image_express_definition,
+    STATEMACHINES / "review.asl.json": review.definition,
 }
 
 

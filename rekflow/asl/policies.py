@@ -83,6 +83,14 @@ S3_SDK = _backoff(["S3.S3Exception", "S3.SdkClientException"], 1, 5, 2)
 EVENTBRIDGE = _backoff(
     ["EventBridge.InternalException", "EventBridge.AmazonEventBridgeException", "EventBridge.FailedEntry"], 1, 5, 2
 )
+# SNS's Publish (optimised integration, Java SDK v1 names): its throttling, its own fault, the topic key's
+# throttling (an encrypted topic), and the SDK's base class for an unmodelled error (a 5xx).
+SNS = _backoff(
+    ["SNS.ThrottledException", "SNS.InternalErrorException", "SNS.KMSThrottlingException", "SNS.AmazonSNSException"],
+    1,
+    5,
+    2,
+)
 # Starting an execution runs into the account's StartExecution quota; the name is the one the Step Functions guide
 # retries (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-nested-workflows.html).
 START_EXECUTION = _backoff(["StepFunctions.ExecutionLimitExceeded"], 1, 5, 2)

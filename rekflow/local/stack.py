@@ -161,6 +161,7 @@ def deploy(template: Template, client: Callable[[str], Any] = boto3.client) -> L
             BillingMode=props["BillingMode"],
             AttributeDefinitions=props["AttributeDefinitions"],
             KeySchema=props["KeySchema"],
+            **{name: props[name] for name in ("GlobalSecondaryIndexes",) if name in props},
         )
     for logical_id in template.resources_of_type("AWS::SNS::Topic"):
         sns.create_topic(Name=template.physical_name(logical_id))
@@ -175,6 +176,8 @@ def deploy(template: Template, client: Callable[[str], Any] = boto3.client) -> L
     _create_rules(template, events)
 
     state_machine_arns = StateMachines(template, sfn)
+    for target_id in _rule_target_machines(template):
+        state_machine_arns[target_id]  # created now: EventBridge starts it from an event the workflow puts
     machine_id, machine = entry_state_machine(template)
     definition = render_definition(template, machine_id)
     state_machine_arn = state_machine_arns[machine_id]
@@ -237,6 +240,18 @@ def _create_rules(template: Template, events: Any) -> None:
                 for target in props["Targets"]
             ],
         )
+
+
+def _rule_target_machines(template: Template) -> list[str]:
+    """The state machines the template's own EventBridge rules start (ModerationReviewRule's ReviewStateMachine)."""
+    machines = template.resources_of_type("AWS::Serverless::StateMachine")
+    return [
+        machine_id
+        for resource in template.resources_of_type("AWS::Events::Rule").values()
+        for target in resource["Properties"]["Targets"]
+        for machine_id in machines
+        if _refers_to(target["Arn"], machine_id)
+    ]
 
 
 def _tap_queue(sqs: Any, name: str) -> tuple[str, str]:

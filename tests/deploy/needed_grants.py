@@ -64,6 +64,7 @@ OPTIMIZER_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
 OPTIMIZER_LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
 FIREHOSE_OBJECT_ACTIONS = ("s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject", "s3:DeleteObject")
 FIREHOSE_BUCKET_ACTIONS = ("s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads")
+TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 # The optimised integrations' IAM actions: the analysis machines' (tests/unit/test_template.py) and the backfill's.
 INTEGRATION_ACTIONS = OPTIMISED | {"dynamodb:getItem": "dynamodb:GetItem"}
 
@@ -223,7 +224,7 @@ class NeededGrants:
             buses = {entry["EventBusName"] for entry in params["Entries"]}
             return {(action, account_arn("events", f"event-bus/{bus}")) for bus in buses}
         if integration == "sns:publish":
-            return {(action, str(params["TopicArn"]))}
+            return {(action, str(params["TopicArn"]))} | self.topic_key_grants(str(params["TopicArn"]))
         if integration == "states:startExecution":
             machine = str(params["StateMachineArn"])
             grants = {(action, machine)}
@@ -250,6 +251,11 @@ class NeededGrants:
                 return {("s3:GetObject", objects)}
             if api == "putObject":
                 return {(action, objects)}
+            if api == "putObjectTagging":
+                # Tagging a version needs s3:PutObjectVersionTagging too
+                # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObjectTagging.html).
+                versioned = {"VersionId", "VersionId.$"} & set(params)
+                return {(action, objects)} | ({("s3:PutObjectVersionTagging", objects)} if versioned else set())
         if service == "dynamodb":
             return {(action, table_arn(params["TableName"]))}
         if service == "rekognition":
@@ -290,6 +296,19 @@ class NeededGrants:
             objects = s3_objects(self.bucket(place), str(place.get("Prefix", "")))
             grants |= {(action, objects) for action in RESULT_WRITER_ACTIONS}
         return grants
+
+    def topic_key_grants(self, topic_arn: str) -> set[Grant]:
+        """A publisher to a topic encrypted with a customer managed key needs kms:GenerateDataKey and kms:Decrypt on
+        it (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html)."""
+        for logical_id, resource in self.resources.items():
+            if resource["Type"] == "AWS::SNS::Topic" and self.resolver.ref(logical_id) == topic_arn:
+                key = resource.get("Properties", {}).get("KmsMasterKeyId")
+                if key is None:
+                    return set()
+                if set(key) != {"Ref"}:
+                    raise CannotDerive(f"topic {logical_id}'s key {key}: not a key of the template")
+                return {(action, self.resolver.arn(key["Ref"])) for action in TOPIC_KEY_ACTIONS}
+        raise CannotDerive(f"topic {topic_arn}: not a topic of the template")
 
     # ------------------------------------------------------------ roles handed to a service
     def _passed_role_grants(self, state: dict[str, Any], role_ids: dict[str, str]) -> None:

@@ -107,12 +107,17 @@ class Resolver:
             if key == "Fn::If":
                 # The branch that grants more (a conditional resource's ARN rather than none): every grant the
                 # stack can hold is checked, whichever way its parameters go.
-                _, when_true, _ = arg
-                return self.resolve(when_true)
+                _, when_true, when_false = arg
+                chosen = self.resolve(when_true)
+                if chosen == "" and when_false == {"Ref": "AWS::NoValue"}:
+                    # An optional parameter left empty (ReviewAdminRoleArn): the condition on it is false, so the
+                    # stack holds no value there, as with no grant at all.
+                    return _NO_VALUE
+                return chosen
         if isinstance(value, dict):
             return {k: self.resolve(v) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [item for item in (self.resolve(v) for v in value) if item is not _NO_VALUE]
         return value
 
     def _sub_variable(self, name: str, variables: dict[str, Any]) -> str:
@@ -122,6 +127,8 @@ class Resolver:
             return self.get_att(*name.split(".", 1))
         return self.ref(name)
 
+
+_NO_VALUE = object()  # AWS::NoValue where an Fn::If drops an item from a list
 
 POLICY_PROPERTIES = {
     "AWS::IAM::ManagedPolicy": "PolicyDocument",

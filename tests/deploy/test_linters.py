@@ -94,11 +94,6 @@ PARLIAMENT_IGNORES: dict[tuple[str, str, str], str] = {
     ): f"in a key policy, Resource '*' means the key the policy is attached to and no other ({KMS_KEY_POLICY})",
     (
         "RESOURCE_STAR",
-        "ModerationReviewKey",
-        "EventBridgePublishesToTheTopic",
-    ): "in a key policy, Resource '*' means this key only: EventBridge may use the review topic's key, nothing else",
-    (
-        "RESOURCE_STAR",
         "AlarmTopicKey",
         "AccountAdministersTheKey",
     ): "in a key policy, Resource '*' means the key the policy is attached to and no other",

@@ -79,7 +79,11 @@ CHECKOV: Command = (
     "--compact",
 )
 # Each state machine, with the parameters that deploy it.
-ASL_MACHINES = (("MediaAnalysisStateMachine", {}), ("ImageAnalysisStateMachine", {"ImageWorkflow": "EXPRESS"}))
+ASL_MACHINES = (
+    ("MediaAnalysisStateMachine", {}),
+    ("ImageAnalysisStateMachine", {"ImageWorkflow": "EXPRESS"}),
+    ("ReviewStateMachine", {"HoldFlaggedMedia": "true"}),
+)
 
 
 def asl_validator(machine: str, parameters: dict[str, str]) -> Command:

@@ -6,6 +6,7 @@ import boto3
 import pytest
 
 from rekflow.features import IMAGE_FEATURES
+from rekflow.local.reviews import parked, wait_for
 from tests.conftest import jpeg_bytes, png_bytes, schema_validator, task_errors
 
 FEATURES = tuple(f.name for f in IMAGE_FEATURES)
@@ -131,10 +132,11 @@ def test_moderation_above_threshold_asks_for_review(runtime):
 
     result = runtime.run(runtime.object_created_event(upload))
 
-    # THEN the event's detail reaches the review topic through template.yaml's ModerationReviewRule,
-    # at no extra state
+    # THEN the event's detail reaches the review topic through template.yaml's ModerationReviewRule and the review
+    # it starts (ReviewStateMachine notifies before it waits), at no extra state of the analysis
     assert result.output["needsReview"] is True
     assert len(result.states_entered()) == 12
+    wait_for(boto3.client("dynamodb"), runtime.stack.results_table, result.output["assetId"], parked)
     (message,) = runtime.review_messages()
     assert message["assetId"] == result.output["assetId"] and message["key"] == "flagged.jpg"
     document = runtime.results_document(result.output["resultsKey"])
@@ -238,6 +240,10 @@ def test_operational_fault_fails_by_name_and_replays_clean(runtime):
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=description["AttributeDefinitions"],
         KeySchema=description["KeySchema"],
+        GlobalSecondaryIndexes=[
+            {name: index[name] for name in ("IndexName", "KeySchema", "Projection")}
+            for index in description.get("GlobalSecondaryIndexes", [])
+        ],
     )
     replayed = runtime.replay(failed.arn)
     assert replayed.status == "SUCCEEDED" and replayed.output["status"] == "SUCCEEDED"

@@ -343,25 +343,26 @@ def test_each_sqs_event_source_queue_hides_messages_six_times_as_long_as_its_fun
     assert checked >= 1
 
 
-def test_the_review_rule_can_publish_to_the_encrypted_review_topic():
-    # EventBridge publishes to an encrypted topic only with a customer managed key that lets it use the key, and a
-    # topic policy that lets it publish (https://repost.aws/knowledge-center/sns-not-getting-eventbridge-notification).
+def test_the_review_rule_starts_a_review_which_may_publish_to_the_encrypted_review_topic():
+    # The rule starts ReviewStateMachine as a role that may start only it; the machine publishes to the topic, whose
+    # customer managed key its role may use (a publisher to an encrypted topic needs kms:GenerateDataKey and
+    # kms:Decrypt: https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html), and nothing else publishes.
     t = template()
     topic = t.resources["ModerationReviewTopic"]["Properties"]
-    assert topic["KmsMasterKeyId"] == {"Ref": "ModerationReviewKey"}, "alias/aws/sns cannot admit EventBridge"
-    key_statements = t.resources["ModerationReviewKey"]["Properties"]["KeyPolicy"]["Statement"]
-    assert any(
-        s["Principal"] == {"Service": "events.amazonaws.com"}
-        and {"kms:Decrypt", "kms:GenerateDataKey"} <= set(s["Action"])
-        for s in key_statements
-    )
-    topic_policy = t.resources["ModerationReviewTopicPolicy"]["Properties"]
-    assert topic_policy["Topics"] == [{"Ref": "ModerationReviewTopic"}]
-    (statement,) = topic_policy["PolicyDocument"]["Statement"]
-    assert (statement["Principal"], statement["Action"]) == ({"Service": "events.amazonaws.com"}, "sns:Publish")
-    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Fn::GetAtt": ["ModerationReviewRule", "Arn"]}
+    assert topic["KmsMasterKeyId"] == {"Ref": "ModerationReviewKey"}
     (target,) = t.resources["ModerationReviewRule"]["Properties"]["Targets"]
-    assert target["Arn"] == {"Ref": "ModerationReviewTopic"}
+    assert (target["Arn"], target["RoleArn"]) == (
+        {"Ref": "ReviewStateMachine"},
+        {"Fn::GetAtt": ["ModerationReviewRuleRole", "Arn"]},
+    )
+    (policy,) = t.resources["ModerationReviewRuleRole"]["Properties"]["Policies"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert (statement["Action"], statement["Resource"]) == ("states:StartExecution", {"Ref": "ReviewStateMachine"})
+    statements = policy_statements(t.resources["ReviewStateMachine"]["Properties"]["Policies"])
+    (key_use,) = [s for s in statements if s.get("Sid") == "UseTheReviewTopicKey"]
+    assert set(key_use["Action"]) == {"kms:GenerateDataKey", "kms:Decrypt"}
+    assert key_use["Resource"] == {"Fn::GetAtt": ["ModerationReviewKey", "Arn"]}
+    assert "ModerationReviewTopicPolicy" not in t.resources, "EventBridge no longer publishes to the topic"
 
 
 def test_the_review_rule_matches_the_event_the_state_machine_puts():

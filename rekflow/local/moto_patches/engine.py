@@ -146,7 +146,7 @@ def patches() -> list[Patch]:
         "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iteration_worker",
     ):
         found.append(Patch(importlib.import_module(module_name), "CustomErrorName", error_name_of))
-    found.append(Patch(EventsRule, "send_to_targets", _with_sns_targets(EventsRule.send_to_targets)))
+    found.append(Patch(EventsRule, "send_to_targets", _with_sns_and_states_targets(EventsRule.send_to_targets)))
     found.append(_mediaconvert_patch())
     for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
         found.append(Patch(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name))))
@@ -887,24 +887,32 @@ def _s3_call(resource_eval: Any, env: Any) -> tuple[Any, Any]:
 
 
 # ---------------------------------------------------------------- EventBridge rules
-def _with_sns_targets(send_to_targets: Callable[..., None]) -> Callable[..., None]:
-    """Deliver a matching event to a rule's SNS topic targets, as EventBridge does (moto 5.2.5 raises
-    NotImplementedError for them), applying the target's InputPath; other targets stay moto's."""
+def _with_sns_and_states_targets(send_to_targets: Callable[..., None]) -> Callable[..., None]:
+    """Deliver a matching event to a rule's SNS topic and Step Functions state machine targets, as EventBridge does
+    (moto 5.2.5 raises NotImplementedError for both), applying the target's InputPath; other targets stay moto's.
+    A state machine target starts an execution under a generated name, the input the event (or its InputPath), as
+    EventBridge starts it (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-targets.html)."""
     import copy
     import json
+    import uuid
 
     from moto.sns.models import sns_backends
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
     from moto.utilities.arns import parse_arn
 
     def send(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
-        topics = [t for t in self.targets if parse_arn(t["Arn"]).service == "sns"]
-        if topics and self.event_pattern.matches_event(original_event):
-            for target in topics:
+        ours = [t for t in self.targets if parse_arn(t["Arn"]).service in ("sns", "states")]
+        if ours and self.event_pattern.matches_event(original_event):
+            for target in ours:
                 arn = parse_arn(target["Arn"])
-                message = _input_path(original_event, target.get("InputPath", "$"))
-                sns_backends[arn.account][arn.region].get_topic(target["Arn"]).publish(json.dumps(message))
+                message = json.dumps(_input_path(original_event, target.get("InputPath", "$")))
+                if arn.service == "sns":
+                    sns_backends[arn.account][arn.region].get_topic(target["Arn"]).publish(message)
+                else:
+                    backend = stepfunctions_parser_backends[arn.account][arn.region]
+                    backend.start_execution(target["Arn"], name=str(uuid.uuid4()), execution_input=message)
         rest = copy.copy(self)
-        rest.targets = [t for t in self.targets if t not in topics]
+        rest.targets = [t for t in self.targets if t not in ours]
         send_to_targets(rest, original_event, transform_input)
 
     return send
