@@ -17,12 +17,12 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from rekflow.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, results_folder
 from rekflow.commands.executions.records import histories_of_run
 from rekflow.commands.executions.records import keep as keep_execution
 from rekflow.commands.inputs import InputFile
+from rekflow.commands.listing import Column, Listing, print_table
 from rekflow.features import NAMES
 from rekflow.local.function_logs import FunctionLogs, function_by_logical_id
 from rekflow.local.runtime import ExecutionResult, LocalRuntime, make_backend
@@ -151,20 +151,23 @@ def _run_all(
 
 
 def _print_table(finished: list[Finished], output: Path) -> None:
-    table = Table(title="rekflow analyze", show_lines=True)
-    for column in ("file", "status", *NAMES):
-        # A reason code (NOT_MEDIA, TOO_MANY_PIXELS) is read whole or not at all: never folded.
-        table.add_column(column, overflow="fold", no_wrap=column == "status")
+    # A reason code (NOT_MEDIA, TOO_MANY_PIXELS) is read whole or not at all: the status column never folds.
+    columns = (
+        Column("file", whole=False),
+        Column("status", whole=True),
+        *(Column(name, whole=False) for name in NAMES),
+    )
+    rows = []
     for line, findings in finished:
         status = line["status"] + (" (partial)" if line.get("partial") else "")
         if line["reason"]:
             status += f"\n{line['reason']}"
         if line.get("proxy"):
             status += f"\nvia {line['proxy']['format']} copy"
-        table.add_row(line["key"], status, *findings)
-    Console().print(table)
-    Console().print(f"Full results: {output}/")
-    Console().print(f"Lambda functions' logs: {output / 'logs'}/")
+        rows.append((line["key"], status, *findings))
+    print_table(Listing("rekflow analyze", columns, rows, lines_between_rows=True))
+    print(f"Full results: {output}/")
+    print(f"Lambda functions' logs: {output / 'logs'}/")
 
 
 def _findings(document: dict[str, Any] | None) -> list[str]:
