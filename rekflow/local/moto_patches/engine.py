@@ -147,6 +147,10 @@ def patches() -> list[Patch]:
     ):
         found.append(Patch(importlib.import_module(module_name), "CustomErrorName", error_name_of))
     found.append(Patch(EventsRule, "send_to_targets", _with_sns_and_states_targets(EventsRule.send_to_targets)))
+    # A task token is closed by its first outcome: moto let a second SendTaskSuccess overwrite the first.
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackPoolManager
+
+    found.append(Patch(CallbackPoolManager, "notify", _closed_once(CallbackPoolManager.notify)))
     found.append(_mediaconvert_patch())
     for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
         found.append(Patch(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name))))
@@ -916,6 +920,31 @@ def _with_sns_and_states_targets(send_to_targets: Callable[..., None]) -> Callab
         send_to_targets(rest, original_event, transform_input)
 
     return send
+
+
+def _closed_once(notify: Callable[..., bool]) -> Callable[..., bool]:
+    """The first outcome sent for a task token closes the task: a later SendTaskSuccess or SendTaskFailure with the
+    token is refused with TaskTimedOut, "The task token has either expired or the task associated with the token has
+    already been closed" (https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html).
+    moto 5.2.5 accepted every one, and the last overwrote the outcome the waiting task had not read yet: two
+    reviewers deciding at once were both told yes."""
+    import threading
+
+    from moto.stepfunctions.parser.api import TaskTimedOut
+
+    lock = threading.Lock()
+
+    def closing(self: Any, callback_id: str, outcome: Any) -> bool:
+        with lock:
+            endpoint = self.get(callback_id)
+            if endpoint is not None and endpoint.get_outcome() is not None:
+                # Raised as the API's own error: moto's mapping of a consumer error to TaskTimedOut never matches.
+                raise TaskTimedOut(
+                    "The task token has either expired or the task associated with the token has already been closed."
+                )
+            return bool(notify(self, callback_id, outcome))
+
+    return closing
 
 
 def _input_path(event: dict[str, Any], path: str) -> Any:

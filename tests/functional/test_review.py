@@ -1,0 +1,270 @@
+"""The moderation review (ReviewStateMachine) on the local stack, end to end with the fixture backend.
+
+A flagged upload's "Media Analyzed" event starts a review through template.yaml's ModerationReviewRule; each test
+decides it (SendTaskSuccess with the task token parked on the summary item, as `rekflow review` does) or lets the
+wait time out (rekflow.local.moto_patches.task_timeouts: the parked task fails with States.Timeout now, as its
+TimeoutSecondsPath running out would), then checks the summary item, the results document, the Media Reviewed event
+and the object's tag.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import boto3
+import pytest
+
+from rekflow.local.reviews import decided, decision_output, parked, time_out_review, wait_for
+from tests.conftest import jpeg_bytes, schema_validator, task_errors
+
+FLAGGED = {
+    "ModerationLabels": [
+        {"Name": "Violence", "ParentName": "", "Confidence": 91.0, "TaxonomyLevel": 1},
+        {"Name": "Weapons", "ParentName": "Violence", "Confidence": 75.0, "TaxonomyLevel": 2},
+    ],
+    "ModerationModelVersion": "7.0",
+}
+REVIEWER = "arn:aws:iam::123456789012:role/reviewer"
+
+
+def analyse_flagged(runtime, key: str = "flagged.jpg", color: int = 0):
+    """Upload an image the fixture backend flags and run the analysis: (upload, analysis result)."""
+    runtime.backend.inner._overrides["DetectModerationLabels"] = FLAGGED
+    upload = runtime.upload(jpeg_bytes(320 + color, 240), key)
+    result = runtime.run(runtime.object_created_event(upload))
+    assert result.status == "SUCCEEDED" and result.output["needsReview"] is True
+    return upload, result
+
+
+def item_when(runtime, asset_id: str, ready) -> dict:
+    return wait_for(boto3.client("dynamodb"), runtime.stack.results_table, asset_id, ready)
+
+
+def decide(item: dict, decision: str, note: str | None = "checked") -> None:
+    boto3.client("stepfunctions").send_task_success(
+        taskToken=item["ReviewTaskToken"], output=decision_output(decision, REVIEWER, "2026-12-02T13:00:00Z", note)
+    )
+
+
+def object_tags(runtime, upload) -> dict[str, str]:
+    answer = boto3.client("s3").get_object_tagging(
+        Bucket=runtime.stack.media_bucket, Key=upload.key, VersionId=upload.version_id
+    )
+    return {tag["Key"]: tag["Value"] for tag in answer["TagSet"]}
+
+
+def reviewed_events(runtime) -> list[dict]:
+    return [e for e in runtime.analyzed_events() if e["detail-type"] == "Media Reviewed"]
+
+
+def test_a_flagged_upload_waits_for_review_held_and_announced(make_runtime):
+    runtime = make_runtime(HoldFlaggedMedia="true")
+    # GIVEN a flagged upload is analysed
+    upload, result = analyse_flagged(runtime)
+
+    # THEN its review waits for a decision: PENDING_REVIEW on the summary item with the task token, the object
+    # version held, and the reviewers told with the event's detail
+    item = item_when(runtime, result.output["assetId"], parked)
+    assert item["ReviewStatus"] == "PENDING_REVIEW" and item["ReviewEscalations"] == 0
+    assert item["ReviewExecutionArn"].startswith(
+        runtime.stack.state_machine_arns["ReviewStateMachine"].replace(":stateMachine:", ":execution:")
+    )
+    schema_validator("summary-item.schema.json").validate(json.loads(json.dumps(item, default=int)))
+    assert object_tags(runtime, upload) == {"rekflow-review": "PENDING"}
+    (message,) = runtime.review_messages()
+    assert message["assetId"] == result.output["assetId"] and message["needsReview"] is True
+
+
+@pytest.mark.parametrize("decision", ["APPROVED", "REJECTED"])
+def test_a_decision_is_recorded_announced_and_tagged(make_runtime, decision):
+    runtime = make_runtime(HoldFlaggedMedia="true")
+    upload, result = analyse_flagged(runtime)
+    item = item_when(runtime, result.output["assetId"], parked)
+
+    # WHEN a reviewer decides
+    decide(item, decision, note="seen by a person")
+    review = runtime.wait(item["ReviewExecutionArn"])
+
+    # THEN the summary item, the document (schema-valid), the event and the tag say so
+    assert review.status == "SUCCEEDED", review.cause
+    after = item_when(runtime, result.output["assetId"], decided)
+    assert (after["ReviewStatus"], after["ReviewedBy"], after["ReviewNote"]) == (decision, REVIEWER, "seen by a person")
+    assert "ReviewTaskToken" not in after and after["ReviewTimedOut"] is False
+    document = runtime.results_document(result.output["resultsKey"])
+    schema_validator("results-document.schema.json").validate(document)
+    assert document["review"] == {
+        "decision": decision,
+        "reviewer": REVIEWER,
+        "decidedAt": "2026-12-02T13:00:00Z",
+        "note": "seen by a person",
+        "labels": ["Violence"],
+        "timedOut": False,
+        "escalations": 0,
+        "execution": item["ReviewExecutionArn"],
+    }
+    (event,) = reviewed_events(runtime)
+    schema_validator("media-reviewed-event.schema.json").validate(event["detail"])
+    assert (event["source"], event["detail"]["decision"], event["detail"]["key"]) == ("rekflow", decision, upload.key)
+    assert object_tags(runtime, upload) == {"rekflow-review": decision}
+    assert review.states_entered()[-3:] == ["Tag the decision?", "Tag the decision", "Announce the decision"]
+
+
+def test_without_hold_nothing_is_tagged(runtime):
+    upload, result = analyse_flagged(runtime, "not-held.jpg")
+    item = item_when(runtime, result.output["assetId"], parked)
+    decide(item, "REJECTED")
+    review = runtime.wait(item["ReviewExecutionArn"])
+    assert review.status == "SUCCEEDED"
+    assert "Hold the object" not in review.states_entered() and "Tag the decision" not in review.states_entered()
+    assert object_tags(runtime, upload) == {}
+
+
+@pytest.mark.parametrize(
+    "action,escalations,decision",
+    [("APPROVE", "2", "APPROVED"), ("REJECT", "2", "REJECTED"), ("ESCALATE", "1", "REJECTED")],
+)
+def test_a_timeout_follows_the_timeout_action(make_runtime, action, escalations, decision):
+    runtime = make_runtime(ReviewTimeoutAction=action, ReviewEscalations=escalations, HoldFlaggedMedia="true")
+    upload, result = analyse_flagged(runtime)
+    asset_id = result.output["assetId"]
+    item = item_when(runtime, asset_id, parked)
+
+    # WHEN nobody decides within ReviewTimeoutHours, each time the review waits
+    waits = int(escalations) + 1 if action == "ESCALATE" else 1
+    for wait in range(waits):
+        time_out_review(item["ReviewTaskToken"])
+        if wait < waits - 1:  # ESCALATE: the reviewers are told again and the review waits again, on a new token
+            token = item["ReviewTaskToken"]
+            item = item_when(runtime, asset_id, lambda i, token=token: parked(i) and i["ReviewTaskToken"] != token)
+            assert item["ReviewEscalations"] == wait + 1
+    review = runtime.wait(item["ReviewExecutionArn"])
+
+    # THEN the timeout action decided, in the execution's name, and says it timed out
+    assert review.status == "SUCCEEDED", review.cause
+    after = item_when(runtime, asset_id, decided)
+    assert (after["ReviewStatus"], after["ReviewTimedOut"], after["ReviewedBy"]) == (decision, True, review.arn)
+    document = runtime.results_document(result.output["resultsKey"])
+    assert document["review"]["timedOut"] is True and document["review"]["escalations"] == waits - 1
+    assert len(runtime.review_messages()) == waits
+    assert object_tags(runtime, upload) == {"rekflow-review": decision}
+    assert review.states_entered().count("Wait for a decision") == waits
+
+
+def test_two_reviewers_at_once_one_wins_and_the_other_is_told(runtime):
+    _, result = analyse_flagged(runtime, "race.jpg")
+    item = item_when(runtime, result.output["assetId"], parked)
+    sfn = boto3.client("stepfunctions")
+    answers: dict[str, str] = {}
+    start = threading.Barrier(2)
+
+    def review(decision: str) -> None:
+        start.wait()
+        try:
+            output = decision_output(decision, decision, "2026-12-02T13:00:00Z")
+            sfn.send_task_success(taskToken=item["ReviewTaskToken"], output=output)
+            answers[decision] = "accepted"
+        except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken) as refused:
+            answers[decision] = refused.response["Error"]["Code"]
+
+    threads = [threading.Thread(target=review, args=(d,)) for d in ("APPROVED", "REJECTED")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # THEN exactly one decision was taken, and it is the one recorded
+    (winner,) = [d for d, answer in answers.items() if answer == "accepted"]
+    assert runtime.wait(item["ReviewExecutionArn"]).status == "SUCCEEDED"
+    assert item_when(runtime, result.output["assetId"], decided)["ReviewStatus"] == winner
+
+
+def test_a_decision_after_the_timeout_acted_is_refused_and_changes_nothing(make_runtime):
+    runtime = make_runtime(ReviewTimeoutAction="REJECT")
+    _, result = analyse_flagged(runtime)
+    item = item_when(runtime, result.output["assetId"], parked)
+    time_out_review(item["ReviewTaskToken"])
+    runtime.wait(item["ReviewExecutionArn"])
+    before = item_when(runtime, result.output["assetId"], decided)
+
+    # WHEN a reviewer approves with the token the review waited on
+    sfn = boto3.client("stepfunctions")
+    with pytest.raises((sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken)):
+        decide(item, "APPROVED")
+
+    # THEN the timeout's decision stands
+    assert item_when(runtime, result.output["assetId"], decided) == before
+    assert before["ReviewStatus"] == "REJECTED"
+
+
+def test_a_new_version_while_pending_supersedes_without_losing_the_review(make_runtime):
+    runtime = make_runtime(HoldFlaggedMedia="true")
+    old_upload, old = analyse_flagged(runtime, "listing.jpg")
+    old_item = item_when(runtime, old.output["assetId"], parked)
+
+    # WHEN a new, clean version of the key is uploaded and analysed while the old one waits
+    runtime.backend.inner._overrides.pop("DetectModerationLabels")
+    new_upload = runtime.upload(jpeg_bytes(400, 300), "listing.jpg")
+    new = runtime.run(runtime.object_created_event(new_upload))
+    assert new.output["needsReview"] is False and new.output["assetId"] != old.output["assetId"]
+
+    # THEN the new version is readable, untagged, and needs no review, while the old version's review is kept and
+    # can still be decided, on the old version alone
+    assert object_tags(runtime, new_upload) == {}
+    decide(old_item, "REJECTED")
+    assert runtime.wait(old_item["ReviewExecutionArn"]).status == "SUCCEEDED"
+    assert item_when(runtime, old.output["assetId"], decided)["ReviewStatus"] == "REJECTED"
+    assert object_tags(runtime, old_upload) == {"rekflow-review": "REJECTED"}
+    assert object_tags(runtime, new_upload) == {}
+    (new_item,) = [i for i in runtime.summary_items() if i["AssetId"] == new.output["assetId"]]
+    assert "ReviewStatus" not in new_item
+
+
+def test_the_object_deleted_while_pending_is_still_decided(make_runtime):
+    runtime = make_runtime(HoldFlaggedMedia="true")
+    upload, result = analyse_flagged(runtime, "gone.jpg")
+    item = item_when(runtime, result.output["assetId"], parked)
+
+    # WHEN the upload's only version is deleted for good and the library forgets it (SearchIndexFunction: the
+    # item marked Deleted, the results document deleted)
+    deleted = runtime.delete_object(upload.key, upload.version_id)
+    assert [error for _, _, error in runtime.deliver(deleted)] == [None]
+    decide(item, "REJECTED")
+    review = runtime.wait(item["ReviewExecutionArn"])
+
+    # THEN the decision is recorded in the item and announced; there is no document and no object left to tag
+    assert review.status == "SUCCEEDED", review.cause
+    after = item_when(runtime, result.output["assetId"], decided)
+    assert after["ReviewStatus"] == "REJECTED" and after["Deleted"] is True
+    assert "Tag the decision" not in review.states_entered()
+    assert [e["detail"]["decision"] for e in reviewed_events(runtime)] == ["REJECTED"]
+
+
+def test_marking_pending_that_fails_once_is_retried(runtime):
+    runtime.service_faults.inject(
+        "dynamodb", "UpdateItem", "InternalServerError", status=500, times=1, when=_marks_pending
+    )
+    _, result = analyse_flagged(runtime, "retried.jpg")
+    item = item_when(runtime, result.output["assetId"], parked)
+    decide(item, "APPROVED")
+    review = runtime.wait(item["ReviewExecutionArn"])
+    assert review.status == "SUCCEEDED"
+    assert task_errors(review) == ["DynamoDB.InternalServerErrorException"]
+
+
+def test_a_review_write_that_fails_for_good_fails_the_review_by_name(runtime):
+    # GIVEN the bus refuses every event: the decision is recorded, its announcement cannot be made
+    _, result = analyse_flagged(runtime, "down.jpg")
+    item = item_when(runtime, result.output["assetId"], parked)
+    runtime.service_faults.inject("events", "PutEvents", "InternalException", status=500, times=100)
+    decide(item, "APPROVED")
+    review = runtime.wait(item["ReviewExecutionArn"])
+
+    # THEN the review ends FAILED by the service's error name, at the state a redrive resumes from
+    assert (review.status, review.error) == ("FAILED", "EventBridge.InternalException")
+    assert review.states_entered()[-1] == "Announce the decision"
+    assert item_when(runtime, result.output["assetId"], decided)["ReviewStatus"] == "APPROVED"
+
+
+def _marks_pending(params: dict) -> bool:
+    return "ReviewStatus = :pending" in params.get("UpdateExpression", "")
