@@ -51,8 +51,8 @@ def rebuild_index(output: Path) -> SearchIndex:
     fresh = target.with_name(target.name + ".new")
     for leftover in _index_files(fresh):
         leftover.unlink(missing_ok=True)
-    with SearchIndex(fresh) as index:
-        index.put_many(assets_in(output))
+    with SearchIndex.build(fresh, assets_in(output)):
+        pass
     for old in _index_files(target):
         old.unlink(missing_ok=True)
     os.replace(fresh, target)

@@ -33,7 +33,7 @@ from rekflow.search.sqlite_sql import SqliteCompiler
 INDEX_FILE = "index.sqlite3"
 SCHEMA_VERSION = "1"
 
-_SCHEMA = """
+_TABLES = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE asset (
     id INTEGER PRIMARY KEY,
@@ -57,14 +57,6 @@ CREATE TABLE asset (
     lon REAL,
     shots TEXT
 );
-CREATE INDEX asset_analyzed ON asset (analyzed);
-CREATE INDEX asset_uploaded ON asset (uploaded);
-CREATE INDEX asset_taken ON asset (taken);
-CREATE INDEX asset_kind ON asset (kind, analyzed);
-CREATE INDEX asset_status ON asset (status, reason);
-CREATE INDEX asset_format ON asset (format);
-CREATE INDEX asset_faces ON asset (faces);
-CREATE INDEX asset_duration ON asset (duration);
 CREATE TABLE failed (feature TEXT NOT NULL, asset INTEGER NOT NULL, PRIMARY KEY (feature, asset)) WITHOUT ROWID;
 CREATE TABLE found (
     id INTEGER PRIMARY KEY,
@@ -77,12 +69,23 @@ CREATE TABLE found (
     confidence REAL NOT NULL,
     moments TEXT
 );
+"""
+# The secondary indexes: made with the tables, or after the rows when a whole index is built (SearchIndex.build).
+_INDEXES = """
+CREATE INDEX asset_analyzed ON asset (analyzed);
+CREATE INDEX asset_uploaded ON asset (uploaded);
+CREATE INDEX asset_taken ON asset (taken);
+CREATE INDEX asset_kind ON asset (kind, analyzed);
+CREATE INDEX asset_status ON asset (status, reason);
+CREATE INDEX asset_format ON asset (format);
+CREATE INDEX asset_faces ON asset (faces);
+CREATE INDEX asset_duration ON asset (duration);
 CREATE INDEX found_words ON found (kind, words, confidence);
 CREATE INDEX found_parent ON found (kind, parent_words) WHERE kind = 'moderation';
 CREATE INDEX found_asset ON found (asset);
 """
 # Words as query.words_of writes them: split on spaces only, nothing folded again (diacritics kept).
-_FTS_SCHEMA = """
+_FTS_TABLES = """
 CREATE VIRTUAL TABLE text_fts USING fts5(words, tokenize = "unicode61 remove_diacritics 0");
 CREATE VIRTUAL TABLE label_name_fts USING fts5(words, tokenize = "unicode61 remove_diacritics 0");
 CREATE TABLE label_name (words TEXT PRIMARY KEY) WITHOUT ROWID;
@@ -115,7 +118,7 @@ def index_path(output: Path) -> Path:
 class SearchIndex:
     """The index of one results folder. Safe to share between threads (analyze writes from several)."""
 
-    def __init__(self, path: Path, fts: bool | None = None) -> None:
+    def __init__(self, path: Path, fts: bool | None = None, _indexes: bool = True) -> None:
         self.path = path
         exists = path.exists()
         self._lock = threading.Lock()
@@ -129,7 +132,7 @@ class SearchIndex:
             self.fts = self._check()
         else:
             self.fts = has_fts5() if fts is None else fts
-            self._create()
+            self._create(_indexes)
         self._compiler = SqliteCompiler(self.fts)
         self._label_names: set[str] | None = None  # label_name's rows, read once a writer needs them
 
@@ -152,10 +155,30 @@ class SearchIndex:
         self.close()
 
     # ------------------------------------------------------------------ schema
-    def _create(self) -> None:
+    @classmethod
+    def build(cls, path: Path, assets: Iterable[Asset], fts: bool | None = None) -> SearchIndex:
+        """A whole new index file from assets: the rows first, then the secondary indexes (sorting once beats
+        keeping them in order row by row), with no journal while the file is being made (a caller renames it
+        into place when whole, as rebuild does, or discards it)."""
+        if path.exists():
+            raise FileExistsError(path)
+        index = cls(path, fts, _indexes=False)
+        index._db.execute("PRAGMA journal_mode = OFF")
+        index._db.execute("PRAGMA synchronous = OFF")
+        index._db.execute("PRAGMA cache_size = -262144")  # 256 MiB while sorting for the indexes
+        with index._transaction():
+            index._put_batches(assets, 5000, seen=set())
+        with index._lock:
+            index._db.executescript("BEGIN;" + _INDEXES + "COMMIT; ANALYZE;")
+        index._db.execute("PRAGMA journal_mode = WAL")
+        index._db.execute("PRAGMA synchronous = NORMAL")
+        return index
+
+    def _create(self, indexes: bool) -> None:
         meta = f"INSERT INTO meta VALUES ('schema', '{SCHEMA_VERSION}'), ('fts5', '{int(self.fts)}');"  # noqa: S608 constants
+        schema = _TABLES + (_INDEXES if indexes else "") + (_FTS_TABLES if self.fts else "")
         with self._lock:
-            self._db.executescript("BEGIN;" + _SCHEMA + (_FTS_SCHEMA if self.fts else "") + meta + "COMMIT;")
+            self._db.executescript("BEGIN;" + schema + meta + "COMMIT;")
 
     def _check(self) -> bool:
         try:
@@ -200,11 +223,20 @@ class SearchIndex:
         Rows go in with executemany, a batch at a time, with ids given here (a finding's id is also its
         line's rowid in text_fts): one statement per row costs more than SQLite's own work at a million."""
         with self._transaction():
-            rows = iter(assets)
-            while chunk := list(itertools.islice(rows, batch)):
-                latest = {asset.key: asset for asset in chunk}  # the last of a key wins, as one by one would
+            self._put_batches(assets, batch, seen=None)
+
+    def _put_batches(self, assets: Iterable[Asset], batch: int, seen: set[str] | None) -> None:
+        """Put assets a batch at a time; `seen`: the keys put so far into an index that was empty (a build),
+        so only a key given twice is looked for and removed."""
+        rows = iter(assets)
+        while chunk := list(itertools.islice(rows, batch)):
+            latest = {asset.key: asset for asset in chunk}  # the last of a key wins, as one by one would
+            if seen is None:
                 self._remove_many(list(latest))
-                self._insert_many(list(latest.values()))
+            else:
+                self._remove_many([key for key in latest if key in seen])
+                seen.update(latest)
+            self._insert_many(list(latest.values()))
 
     def remove(self, key: str) -> bool:
         """Take an object key out of the index; whether it was there."""

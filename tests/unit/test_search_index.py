@@ -107,3 +107,17 @@ def test_an_index_it_cannot_read_says_to_rebuild(tmp_path: Path, monkeypatch: py
     monkeypatch.undo()
     with pytest.raises(IndexUnusable, match=r"another version of rekflow.*--rebuild"):
         SearchIndex(tmp_path / "fts.sqlite3")
+
+
+def test_an_index_built_whole_answers_as_one_kept_up_to_date(folder: str, tmp_path: Path) -> None:
+    assets = library()
+    # A key given twice keeps its last facts, as put() one by one would.
+    twice = [*assets[:50], Asset(**{**assets[0].__dict__, "faces": 99})]
+    with SearchIndex.build(tmp_path / "built.sqlite3", twice) as built:
+        assert len(built) == 50
+        assert [h.asset.key for h in built.search(parse("faces:99"), 5, "path").hits] == [assets[0].key]
+    with SearchIndex.build(tmp_path / "all.sqlite3", assets) as built:
+        for query in ("label:person", 'text:"open daily"', "coffee -kind:video", "moderation:no faces:1..2"):
+            assert built.search(parse(query), LIBRARY, "path") == index(True, folder).search(
+                parse(query), LIBRARY, "path"
+            )
