@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import runpy
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -425,6 +426,10 @@ def main() -> None:
     report_image_cost(image, on_express)
     report_video_cost(video, on_express is not None)
     report_prices()
+    # Search on AWS, per query and per month at 10k, 1M and 10M assets: its own benchmark, run as
+    # `python -m rekflow.bench search_cost` runs it (it prices with this module's Price, so it is not imported here).
+    print()
+    runpy.run_module("rekflow.bench.search_cost", run_name="__main__")
 
 
 if __name__ == "__main__":
