@@ -1,8 +1,9 @@
 """Search index: keeps the index (template.yaml, SearchIndexStream and its two Iceberg tables) in step with the
 library, and takes deleted uploads out of it.
 
-- "Media Analyzed": read the results document (and a video's feature results), send its rows to Firehose: the
-  asset row replaces the object key's row, the found rows are inserted under the analysis's doc_id.
+- "Media Analyzed", and "Media Reviewed" (a review decision rewrote the document): read the results document
+  (and a video's feature results), send its rows to Firehose: the asset row replaces the object key's row, the
+  found rows are inserted under the document's doc_id.
 - S3 "Object Deleted" on the media bucket: if the key no longer has a current version (a delete marker, or
   its last version deleted for good), the library forgets it: its summary items are marked Deleted (the record
   that it was analysed stays, with when it left), its results documents and video results are deleted (the

@@ -3,8 +3,8 @@
 `assets` holds one row per object key: what `kind:`, `status:`, `faces:`, the dates, `path:`, `camera:` and
 `near:` compare. `found` holds one row per label, moderation label and text line the analysis found, at the
 highest confidence it was found with: what `label:`, `text:`, `moderation:` and free words match. A found row
-belongs to one analysis (`doc_id`); a re-analysis writes new rows under a new doc_id and replaces the asset's
-row, so the old rows no longer join (Firehose inserts found rows and never updates them in place).
+belongs to one analysis (`doc_id`); a re-analysis or a review decision writes new rows under a new doc_id and
+replaces the asset's row, so the old rows no longer join (Firehose inserts found rows and never updates them in place).
 
 Words are compared as the query language splits them (rekflow.search.query.words_of: runs of letters and
 digits, lower-cased) and stored space-joined, so "contains these words in a row" is a LIKE on
@@ -62,9 +62,10 @@ def seconds_utc(stamp: str) -> str:
     return f"{moment:%Y-%m-%dT%H:%M:%S}"
 
 
-def doc_id(asset_id: str, created_at: str) -> int:
-    """A 60-bit number naming one analysis of one asset version: the join key, smaller than two strings."""
-    return int(hashlib.sha256(f"{asset_id}\n{created_at}".encode()).hexdigest()[:15], 16)
+def doc_id(asset_id: str, created_at: str, decided_at: str = "") -> int:
+    """A 60-bit number naming one state of one asset version's document (its analysis, and its review decision
+    once there is one): the join key, smaller than the strings it is made of."""
+    return int(hashlib.sha256(f"{asset_id}\n{created_at}\n{decided_at}".encode()).hexdigest()[:15], 16)
 
 
 def project(
@@ -74,7 +75,9 @@ def project(
     video = video or {}
     obj, features, meta = document["object"], document.get("features") or {}, document.get("metadata") or {}
     camera, gps = meta.get("camera") or {}, meta.get("gps") or {}
-    ident = doc_id(document["assetId"], document["createdAt"])
+    # A review decision rewrites the document and announces "Media Reviewed": a new doc_id, so its rows replace
+    # the analysis's as a re-analysis's do.
+    ident = doc_id(document["assetId"], document["createdAt"], (document.get("review") or {}).get("decidedAt", ""))
     uploaded = seconds_utc(document["execution"]["startedAt"])
     asset = {
         "bucket": obj["bucket"],

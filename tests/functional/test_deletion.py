@@ -108,3 +108,18 @@ def test_rekflows_own_copies_are_not_its_uploads(runtime, key):
     # The analysable copies under the proxies prefix come and go by lifecycle; their deletion is no event for it.
     runtime.upload(jpeg_bytes(), key)
     assert runtime.deliver(runtime.delete_object(key)) == []
+
+
+def test_a_review_decision_reaches_the_index(runtime):
+    # GIVEN an analysed photo; WHEN its review is decided, RecordReview rewrites the document and announces
+    # "Media Reviewed" (its detail carries the document's location, schemas/media-reviewed-event.schema.json)
+    upload, result = analysed(runtime, "photos/reviewed.jpg")
+    detail = {"resultsLocation": f"s3://{runtime.stack.results_bucket}/{result.output['resultsKey']}"}
+    event = {
+        **{"version": "0", "id": "1", "account": "123456789012", "region": "us-east-1", "resources": []},
+        **{"source": "rekflow", "detail-type": "Media Reviewed", "time": "2026-12-02T00:00:00Z", "detail": detail},
+    }
+    # THEN SearchIndexFunction's rule takes it and the key's row is written again
+    ((name, payload, error),) = runtime.deliver(event)
+    assert (name, error, payload["indexed"]) == ("SearchIndexFunction", None, upload.key)
+    assert index_of(runtime).keys(MatchAll()) == [upload.key]

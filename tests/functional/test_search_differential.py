@@ -147,6 +147,14 @@ def test_a_reanalysis_replaces_the_row_and_a_deletion_removes_it():
     assert index.keys(query) == []
     assert index.keys(parse(f'path:"{document["object"]["key"]}"')) == [document["object"]["key"]]
 
+    # A review decision rewrites the document (its review section): a new doc_id, the row replaced again.
+    reviewed = {**again, "review": {"decision": "APPROVED", "reviewer": "me", "decidedAt": "2027-01-01T00:00:00Z",
+                                    "labels": [], "timedOut": False, "execution": "x"}}  # fmt: skip
+    asset_after_review, _ = project(reviewed, None, location(reviewed))
+    assert asset_after_review["doc_id"] != asset["doc_id"]
+    index.put([asset_after_review])
+    assert index.count("assets") == 2
+
     # Deleted: the key's row goes; the other asset stays.
     index.put([projection().deletion(document["object"]["bucket"], document["object"]["key"])])
     assert index.keys(MatchAll()) == [other["object"]["key"]]
