@@ -18,7 +18,7 @@ import os
 import sys
 from typing import NoReturn
 
-from rekflow.cli import analyze, backfill, executions, report, samples, search
+from rekflow.cli import analyze, backfill, executions, report, review, samples, search
 from rekflow.local import malloc, timings
 
 
@@ -31,6 +31,7 @@ def parser() -> argparse.ArgumentParser:
     backfill.register(commands)
     executions.register(commands)  # after analyze: it adds analyze's --history-data
     search.register(commands)
+    review.register(commands)
     return top
 
 

@@ -23,6 +23,7 @@ from rekflow.commands.executions.records import histories_of_run
 from rekflow.commands.executions.records import keep as keep_execution
 from rekflow.commands.inputs import InputFile
 from rekflow.commands.listing import Column, Listing, print_table
+from rekflow.commands.review import keep_pending as keep_pending_review
 from rekflow.features import NAMES
 from rekflow.local.function_logs import FunctionLogs, function_by_logical_id
 from rekflow.local.runtime import ExecutionResult, LocalRuntime, make_backend
@@ -135,6 +136,9 @@ def _run_all(
             results_path, document = results_folder.write_results(
                 runtime, args.output, item.key, result.output["resultsKey"], index
             )
+        if results_path and result.output and result.output.get("needsReview"):
+            # Its review waits for a decision: kept in the folder for `rekflow review` (commands/review.py).
+            keep_pending_review(runtime, args.output, result.output["assetId"], results_path)
         line = report(item, result, results_path)
         if document and "proxy" in document:  # analysed through an analysable copy: say which and how it was made
             proxy = document["proxy"]

@@ -268,3 +268,139 @@ def test_a_review_write_that_fails_for_good_fails_the_review_by_name(runtime):
 
 def _marks_pending(params: dict) -> bool:
     return "ReviewStatus = :pending" in params.get("UpdateExpression", "")
+
+
+# ---------------------------------------------------------------- `rekflow review`, offline on a results folder
+@pytest.fixture
+def flagged_folder(tmp_path, monkeypatch):
+    """Two photos the fixture backend flags, analysed by `rekflow analyze`: their reviews wait in the folder."""
+    from rekflow.cli import main
+    from rekflow.vision import fixture
+
+    monkeypatch.setattr(fixture, "MODERATION_LABELS", FLAGGED["ModerationLabels"])
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name, width in (("first.jpg", 320), ("second.jpg", 330)):
+        (photos / name).write_bytes(jpeg_bytes(width, 240))
+    output = tmp_path / "results"
+    assert (
+        main(["analyze", "--json", "--backend", "fixture", "--concurrency", "1", "--output", str(output), str(photos)])
+        == 0
+    )
+    return output
+
+
+def review_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    from rekflow.cli import main
+
+    capsys.readouterr()
+    code = main(["review", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_cli_lists_decides_and_refuses_a_second_decision_offline(flagged_folder, capsys):
+    output = str(flagged_folder)
+    # GIVEN two flagged photos analysed offline: both wait, oldest first, with their flagged labels
+    code, out, _ = review_cli(capsys, "list", "--json", "--output", output)
+    pending = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [p["key"] for p in pending] == ["first.jpg", "second.jpg"]
+    assert pending[0]["labels"] == ["Violence", "Weapons"] and pending[0]["startedAt"] <= pending[1]["startedAt"]
+
+    # WHEN one is approved by its key, with a note
+    code, out, err = review_cli(capsys, "approve", "first.jpg", "--note", "a toy", "--output", output)
+    assert code == 0, err
+    event = json.loads(out)
+    schema_validator("media-reviewed-event.schema.json").validate(event)
+
+    # THEN the folder's document records the decision, by the local user, and the review no longer waits
+    document = json.loads((flagged_folder / "first.jpg.json").read_text())
+    schema_validator("results-document.schema.json").validate(document)
+    assert (document["review"]["decision"], document["review"]["note"]) == ("APPROVED", "a toy")
+    assert document["review"]["reviewer"] == event["reviewer"] and event["reviewer"]
+    code, out, _ = review_cli(capsys, "list", "--json", "--output", output)
+    assert [json.loads(line)["key"] for line in out.splitlines()] == ["second.jpg"]
+    code, out, _ = review_cli(capsys, "show", pending[0]["assetId"][:10], "--output", output)
+    shown = json.loads(out)
+    assert shown["review"]["decision"] == "APPROVED" and "APPROVED by" in shown["history"][-1]
+    assert shown["moderationLabels"][0]["Name"] == "Violence"
+
+    # AND a second decision on it is refused, saying who decided, and changes nothing
+    code, _, err = review_cli(capsys, "reject", "first.jpg", "--output", output)
+    assert code == 1 and "decided already: APPROVED" in err
+    assert json.loads((flagged_folder / "first.jpg.json").read_text()) == document
+
+    # AND an unknown asset is a usage error
+    code, _, err = review_cli(capsys, "approve", "nothing.jpg", "--output", output)
+    assert code == 2 and "no review" in err
+
+
+def test_two_reviewers_of_one_folder_one_wins_and_the_other_is_told(flagged_folder):
+    from rekflow.commands.review import ReviewClosed, decide_local
+
+    answers: dict[str, str] = {}
+
+    def review(decision: str) -> None:
+        try:
+            answers[decision] = decide_local(flagged_folder, "second.jpg", decision)["decision"]
+        except ReviewClosed as closed:
+            answers[decision] = f"closed: {closed}"
+
+    threads = [threading.Thread(target=review, args=(d,)) for d in ("APPROVED", "REJECTED")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    (winner,) = [d for d, answer in answers.items() if answer == d]
+    (loser,) = [answer for answer in answers.values() if answer.startswith("closed: ")]
+    assert f"decided already: {winner}" in loser
+    assert json.loads((flagged_folder / "second.jpg.json").read_text())["review"]["decision"] == winner
+
+
+# ---------------------------------------------------------------- `rekflow review --stack`, on the local stack's APIs
+def test_the_stack_side_lists_from_the_index_decides_as_the_caller_and_refuses_a_closed_review(runtime):
+    from rekflow.commands.review import (
+        DeployedStack,
+        ReviewClosed,
+        UnknownAsset,
+        decide_stack,
+        list_stack,
+        show_stack,
+    )
+
+    stack = DeployedStack(runtime.stack.results_table, runtime.stack.results_bucket)
+    dynamodb, sfn, sts, s3 = (boto3.client(name) for name in ("dynamodb", "stepfunctions", "sts", "s3"))
+    _, first = analyse_flagged(runtime, "one.jpg")
+    _, second = analyse_flagged(runtime, "two.jpg", color=10)
+    for result in (first, second):
+        item_when(runtime, result.output["assetId"], parked)
+
+    # list: the ReviewsByStatus index, oldest first
+    assert [p.key for p in list_stack(stack, dynamodb)] == ["one.jpg", "two.jpg"]
+    # approve by key, as the caller's IAM principal
+    sent = decide_stack(stack, dynamodb, sfn, sts, "one.jpg", "APPROVED", "fine")
+    assert sent["reviewer"] == sts.get_caller_identity()["Arn"]
+    first_item = item_when(runtime, first.output["assetId"], decided)
+    assert (first_item["ReviewStatus"], first_item["ReviewedBy"]) == ("APPROVED", sent["reviewer"])
+    assert [p.key for p in list_stack(stack, dynamodb)] == ["two.jpg"]
+    assert "APPROVED by" in show_stack(stack, dynamodb, s3, first.output["assetId"])["history"][-1]
+
+    # a decided review, and a token closed under the reviewer's feet, are refused and change nothing
+    with pytest.raises(ReviewClosed, match="decided already: APPROVED"):
+        decide_stack(stack, dynamodb, sfn, sts, first.output["assetId"], "REJECTED")
+    waiting = item_when(runtime, second.output["assetId"], parked)
+    decide(waiting, "REJECTED")  # another reviewer, just before
+    runtime.wait(waiting["ReviewExecutionArn"])
+    with pytest.raises(ReviewClosed):
+        boto3.client("dynamodb").update_item(  # the item as the reviewer read it: still waiting, token and all
+            TableName=stack.table,
+            Key={"AssetId": {"S": second.output["assetId"]}},
+            UpdateExpression="SET ReviewStatus = :pending, ReviewTaskToken = :token",
+            ExpressionAttributeValues={
+                ":pending": {"S": "PENDING_REVIEW"},
+                ":token": {"S": waiting["ReviewTaskToken"]},
+            },
+        )
+        decide_stack(stack, dynamodb, sfn, sts, second.output["assetId"], "APPROVED")
+    with pytest.raises(UnknownAsset):
+        decide_stack(stack, dynamodb, sfn, sts, "0" * 64, "APPROVED")

@@ -1,0 +1,392 @@
+"""What `rekflow review list|show|approve|reject` does, offline on a results folder or on a deployed stack.
+
+On a deployed stack (--stack) a review is a ReviewStateMachine execution waiting on a task token parked on the
+asset's summary item: `approve`/`reject` read the token and send the decision with SendTaskSuccess, as the reviewer
+(their own credentials; the ReviewerPolicy output is all they need). A token already closed (the review was decided,
+or its timeout acted) is refused by Step Functions with TaskTimedOut ("The task token has either expired or the task
+associated with the token has already been closed",
+https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html), and nothing changes.
+
+Offline there is no stack left once `rekflow analyze` has exited, so a review waiting then is kept in the results
+folder (reviews/<asset id>.json, written when its execution has parked: its input, the summary item as the analysis
+left it, and its own copy of the results document). `approve`/`reject` resume it in a fresh local stack: the item and
+the document are put back, the review workflow runs again from its input up to the wait (its steps before the wait
+are idempotent: the item is marked PENDING_REVIEW again and the local topic told again, which nobody hears offline),
+the decision is sent with SendTaskSuccess, and the rest of the workflow records it (RecordReviewFunction: item and
+document), tags and announces it. The decided document goes back to the folder; a lock file keeps two reviewers of
+one folder from deciding one review twice: the second is told who decided.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import getpass
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+PENDING = "PENDING_REVIEW"
+DECISIONS = ("APPROVED", "REJECTED")
+REVIEWS_FOLDER = "reviews"
+REVIEW_STATE_MACHINE = "ReviewStateMachine"
+REVIEW_INDEX = "ReviewsByStatus"
+
+
+class ReviewError(Exception):
+    """A review cannot be listed, shown or decided: the message says why; nothing was changed."""
+
+
+class UnknownAsset(ReviewError):
+    pass
+
+
+class ReviewClosed(ReviewError):
+    """The review was decided already, or its timeout acted."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    asset_id: str
+    key: str
+    version_id: str
+    started_at: str
+    labels: list[str]
+    escalations: int = 0
+    superseded: bool = False  # a newer analysis of the same key exists
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "assetId": self.asset_id,
+            "key": self.key,
+            "versionId": self.version_id,
+            "startedAt": self.started_at,
+            "labels": self.labels,
+            "escalations": self.escalations,
+            "superseded": self.superseded,
+        }
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------- offline: the results folder
+def reviews_folder(output: Path) -> Path:
+    return output / REVIEWS_FOLDER
+
+
+def keep_pending(runtime: Any, output: Path, asset_id: str, document_path: Path, timeout: float = 60.0) -> Path:
+    """Once the asset's review waits for a decision on the local stack, keep it in the results folder."""
+    from rekflow.local.reviews import parked, wait_for
+    from rekflow.local.runtime import client
+
+    dynamodb, sfn = client("dynamodb"), client("stepfunctions")
+    item = wait_for(dynamodb, runtime.stack.results_table, asset_id, parked, timeout)
+    raw = dynamodb.get_item(TableName=runtime.stack.results_table, Key={"AssetId": {"S": asset_id}})["Item"]
+    review_input = json.loads(sfn.describe_execution(executionArn=item["ReviewExecutionArn"])["input"])
+    record = {
+        "assetId": asset_id,
+        "key": item["Key"],
+        "versionId": item["VersionId"],
+        "status": PENDING,
+        "startedAt": item["ReviewStartedAt"],
+        "labels": list(item.get("ModerationLabels", [])),
+        "escalations": int(item.get("ReviewEscalations", 0)),
+        "input": review_input,
+        # The item as the analysis left it: the review marks it again when it is resumed.
+        "item": {name: value for name, value in raw.items() if not name.startswith("Review")},
+        "document": str(document_path.relative_to(output)),
+    }
+    folder = reviews_folder(output)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_json(folder / f"{asset_id}.document.json", json.loads(document_path.read_text(encoding="utf-8")))
+    path = folder / f"{asset_id}.json"
+    _write_json(path, record)
+    return path
+
+
+def _write_json(path: Path, value: Any) -> None:
+    """Whole or not at all: a reader never sees half a file."""
+    part = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    part.write_text(json.dumps(value, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(part, path)
+
+
+def _records(output: Path) -> Iterator[dict[str, Any]]:
+    folder = reviews_folder(output)
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        name = path.name
+        if name.endswith(".json") and not name.endswith(".document.json") and not name.startswith("."):
+            yield json.loads(path.read_bytes())
+
+
+def list_local(output: Path) -> list[Pending]:
+    """The reviews waiting in a results folder, oldest first; one whose key was analysed again since is marked
+    superseded (its review is kept, and can still be decided)."""
+    records = list(_records(output))
+    newest: dict[str, str] = {}
+    for record in records:
+        newest[record["key"]] = max(newest.get(record["key"], ""), record["startedAt"])
+    pending = [
+        Pending(
+            r["assetId"],
+            r["key"],
+            r["versionId"],
+            r["startedAt"],
+            r["labels"],
+            r.get("escalations", 0),
+            r["startedAt"] < newest[r["key"]] or _document_moved_on(output, r),
+        )
+        for r in records
+        if r["status"] == PENDING
+    ]
+    return sorted(pending, key=lambda p: (p.started_at, p.asset_id))
+
+
+def _document_moved_on(output: Path, record: dict[str, Any]) -> bool:
+    """The folder's document for the key now belongs to another analysis (a newer version)."""
+    path = output / record["document"]
+    if not path.exists():
+        return False
+    with path.open("rb") as document:
+        head = document.read(4096)
+    return record["assetId"].encode() not in head
+
+
+def find_local(output: Path, asset: str) -> dict[str, Any]:
+    """The review record of ASSET: an asset id, a unique prefix of one, or an object key."""
+    folder = reviews_folder(output)
+    exact = folder / f"{asset}.json"
+    if len(asset) == 64 and exact.exists():
+        return dict(json.loads(exact.read_bytes()))
+    found = [r for r in _records(output) if r["assetId"].startswith(asset) or r["key"] == asset]
+    pending = [r for r in found if r["status"] == PENDING]
+    if len(found) == 1:
+        return found[0]
+    if len(pending) == 1:  # a key analysed again: the review still waiting is the one meant
+        return pending[0]
+    if not found:
+        raise UnknownAsset(f"no review of {asset!r} in {folder}")
+    ids = ", ".join(r["assetId"][:12] for r in found)
+    raise UnknownAsset(f"{asset!r} names {len(found)} reviews ({ids}): give the asset id")
+
+
+def show_local(output: Path, asset: str) -> dict[str, Any]:
+    record = find_local(output, asset)
+    document = json.loads((reviews_folder(output) / f"{record['assetId']}.document.json").read_bytes())
+    return _shown(record["assetId"], record["key"], record["versionId"], document, _local_history(record))
+
+
+def _local_history(record: dict[str, Any]) -> list[str]:
+    history = [f"{record['startedAt']}  PENDING_REVIEW (review started)"]
+    decision = record.get("decision")
+    if decision:
+        note = f": {decision['note']}" if decision.get("note") else ""
+        history.append(f"{decision['decidedAt']}  {decision['decision']} by {decision['reviewer']}{note}")
+    return history
+
+
+def _shown(asset_id: str, key: str, version_id: str, document: dict[str, Any], history: list[str]) -> dict[str, Any]:
+    moderation = document.get("features", {}).get("moderation", {})
+    return {
+        "assetId": asset_id,
+        "key": key,
+        "versionId": version_id,
+        "moderationReview": document.get("moderationReview"),
+        "moderationLabels": moderation.get("labels", []),
+        "review": document.get("review"),
+        "history": history,
+    }
+
+
+@contextlib.contextmanager
+def _locked(output: Path, asset_id: str) -> Iterator[None]:
+    """One decision at a time per review: another reviewer of the folder waits, then finds it decided."""
+    with (reviews_folder(output) / f".{asset_id}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def decide_local(output: Path, asset: str, decision: str, note: str | None = None) -> dict[str, Any]:
+    """Resume the asset's review in a fresh local stack and decide it as the local user; the Media Reviewed event's
+    detail. ReviewClosed when it was decided already."""
+    if decision not in DECISIONS:
+        raise ReviewError(f"decision must be one of {DECISIONS}")
+    asset_id = find_local(output, asset)["assetId"]
+    with _locked(output, asset_id):
+        path = reviews_folder(output) / f"{asset_id}.json"
+        record = json.loads(path.read_bytes())  # again, under the lock: another reviewer may have decided it
+        if record["status"] != PENDING:
+            done = record.get("decision", {})
+            raise ReviewClosed(
+                f"the review of {record['key']} was decided already: {record['status']} by "
+                f"{done.get('reviewer')} at {done.get('decidedAt')}"
+            )
+        document_copy = reviews_folder(output) / f"{asset_id}.document.json"
+        document, event = _run_decision(record, json.loads(document_copy.read_bytes()), decision, note)
+        _write_json(document_copy, document)
+        folder_document = output / record["document"]
+        if folder_document.exists() and not _document_moved_on(output, record):
+            _write_json(folder_document, document)
+        record["status"] = decision
+        record["decision"] = {name: event[name] for name in ("decision", "reviewer", "decidedAt") if name in event}
+        if event.get("note"):
+            record["decision"]["note"] = event["note"]
+        record["event"] = event
+        _write_json(path, record)
+        return dict(event)
+
+
+def _run_decision(
+    record: dict[str, Any], document: dict[str, Any], decision: str, note: str | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The review workflow run again from its input on a local stack seeded with the item and the document, decided
+    with SendTaskSuccess: (the decided document, the Media Reviewed event's detail)."""
+    from rekflow.local.reviews import decision_output, parked, wait_for
+    from rekflow.local.runtime import LocalRuntime, client
+
+    with LocalRuntime("fixture", functions_in_process=True) as runtime:
+        stack = runtime.stack
+        results_key = str(record["input"]["resultsLocation"]).removeprefix(f"s3://{stack.results_bucket}/")
+        client("s3").put_object(
+            Bucket=stack.results_bucket, Key=results_key, Body=json.dumps(document, ensure_ascii=False).encode()
+        )
+        client("dynamodb").put_item(TableName=stack.results_table, Item=record["item"])
+        sfn = client("stepfunctions")
+        execution = sfn.start_execution(
+            stateMachineArn=stack.state_machine_arns[REVIEW_STATE_MACHINE],
+            name=str(uuid.uuid4()),
+            input=json.dumps(record["input"]),
+        )["executionArn"]
+        item = wait_for(client("dynamodb"), stack.results_table, record["assetId"], parked)
+        reviewer = getpass.getuser()
+        sfn.send_task_success(
+            taskToken=item["ReviewTaskToken"], output=decision_output(decision, reviewer, now(), note)
+        )
+        result = runtime.wait(execution)
+        if result.status != "SUCCEEDED" or result.output is None:
+            raise ReviewError(f"the review workflow ended {result.status}: {result.error} {result.cause}")
+        return runtime.results_document(results_key), dict(result.output)
+
+
+# ---------------------------------------------------------------- a deployed stack
+@dataclass(frozen=True)
+class DeployedStack:
+    table: str
+    results_bucket: str
+
+    @classmethod
+    def named(cls, name: str, cloudformation: Any) -> DeployedStack:
+        def physical(logical_id: str) -> str:
+            try:
+                answer = cloudformation.describe_stack_resource(StackName=name, LogicalResourceId=logical_id)
+            except cloudformation.exceptions.ClientError as error:
+                raise ReviewError(f"stack {name}: {error.response['Error']['Message']}") from error
+            return str(answer["StackResourceDetail"]["PhysicalResourceId"])
+
+        return cls(physical("ResultsTable"), physical("ResultsBucket"))
+
+
+def list_stack(stack: DeployedStack, dynamodb: Any) -> list[Pending]:
+    """The reviews waiting, oldest first, from the sparse ReviewsByStatus index."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    plain = TypeDeserializer()
+    found: list[Pending] = []
+    pages = dynamodb.get_paginator("query").paginate(
+        TableName=stack.table,
+        IndexName=REVIEW_INDEX,
+        KeyConditionExpression="ReviewStatus = :pending",
+        ExpressionAttributeValues={":pending": {"S": PENDING}},
+        ScanIndexForward=True,
+    )
+    for page in pages:
+        for raw in page["Items"]:
+            item = {name: plain.deserialize(value) for name, value in raw.items()}
+            found.append(
+                Pending(
+                    item["AssetId"],
+                    item.get("Key", ""),
+                    item.get("VersionId", ""),
+                    item["ReviewStartedAt"],
+                    list(item.get("ModerationLabels", [])),
+                )
+            )
+    latest: dict[str, str] = {}
+    for pending in found:
+        latest[pending.key] = max(latest.get(pending.key, ""), pending.started_at)
+    return [dataclasses.replace(p, superseded=p.started_at < latest[p.key]) for p in found]
+
+
+def _stack_item(stack: DeployedStack, dynamodb: Any, asset: str) -> dict[str, Any]:
+    from rekflow.local.reviews import summary_item
+
+    if len(asset) != 64:  # an object key: the one pending review of it
+        matches = [p for p in list_stack(stack, dynamodb) if p.key == asset]
+        if len(matches) != 1:
+            raise UnknownAsset(f"{len(matches)} pending reviews of key {asset!r}: give the asset id")
+        asset = matches[0].asset_id
+    item = summary_item(dynamodb, stack.table, asset)
+    if item is None:
+        raise UnknownAsset(f"no asset {asset} in {stack.table}")
+    if "ReviewStatus" not in item:
+        raise UnknownAsset(f"asset {asset} has no review")
+    return item
+
+
+def show_stack(stack: DeployedStack, dynamodb: Any, s3: Any, asset: str) -> dict[str, Any]:
+    item = _stack_item(stack, dynamodb, asset)
+    location = str(item["ResultsLocation"])
+    bucket, _, key = location.removeprefix("s3://").partition("/")
+    try:
+        document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        document = {}
+    history = [
+        f"{item['ReviewStartedAt']}  PENDING_REVIEW (review started; {item.get('ReviewEscalations', 0)} reminders)"
+    ]
+    if item["ReviewStatus"] in DECISIONS:
+        note = f": {item['ReviewNote']}" if item.get("ReviewNote") else ""
+        history.append(f"{item['ReviewedAt']}  {item['ReviewStatus']} by {item['ReviewedBy']}{note}")
+    return _shown(item["AssetId"], item["Key"], item["VersionId"], document, history)
+
+
+def decide_stack(
+    stack: DeployedStack, dynamodb: Any, sfn: Any, sts: Any, asset: str, decision: str, note: str | None = None
+) -> dict[str, Any]:
+    """Send the decision for the asset's waiting review, as the caller's IAM principal; what was sent."""
+    if decision not in DECISIONS:
+        raise ReviewError(f"decision must be one of {DECISIONS}")
+    from rekflow.local.reviews import decision_output
+
+    item = _stack_item(stack, dynamodb, asset)
+    if item["ReviewStatus"] != PENDING:
+        raise ReviewClosed(
+            f"the review of {item['Key']} was decided already: {item['ReviewStatus']} by {item.get('ReviewedBy')} "
+            f"at {item.get('ReviewedAt')}"
+        )
+    if "ReviewTaskToken" not in item:
+        raise ReviewError(f"the review of {item['Key']} is not waiting for a decision yet: try again in a moment")
+    # The reviewer's own principal, as they sign in; CloudTrail records the same caller for SendTaskSuccess.
+    reviewer = str(sts.get_caller_identity()["Arn"])
+    output = decision_output(decision, reviewer, now(), note)
+    try:
+        sfn.send_task_success(taskToken=item["ReviewTaskToken"], output=output)
+    except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken) as closed:
+        raise ReviewClosed(
+            f"the review of {item['Key']} closed before this decision (decided by someone else, or its timeout "
+            f"acted): {closed.response['Error']['Code']}; nothing was changed"
+        ) from closed
+    return dict(json.loads(output))
