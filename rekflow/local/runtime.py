@@ -188,6 +188,8 @@ class LocalRuntime:
         # Metrics go to stdout as EMF on Lambda; offline they would only clutter the CLI's output.
         environment["POWERTOOLS_METRICS_DISABLED"] = "true"
         os.environ.update({**environment, **LOCAL_ENVIRONMENT})
+        if self.sandboxes is not None:
+            self.sandboxes.start_fork_server()  # its imports overlap moto's patching and the deploy
         # Every botocore session made while the runtime runs (moto's new default session for each runtime, the
         # functions' own, such as Powertools' idempotency store's) reads the service models and endpoint
         # rules through one loader, which parses each file once per process, not once per session.

@@ -210,6 +210,11 @@ class FunctionSandboxes:
         self.cold_starts: dict[str, list[float]] = {}  # logical id -> each cold start's init, in ms
         self._context = _context()
 
+    def start_fork_server(self) -> None:
+        """Start the fork server in the background (the environment it imports its preload in is this process's
+        now): its imports then run on another core while the caller goes on."""
+        threading.Thread(target=forkserver.ensure_running, name="rekflow-fork-server", daemon=True).start()
+
     def prewarm(self, specs: list[FunctionSpec]) -> None:
         """Start one environment for each of `specs` in the background, while the caller does something else
         (the runtime deploys): the fork server's start and each handler's init then overlap the deploy on
