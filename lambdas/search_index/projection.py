@@ -124,8 +124,12 @@ def project(
 
 
 def deletion(bucket: str, key: str) -> dict[str, Any]:
-    """The row that deletes an object key's asset row (Firehose's delete by the unique key bucket, object_key)."""
-    return {"bucket": bucket, "object_key": key, "deleted": True}
+    """The row that deletes an object key's asset row (Firehose's delete by the unique key bucket, object_key).
+
+    It carries every column, null but the key: Firehose maps a record's first-level fields to the columns
+    (apache-iceberg-considerations.html), and a record without one of them is reported to land in the error
+    prefix as Iceberg.MissingColumnWithinRecord (a third-party report; the null costs nothing)."""
+    return {**dict.fromkeys(ASSET_COLUMNS), "bucket": bucket, "object_key": key, "deleted": True}
 
 
 def _ran(result: Mapping[str, Any] | None) -> bool:

@@ -117,7 +117,7 @@ def test_firehose_routes_each_row_as_the_index_needs():
     expression, keys = stream_routing()
     index = IndexStandIn()
     route = index.route
-    document_rows = {"bucket": "b", "object_key": "k", "deleted": False, "doc_id": 1}
+    document_rows = {**dict.fromkeys(module.ASSET_COLUMNS), "bucket": "b", "object_key": "k", "deleted": False}
     found_row = dict.fromkeys(module.FOUND_COLUMNS, "x")
     assert route.input_value(document_rows).first()["operation"] == "update"
     assert route.input_value(document_rows).first()["destinationTableName"] == "assets"
