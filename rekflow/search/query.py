@@ -8,8 +8,8 @@ Grammar (EBNF; whitespace separates items and is otherwise ignored; docs/referen
     unary       = [ "-" ] atom ;                        (* "-" directly before the atom: NOT *)
     atom        = "(" or_expr ")" | field_term | free ;
     field_term  = field ":" alternatives [ confidence ] ;
-    alternatives= value { "|" value } ;                 (* no space around "|": OR within the field *)
-    confidence  = "confidence:" number_value ;          (* only after label:, moderation: or text: *)
+    alternatives = value { "|" value } ;                (* no space around "|": OR within the field *)
+    confidence  = "confidence:" ( comparison | range | bare ) ;   (* only after label:, moderation:, text: *)
     value       = quoted | comparison | range | bare ;
     comparison  = ( ">=" | "<=" | ">" | "<" ) bare ;    (* faces, duration, dates *)
     range       = bare ".." bare ;                      (* inclusive at both ends *)

@@ -121,3 +121,15 @@ def test_a_bad_query_points_at_its_bad_token(query: str, position: int, token: s
         parse(query)
     assert (raised.value.position, raised.value.token) == (position, token)
     assert str(raised.value).endswith("\n  " + query + "\n  " + " " * position + "^")
+
+
+def test_the_documented_grammar_is_the_parsers() -> None:
+    from rekflow import PROJECT_ROOT
+    from rekflow.search import query
+
+    docstring = query.__doc__ or ""
+    grammar = docstring[docstring.index("    query ") : docstring.index("\nA date is")].rstrip()
+    page = (PROJECT_ROOT / "docs" / "reference" / "search-syntax.md").read_text(encoding="utf-8")
+    documented = page[page.index("```ebnf\n") + len("```ebnf\n") :]
+    documented = documented[: documented.index("```")].rstrip()
+    assert documented == "\n".join(line.removeprefix("    ") for line in grammar.splitlines())
