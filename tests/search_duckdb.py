@@ -18,6 +18,7 @@ import duckdb
 import jq
 
 from rekflow import TEMPLATE_PATH
+from rekflow.bench.search_cost import function_projection
 from rekflow.local.template import Template
 from rekflow.search.query import Node
 from rekflow.search.sql import RESULT_COLUMNS, Tables, compile_search
@@ -119,13 +120,4 @@ class IndexStandIn:
 
 def projection() -> Any:
     """SearchIndexFunction's projection module (lambdas/search_index/projection.py), as the function imports it."""
-    import importlib.util
-
-    from rekflow import PROJECT_ROOT
-
-    path = PROJECT_ROOT / "lambdas" / "search_index" / "projection.py"
-    spec = importlib.util.spec_from_file_location("rekflow_lambda_search_index_projection", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return function_projection()

@@ -94,7 +94,7 @@ class Measured:
         return sum(self.column_bytes.values()) / self.assets
 
 
-def _function_projection() -> Any:
+def function_projection() -> Any:
     """SearchIndexFunction's own projection module (lambdas/search_index/projection.py)."""
     path = PROJECT_ROOT / "lambdas" / "search_index" / "projection.py"
     spec = importlib.util.spec_from_file_location("search_index_projection", path)
@@ -109,7 +109,7 @@ def measure(assets: int) -> Measured:
 
     import duckdb
 
-    projection = _function_projection()
+    projection = function_projection()
     project, ASSET_COLUMNS, FOUND_COLUMNS = projection.project, projection.ASSET_COLUMNS, projection.FOUND_COLUMNS
 
     json_bytes = 0
