@@ -2,7 +2,8 @@
 
 test_local_backend.py holds it to flagging nothing on safe photos; these hold it to flagging the stand-ins, with
 Rekognition's taxonomy names and levels, each confidence within a band of what was measured. The classifier gives
-no boxes, and neither does Rekognition's DetectModerationLabels or GetContentModeration, so there are none to check.
+no boxes, and neither does Rekognition (botocore's model: a ModerationLabel is Confidence, Name, ParentName and
+TaxonomyLevel), so there are none to check.
 """
 
 from __future__ import annotations
