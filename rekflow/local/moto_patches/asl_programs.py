@@ -7,9 +7,9 @@ this keeps the program (the tree of evaluation components the interpreter runs, 
 from one run to the next, so a user's next command starts without parsing.
 
 Safe because:
-- the key is a SHA-256 of the definition's text, moto's and Python's versions, and the source of the
-  modules that change the parse (engine.py's patches, this module): any change to any of them is
-  another file, and a file for an old key is never read;
+- the key is a SHA-256 of the definition's text, moto's and Python's versions, and the source of every
+  module of rekflow's moto patches (engine.py's change the parse; mediaconvert_sync.py's class is in the
+  program): any change to any of them is another file, and a file for an old key is never read;
 - a program holds no per-execution state (that lives in each execution's Environment), which is why
   engine.py can share one parse across executions; its classes are pickled by reference, so it
   unpickles only against the same code, which the key pins;
@@ -59,9 +59,10 @@ def _code_fingerprint() -> bytes:
     digest = hashlib.sha256(_FORMAT)
     digest.update(version("moto").encode())
     digest.update(sys.version.encode())
-    here = Path(__file__).resolve().parent
-    for source in ("engine.py", "asl_programs.py"):
-        digest.update((here / source).read_bytes())
+    # Every patch module: engine.py's patches change what a parse makes (the Preprocessor's literals, the
+    # MediaConvert integration's class from mediaconvert_sync.py), and a program holds their objects.
+    for source in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        digest.update(source.name.encode() + source.read_bytes())
     return digest.digest()
 
 
