@@ -125,6 +125,7 @@ bench: setup
 	$(BIN)/python -m rekflow.bench conversion
 	$(BIN)/python -m rekflow.bench search 1000000
 	$(BIN)/python -m rekflow.bench history 1000
+	$(BIN)/python -m rekflow.bench review 10000
 
 # Memory of `rekflow analyze` over a folder of IMAGES photos with the real models (about 1.5 s a photo).
 IMAGES ?= 1000
