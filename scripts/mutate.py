@@ -268,7 +268,7 @@ MUTANTS = [
         BUILDER,
         '"Retry": [policies.LAMBDA],\n                "Next": "Store results document"',
         '"Next": "Store results document"',
-        functional=WRITES,
+        functional=[*WRITES, "tests/functional/test_lambda_retries.py"],
     ),
     Mutant(
         "drop-retry-job-limit",

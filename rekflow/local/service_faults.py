@@ -27,6 +27,9 @@ class PlannedFault:
     applies: Callable[[dict[str, Any]], bool]
 
 
+_LAMBDA_INVOKE = "before-call.lambda.Invoke"
+
+
 class ServiceFaults:
     """Errors planned per `service.Operation`, taken in order by the calls they apply to."""
 
@@ -38,6 +41,9 @@ class ServiceFaults:
         self._planned: dict[str, list[PlannedFault]] = {}
         self.failed: dict[str, int] = {}
         session.register("before-call", self._answer)
+        # The router answers lambda.Invoke from a handler of that exact event, which botocore calls before the
+        # generic one: a fault planned for Invoke must come first there.
+        session.get_component("event_emitter").register_first(_LAMBDA_INVOKE, self._answer)
 
     def inject(
         self,
@@ -60,6 +66,7 @@ class ServiceFaults:
     def uninstall(self) -> None:
         self.clear()
         self._session.unregister("before-call", self._answer)
+        self._session.unregister(_LAMBDA_INVOKE, self._answer)
 
     def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
         if not self._planned:
