@@ -31,6 +31,12 @@ def register(commands: Any) -> None:
         default="analyzed",
         help="analyzed, uploaded, taken: newest first; path: A to Z; confidence: highest first (default analyzed)",
     )
+    find.add_argument(
+        "--stack",
+        metavar="NAME",
+        help="search a deployed stack's index with Athena (your AWS credentials: AWS_PROFILE, AWS_REGION), "
+        "not the results folder",
+    )
     find.set_defaults(func=_search)
 
     index = commands.add_parser("index", help="show the results folder's search index, or make it again")

@@ -18,7 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from rekflow.commands import EXIT_OK, EXIT_USAGE, results_folder
+from rekflow.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, results_folder
 from rekflow.search.documents import document_path
 from rekflow.search.engine import Engine, Page
 from rekflow.search.facts import Asset, Moment
@@ -26,9 +26,16 @@ from rekflow.search.index import IndexUnusable, index_path
 from rekflow.search.query import QueryError, parse
 from rekflow.search.reference import Evidence, Hit
 
+
 # Engines for a deployed stack, by name: `--stack NAME` gives the stack to open_engine's factory.
 # The Athena engine registers itself here (one seam: an Engine's search(tree, limit, sort)).
-STACK_ENGINES: dict[str, Callable[[argparse.Namespace], Engine]] = {}
+def _athena(args: argparse.Namespace) -> Engine:
+    from rekflow.search.athena import AthenaEngine  # boto3's clients only when a stack is searched
+
+    return AthenaEngine.for_stack(args.stack)
+
+
+STACK_ENGINES: dict[str, Callable[[argparse.Namespace], Engine]] = {"athena": _athena}
 SHOWN_MOMENTS = 12  # a video's moments listed per finding in the table; --json lists all
 
 
@@ -42,15 +49,23 @@ def search(args: argparse.Namespace) -> int:
     if args.limit < 1:
         err.print("rekflow: --limit is at least 1", markup=False, highlight=False)
         return EXIT_USAGE
-    engine = open_engine(args, err)
-    if engine is None:
-        return EXIT_USAGE
-    page = engine.search(tree, args.limit, args.sort)
+    try:
+        engine = open_engine(args, err)
+        if engine is None:
+            return EXIT_USAGE
+        page = engine.search(tree, args.limit, args.sort)
+    except Exception as error:
+        from rekflow.search.athena import SearchFailed  # boto3 only when a stack is searched
+
+        if not isinstance(error, SearchFailed):
+            raise
+        err.print(f"rekflow: stack {args.stack}: {error}", markup=False, highlight=False)
+        return EXIT_FAILED
     if args.json:
         for hit in page.hits:
             print(json.dumps(hit_json(hit, args.output), ensure_ascii=False))
     else:
-        print_hits(page, args.output)
+        print_hits(page, args.output, f"stack {args.stack}" if getattr(args, "stack", None) else None)
     if page.more:
         err.print(f"rekflow: more assets match: showing the first {args.limit} (--limit)", highlight=False)
     return EXIT_OK
@@ -126,7 +141,7 @@ def forget_command(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------- printing
 
 
-def print_hits(page: Page, output: Path) -> None:
+def print_hits(page: Page, output: Path, where: str | None = None) -> None:
     """A block per asset: its key and what it is, then a line per piece of evidence. Plain lines, so the
     output reads the same in a terminal and through a pipe."""
     out = Console(highlight=False, soft_wrap=True)
@@ -138,7 +153,7 @@ def print_hits(page: Page, output: Path) -> None:
         out.print(f"[bold]{escape(asset.key)}[/bold]  {escape(_describe(asset))}")
         for evidence in hit.evidence:
             out.print("  " + escape(describe_evidence(evidence, asset)))
-    out.print(f"{len(page.hits)} asset(s){' (more match)' if page.more else ''}; documents in {output}/")
+    out.print(f"{len(page.hits)} asset(s){' (more match)' if page.more else ''}; documents in {where or f'{output}/'}")
 
 
 def _describe(asset: Asset) -> str:

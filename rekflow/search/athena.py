@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from rekflow.search.engine import Page
 from rekflow.search.facts import asset_of
@@ -59,15 +60,22 @@ class AthenaEngine:
             return str(found["StackResourceDetail"]["PhysicalResourceId"])
 
         # Ref of an Athena workgroup and of a Glue database is its name, which is the physical id.
-        return cls(physical_id(WORKGROUP_ID), physical_id(DATABASE_ID), session.client("athena"), session.client("s3"))
+        try:
+            workgroup, database = physical_id(WORKGROUP_ID), physical_id(DATABASE_ID)
+        except (BotoCoreError, ClientError) as error:
+            raise SearchFailed(str(error)) from error
+        return cls(workgroup, database, session.client("athena"), session.client("s3"))
 
     def sql(self, tree: Node, limit: int, sort: str) -> str:
         # One row more than the page: whether there are more.
         return compile_search(tree, Tables.athena(self.database), limit + 1, sort)
 
     def search(self, tree: Node, limit: int, sort: str) -> Page:
-        rows = self.rows(self.sql(tree, limit, sort))
-        hits = [hit for row in rows[:limit] if (hit := self._hit(tree, row)) is not None]
+        try:
+            rows = self.rows(self.sql(tree, limit, sort))
+            hits = [hit for row in rows[:limit] if (hit := self._hit(tree, row)) is not None]
+        except (BotoCoreError, ClientError) as error:  # no credentials, no such stack, access denied...
+            raise SearchFailed(str(error)) from error
         return Page(hits, len(rows) > limit)
 
     def rows(self, sql: str) -> list[dict[str, str | None]]:

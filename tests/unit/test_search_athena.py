@@ -10,6 +10,7 @@ import json
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
@@ -169,3 +170,43 @@ def test_the_stack_is_found_through_cloudformation():
         made.client = lambda service, **kw: cloudformation if service == "cloudformation" else original(service)  # type: ignore[method-assign]
         engine = AthenaEngine.for_stack("media", made)
     assert (engine.workgroup, engine.database) == ("media-search", "rekflow_prod_search")
+
+
+def test_rekflow_search_stack_prints_the_hits_and_says_when_athena_refuses(stubbed, monkeypatch, capsys):
+    from rekflow.cli import main
+    from rekflow.commands import search as search_command
+
+    engine, athena, s3 = stubbed
+    monkeypatch.setitem(search_command.STACK_ENGINES, "athena", lambda args: engine)
+    tree = parse("label:cat")
+    expect_query(athena, engine, engine.sql(tree, limit=20, sort="analyzed"), ["SUCCEEDED"])
+    athena.add_response(
+        "get_query_results",
+        {
+            "ResultSet": {
+                "Rows": [cells(RESULT_COLUMNS), cells(["media", "shop/sign.jpg", "a" * 64, "image", LOCATION])]
+            }
+        },
+        {"QueryExecutionId": "q-1"},
+    )
+    body = json.dumps(DOCUMENT).encode()
+    s3.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))}, {"Bucket": ANY, "Key": ANY})
+    assert main(["search", "label:cat", "--stack", "media"]) == 0
+    printed = capsys.readouterr().out
+    assert "shop/sign.jpg" in printed and "label Cat 97.5%" in printed and "documents in stack media" in printed
+
+    expect_query(athena, engine, engine.sql(tree, limit=20, sort="analyzed"), ["FAILED"], reason="Access denied")
+    assert main(["search", "label:cat", "--stack", "media"]) == 1
+    assert "rekflow: stack media: Athena query q-1 FAILED: Access denied" in capsys.readouterr().err
+
+
+def test_rekflow_search_stack_says_when_the_stack_cannot_be_found(monkeypatch, capsys):
+    from rekflow.cli import main
+
+    def no_stack(self, operation, params):
+        raise ClientError({"Error": {"Code": "ValidationError", "Message": "Stack with id nope does not exist"}}, "x")
+
+    monkeypatch.setattr("botocore.client.BaseClient._make_api_call", no_stack)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    assert main(["search", "cat", "--stack", "nope"]) == 1
+    assert "rekflow: stack nope:" in capsys.readouterr().err
