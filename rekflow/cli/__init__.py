@@ -18,7 +18,7 @@ import os
 import sys
 from typing import NoReturn
 
-from rekflow.cli import analyze, backfill, executions, report, review, samples, search
+from rekflow.cli import analyze, backfill, executions, report, review, samples, search, serve
 from rekflow.local import malloc, timings
 
 
@@ -32,6 +32,7 @@ def parser() -> argparse.ArgumentParser:
     executions.register(commands)  # after analyze: it adds analyze's --history-data
     search.register(commands)
     review.register(commands)
+    serve.register(commands)
     return top
 
 
