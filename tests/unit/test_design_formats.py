@@ -4,7 +4,9 @@ UNSUPPORTED_FORMAT with their name, TGA (no signature) NOT_MEDIA; make_proxy dec
 
 from __future__ import annotations
 
+import contextlib
 import io
+import random
 import struct
 import warnings
 
@@ -131,3 +133,18 @@ def test_make_proxy_decodes_only_as_the_format_validate_found():
         to_jpeg(psd((8, 8)), **LIMITS, fmt="JPEG2000")
     assert refused.value.reason == "CORRUPT"
     assert to_jpeg(psd((8, 8)), **LIMITS).width == 8  # without a format (the benches) Pillow chooses
+
+
+def test_random_damage_to_the_headers_gives_only_format_errors():
+    chance = random.Random(7)  # noqa: S311 (reproducible damage, not secrets)
+    originals = [psd((9, 7)), encoded("JPEG2000", no_jp2=False), encoded("JPEG2000", no_jp2=True)]
+    for _ in range(3000):
+        damaged = bytearray(chance.choice(originals))
+        for _ in range(chance.randint(1, 6)):
+            damaged[chance.randrange(min(len(damaged), 120))] = chance.randrange(256)
+        data = bytes(damaged[: chance.randint(0, len(damaged))])
+        with contextlib.suppress(MediaFormatError):  # anything else fails the test
+            if data.startswith(b"8BPS"):
+                psd_size(data[:26])
+            else:
+                jpeg2000_size(reader(data), data[:64])
