@@ -87,12 +87,12 @@ def reviews_folder(output: Path) -> Path:
 
 def keep_pending(runtime: Any, output: Path, asset_id: str, document_path: Path, timeout: float = 60.0) -> Path:
     """Once the asset's review waits for a decision on the local stack, keep it in the results folder."""
-    from rekflow.local.reviews import parked, wait_for
+    from rekflow.local.reviews import parked, raw_summary_item, wait_for
     from rekflow.local.runtime import client
 
     dynamodb, sfn = client("dynamodb"), client("stepfunctions")
     item = wait_for(dynamodb, runtime.stack.results_table, asset_id, parked, timeout)
-    raw = dynamodb.get_item(TableName=runtime.stack.results_table, Key={"AssetId": {"S": asset_id}})["Item"]
+    raw = raw_summary_item(dynamodb, runtime.stack.results_table, asset_id) or {}
     review_input = json.loads(sfn.describe_execution(executionArn=item["ReviewExecutionArn"])["input"])
     record = {
         "assetId": asset_id,

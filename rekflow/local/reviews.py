@@ -26,8 +26,23 @@ class ReviewNotWaiting(Exception):
     """No review of the asset waits for a decision within the time given."""
 
 
+def raw_summary_item(dynamodb: Any, table: str, asset_id: str) -> dict[str, Any] | None:
+    """The item in DynamoDB's JSON. On the local stack a read can meet moto's table mid-write from the review's own
+    thread (moto's DynamoDB copies an item without a lock: "dictionary changed size during iteration"): read again."""
+    for attempt in range(5):
+        try:
+            answer = dynamodb.get_item(TableName=table, Key={"AssetId": {"S": asset_id}}, ConsistentRead=True)
+        except RuntimeError as torn:
+            if "changed size during iteration" not in str(torn) or attempt == 4:
+                raise
+            continue
+        item: dict[str, Any] | None = answer.get("Item")
+        return item
+    return None
+
+
 def summary_item(dynamodb: Any, table: str, asset_id: str) -> dict[str, Any] | None:
-    item = dynamodb.get_item(TableName=table, Key={"AssetId": {"S": asset_id}}, ConsistentRead=True).get("Item")
+    item = raw_summary_item(dynamodb, table, asset_id)
     return None if item is None else {name: _deserializer.deserialize(value) for name, value in item.items()}
 
 

@@ -1,0 +1,125 @@
+"""The review page (`rekflow review serve`) in headless Chromium, over a folder `rekflow analyze` left two flagged
+photos in: approve one and reject the other from the page, then check the documents, the folder's index and the
+Media Reviewed events; cross-site posts are refused. The page's screenshot is written to the test's folder."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rekflow.commands.review import list_local, reviews_folder
+from rekflow.commands.review_page import make_server
+from tests.conftest import schema_validator
+from tests.functional.test_report import CHROMEDRIVER, CHROMIUM, no_browser
+from tests.functional.test_review import flagged_folder  # noqa: F401 (a fixture)
+
+
+@pytest.fixture
+def page_url(flagged_folder: Path) -> Iterator[str]:  # noqa: F811
+    server = make_server(flagged_folder, 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    if not (CHROMIUM and CHROMEDRIVER):
+        no_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--window-size=1100,900"):
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _decide_on_page(browser: Any, key: str, button: str, note: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    card = browser.find_element(By.CSS_SELECTOR, f'.card[data-key="{key}"]')
+    form = card.find_element(By.CSS_SELECTOR, f"button.{button}").find_element(By.XPATH, "..")
+    form.find_element(By.NAME, "note").send_keys(note)
+    form.find_element(By.CSS_SELECTOR, "button").click()
+    # The decision runs the review workflow on a local stack, then the page comes back without the card.
+    WebDriverWait(browser, 120).until(expected_conditions.staleness_of(card))
+
+
+def test_approve_and_reject_from_the_page(browser, page_url, flagged_folder, tmp_path):  # noqa: F811
+    from selenium.webdriver.common.by import By
+
+    # GIVEN the page lists both waiting reviews, oldest first, each with its image and findings
+    browser.get(page_url + "/")
+    cards = browser.find_elements(By.CSS_SELECTOR, "#pending .card")
+    assert [c.get_attribute("data-key") for c in cards] == ["first.jpg", "second.jpg"]
+    for card in cards:
+        image = card.find_element(By.TAG_NAME, "img")
+        assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image) > 0
+        assert "Violence 91%" in card.text
+    screenshot = tmp_path / "review-page.png"
+    browser.save_screenshot(str(screenshot))
+    print(f"review page screenshot: {screenshot}")
+
+    # WHEN one is approved and the other rejected from the page
+    _decide_on_page(browser, "first.jpg", "approved", "a toy gun")
+    _decide_on_page(browser, "second.jpg", "rejected", "real violence")
+
+    # THEN nothing waits, both are listed as decided, and the folder records each decision and its event
+    assert browser.find_elements(By.CSS_SELECTOR, "#pending .card") == []
+    decided = browser.find_element(By.ID, "decided").text
+    assert "first.jpg: APPROVED" in decided and "second.jpg: REJECTED" in decided
+    assert list_local(flagged_folder) == []
+    for key, decision, note in (("first.jpg", "APPROVED", "a toy gun"), ("second.jpg", "REJECTED", "real violence")):
+        document = json.loads((flagged_folder / f"{key}.json").read_text())
+        schema_validator("results-document.schema.json").validate(document)
+        assert (document["review"]["decision"], document["review"]["note"]) == (decision, note)
+        (record,) = [
+            json.loads(p.read_text())
+            for p in reviews_folder(flagged_folder).glob("*.json")
+            if not p.name.endswith(".document.json") and json.loads(p.read_text())["key"] == key
+        ]
+        schema_validator("media-reviewed-event.schema.json").validate(record["event"])
+        assert record["event"]["decision"] == decision
+    browser.save_screenshot(str(tmp_path / "review-page-decided.png"))
+
+
+def _post(url: str, form: dict[str, str], origin: str | None) -> int:
+    body = "&".join(f"{k}={v}" for k, v in form.items()).encode()
+    request = urllib.request.Request(url + "/decide", data=body, method="POST")  # noqa: S310 (127.0.0.1)
+    if origin:
+        request.add_header("Origin", origin)
+    try:
+        with urllib.request.urlopen(request) as answer:  # noqa: S310 (the test's own server on 127.0.0.1)
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        return int(refused.code)
+
+
+def test_cross_site_and_tokenless_decisions_are_refused(page_url, flagged_folder):  # noqa: F811
+    asset = list_local(flagged_folder)[0].asset_id
+    page = urllib.request.urlopen(page_url + "/").read().decode()  # noqa: S310
+    token = page.split('name="csrf" value="')[1].split('"')[0]
+    # another site's page posting the right token, and this origin without it, are both refused
+    assert _post(page_url, {"csrf": token, "asset": asset, "decision": "APPROVED"}, "http://evil.example") == 403
+    assert _post(page_url, {"csrf": "guess", "asset": asset, "decision": "APPROVED"}, page_url) == 403
+    assert len(list_local(flagged_folder)) == 2
