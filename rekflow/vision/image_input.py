@@ -21,6 +21,9 @@ from rekflow.vision.backend import RekognitionError
 MAX_BYTES_INLINE = 5 * 1024 * 1024
 MAX_BYTES_S3 = 15 * 1024 * 1024
 SUPPORTED_FORMATS = {"JPEG", "PNG"}
+# Pillow names a multi-picture JPEG (CIPA DC-007: a camera's stereo pair, a phone's Ultra HDR gain map) "MPO". The
+# file is a JPEG whose first image is an ordinary JPEG stream, which is what any JPEG reader decodes, so it is one.
+JPEG_FAMILY = {"JPEG", "MPO"}
 # Beyond this many pixels an image is refused before it is decoded (a decompression bomb).
 MAX_PIXELS = 80_000_000
 # EXIF Orientation -> the transpose that turns the stored pixels upright (as PIL's ImageOps.exif_transpose).
@@ -72,9 +75,9 @@ class ImageInput:
         try:
             with _pillow_warnings(), Image.open(io.BytesIO(self.data)) as image:
                 wanted = scaled_size(image.size, max_side, min_side)
-                if wanted != image.size and image.format == "JPEG":
+                if wanted != image.size and image.format in JPEG_FAMILY:
                     image.draft("RGB", wanted)
-                orientation = image.getexif().get(EXIF_ORIENTATION, 1) if image.format == "JPEG" else 1
+                orientation = image.getexif().get(EXIF_ORIENTATION, 1) if image.format in JPEG_FAMILY else 1
                 rgb = image.convert("RGB")
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
             raise RekognitionError("ImageTooLargeException", str(error)) from error
@@ -133,6 +136,7 @@ def inspect(data: bytes) -> ImageInput:
     try:
         with _pillow_warnings(), Image.open(io.BytesIO(data)) as opened:
             fmt, (width, height) = str(opened.format), opened.size
+            fmt = "JPEG" if fmt in JPEG_FAMILY else fmt
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise RekognitionError("ImageTooLargeException", str(error)) from error
     except DECODER_ERRORS as error:

@@ -15,7 +15,7 @@ from PIL import Image
 from rekflow.vision import limits
 from rekflow.vision.backend import RekognitionError
 from rekflow.vision.fixture import FixtureBackend
-from rekflow.vision.image_input import ImageInput
+from rekflow.vision.image_input import ImageInput, inspect
 from rekflow.vision.shapes import shape_errors
 from tests.conftest import jpeg_bytes, png_bytes
 
@@ -88,6 +88,20 @@ def test_the_workflow_s_client_gets_the_modelled_exception(runtime, name):
         rekognition.detect_text(Image={"Bytes": BROKEN[name]})
     assert isinstance(raised.value, rekognition.exceptions.InvalidImageFormatException)
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_a_multi_picture_jpeg_is_read_as_the_jpeg_it_is(fixture_backend):
+    # GIVEN an MPO (a JPEG followed by a second picture, as stereo cameras and Ultra HDR phones write), which
+    # Pillow names "MPO" rather than "JPEG"
+    first, second = Image.new("RGB", (320, 240), (200, 40, 40)), Image.new("RGB", (320, 240), (40, 40, 200))
+    buffer = io.BytesIO()
+    first.save(buffer, "MPO", save_all=True, append_images=[second])
+    assert Image.open(io.BytesIO(buffer.getvalue())).format == "MPO"
+
+    # WHEN a Detect call reads it, THEN it is a JPEG of the first picture's size, analysed, not refused
+    assert inspect(buffer.getvalue()).format == "JPEG"
+    answer = fixture_backend.handle("DetectLabels", {"Image": {"Bytes": buffer.getvalue()}})
+    assert "Labels" in answer
 
 
 def test_a_bug_while_decoding_is_not_passed_off_as_a_bad_image(fixture_backend, monkeypatch):
