@@ -109,7 +109,7 @@ class IndexStandIn:
 
     def search(self, tree: Node, limit: int | None = None, sort: str = "path") -> list[dict[str, Any]]:
         rows = self.db.execute(compile_search(tree, Tables.plain(), limit, sort)).fetchall()
-        return [dict(zip(RESULT_COLUMNS, row, strict=True)) for row in rows]
+        return [dict(zip(RESULT_COLUMNS, row[: len(RESULT_COLUMNS)], strict=True)) for row in rows]
 
     def keys(self, tree: Node, sort: str = "path") -> list[str]:
         return [row["object_key"] for row in self.search(tree, sort=sort)]

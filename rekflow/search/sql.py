@@ -65,7 +65,7 @@ SORTS = ("analyzed", "uploaded", "taken", "path", "confidence")
 
 
 def compile_search(node: Node, tables: Tables, limit: int | None = None, sort: str = "path") -> str:
-    """SELECT the matching assets (RESULT_COLUMNS) in `sort` order."""
+    """SELECT the matching assets (RESULT_COLUMNS, then best_confidence for that sort) in `sort` order."""
     if sort not in SORTS:
         raise ValueError(f"no such sort: {sort} (sorts: {', '.join(SORTS)})")
     compiler = _Compiler(tables, _upload_days(node))
@@ -73,7 +73,10 @@ def compile_search(node: Node, tables: Tables, limit: int | None = None, sort: s
     if sort == "path":
         order = "a.object_key, a.bucket"
     elif sort == "confidence":
-        order = f"{compiler.best_confidence(node)} DESC NULLS LAST, a.object_key, a.bucket"
+        # The correlated subquery as an output column, ordered by its name: Trino decorrelates a scalar
+        # subquery in the select list (an aggregation joined back), the form both engines take.
+        columns += f", {compiler.best_confidence(node)} AS best_confidence"
+        order = "best_confidence DESC NULLS LAST, a.object_key, a.bucket"
     else:
         order = f"a.{sort} DESC NULLS LAST, a.object_key, a.bucket"
     where = compiler.predicate(node)
