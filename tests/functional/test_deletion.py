@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from rekflow.search.query import MatchAll, parse
-from tests.conftest import jpeg_bytes, schema_validator
+from tests.conftest import jpeg_bytes, schema_validator, video_bytes
 from tests.search_duckdb import IndexStandIn
 
 STREAM = "SearchIndexStream"
@@ -123,3 +123,20 @@ def test_a_review_decision_reaches_the_index(runtime):
     ((name, payload, error),) = runtime.deliver(event)
     assert (name, error, payload["indexed"]) == ("SearchIndexFunction", None, upload.key)
     assert index_of(runtime).keys(MatchAll()) == [upload.key]
+
+
+def test_a_video_is_indexed_from_its_feature_results_and_forgotten_with_them(runtime):
+    # GIVEN an analysed video: its document holds summaries, its jobs' results are beside it in the results bucket
+    upload, result = analysed(runtime, "clips/tour.mp4", video_bytes())
+    document = runtime.results_document(result.output["resultsKey"])
+    located = [f["resultsLocation"] for f in document["features"].values() if f.get("resultsLocation")]
+    assert located, "the fixture's video jobs leave their results beside the document"
+    label = document["features"]["labels"]["labels"][0]["Name"]
+    assert index_of(runtime).keys(parse(f'label:"{label}" kind:video')) == [upload.key]
+
+    # WHEN it is deleted; THEN its document and every feature result go with it
+    ((_, payload, error),) = runtime.deliver(runtime.delete_object(upload.key))
+    assert (error, payload) == (None, {"forgotten": [result.output["assetId"]]})
+    for location in located:
+        assert not document_exists(runtime, location.split("/", 3)[3])
+    assert index_of(runtime).keys(MatchAll()) == []
