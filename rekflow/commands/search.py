@@ -63,7 +63,9 @@ def search(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     if args.json:
         for hit in page.hits:
-            print(json.dumps(hit_json(hit, args.output), ensure_ascii=False))
+            # A stack's hit names its results document in S3 (the engine keeps where it read each).
+            where = getattr(engine, "locations", {}).get(hit.asset.key)
+            print(json.dumps(hit_json(hit, args.output, where), ensure_ascii=False))
     else:
         print_hits(page, args.output, f"stack {args.stack}" if getattr(args, "stack", None) else None)
     if page.more:
@@ -200,7 +202,7 @@ def _seconds(millis: int) -> str:
     return f"{millis / 1000:g} s"
 
 
-def hit_json(hit: Hit, output: Path) -> dict[str, Any]:
+def hit_json(hit: Hit, output: Path, document: str | None = None) -> dict[str, Any]:
     """One line of `rekflow search --json`."""
     asset = hit.asset
     shots = {shot.index: shot for shot in asset.shots}
@@ -224,7 +226,7 @@ def hit_json(hit: Hit, output: Path) -> dict[str, Any]:
         "uploaded": asset.uploaded,
         "taken": asset.taken,
         "durationSeconds": asset.duration,
-        "document": str(document_path(output, asset.key)),
+        "document": document or str(document_path(output, asset.key)),
         "evidence": [
             {
                 "kind": e.kind,

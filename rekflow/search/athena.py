@@ -49,6 +49,7 @@ class AthenaEngine:
     poll_seconds: float = 0.5
     timeout_seconds: float = 300.0
     scanned_bytes: int = field(default=0, init=False)  # what the last search scanned (Athena bills this)
+    locations: dict[str, str] = field(default_factory=dict, init=False)  # each hit's results document, by key
 
     @classmethod
     def for_stack(cls, stack_name: str, session: boto3.session.Session | None = None) -> AthenaEngine:
@@ -135,6 +136,7 @@ class AthenaEngine:
             if result.get("resultsLocation") and result.get("status") == "SUCCEEDED"
         }
         asset = asset_of(document, video or None)
+        self.locations[asset.key] = str(row["results_location"])
         evidence = matches(tree, asset)
         return Hit(asset, tuple(dict.fromkeys(evidence or [])))
 

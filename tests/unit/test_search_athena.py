@@ -195,6 +195,21 @@ def test_rekflow_search_stack_prints_the_hits_and_says_when_athena_refuses(stubb
     printed = capsys.readouterr().out
     assert "shop/sign.jpg" in printed and "label Cat 97.5%" in printed and "documents in stack media" in printed
 
+    # --json names the document where it is: in the stack's results bucket.
+    expect_query(athena, engine, engine.sql(tree, limit=20, sort="analyzed"), ["SUCCEEDED"])
+    athena.add_response(
+        "get_query_results",
+        {
+            "ResultSet": {
+                "Rows": [cells(RESULT_COLUMNS), cells(["media", "shop/sign.jpg", "a" * 64, "image", LOCATION])]
+            }
+        },  # noqa: E501
+        {"QueryExecutionId": "q-1"},
+    )
+    s3.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))}, {"Bucket": ANY, "Key": ANY})
+    assert main(["search", "label:cat", "--stack", "media", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["document"] == LOCATION
+
     expect_query(athena, engine, engine.sql(tree, limit=20, sort="analyzed"), ["FAILED"], reason="Access denied")
     assert main(["search", "label:cat", "--stack", "media"]) == 1
     assert "rekflow: stack media: Athena query q-1 FAILED: Access denied" in capsys.readouterr().err
