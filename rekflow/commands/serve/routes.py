@@ -37,12 +37,17 @@ def static(app: App, request: Request) -> Response:
     return Response(200, STATIC[name], body)
 
 
+def no_icon(app: App, request: Request) -> Response:
+    return Response(204)  # browsers ask for one on every page; a 404 would be logged as an error
+
+
 ROUTES: list[Route] = [
     Route("GET", "/", search.page),
     Route("GET", "/api/search", search.api_search),
     Route("GET", "/thumbnail", media.thumbnail),
     Route("GET", "/media", media.media),
     *(Route("GET", f"/static/{name}", static) for name in STATIC),
+    Route("GET", "/favicon.ico", no_icon),
 ]
 
 
