@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from rekflow.search.facts import Asset, VideoResults, asset_of
-from rekflow.search.index import SearchIndex, has_fts5
+from rekflow.search.index import IndexUnusable, SearchIndex, has_fts5
 from rekflow.search.query import parse
 from rekflow.search.synthetic import Library
 
@@ -70,10 +70,14 @@ def _percentile(values: list[float], share: float) -> float:
 def build(count: int, folder: Path) -> tuple[SearchIndex, float | None]:
     path = folder / f"bench-{count}.sqlite3"
     if path.exists():
-        index = SearchIndex(path)
-        if len(index) == count:
+        try:
+            index = SearchIndex(path)
+        except IndexUnusable:  # written by another version of the index
+            index = None
+        if index is not None and len(index) == count:
             return index, None
-        index.close()
+        if index is not None:
+            index.close()
         for leftover in folder.glob(path.name + "*"):
             leftover.unlink()
     started = time.perf_counter()

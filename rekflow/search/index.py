@@ -31,7 +31,7 @@ from rekflow.search.reference import Hit, matches
 from rekflow.search.sqlite_sql import SqliteCompiler
 
 INDEX_FILE = "index.sqlite3"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "3"
 
 _TABLES = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -72,17 +72,18 @@ CREATE TABLE found (
 """
 # The secondary indexes: made with the tables, or after the rows when a whole index is built (SearchIndex.build).
 _INDEXES = """
-CREATE INDEX asset_analyzed ON asset (analyzed);
-CREATE INDEX asset_uploaded ON asset (uploaded);
-CREATE INDEX asset_taken ON asset (taken);
-CREATE INDEX asset_kind ON asset (kind, analyzed);
+CREATE INDEX asset_analyzed ON asset (analyzed DESC, key);
+CREATE INDEX asset_uploaded ON asset (uploaded DESC, key);
+CREATE INDEX asset_taken ON asset (taken IS NULL, taken DESC, key);
+CREATE INDEX asset_taken_range ON asset (taken);
+CREATE INDEX asset_kind ON asset (kind);
 CREATE INDEX asset_status ON asset (status, reason);
 CREATE INDEX asset_format ON asset (format);
 CREATE INDEX asset_faces ON asset (faces);
 CREATE INDEX asset_duration ON asset (duration);
 CREATE INDEX found_words ON found (kind, words, confidence);
 CREATE INDEX found_parent ON found (kind, parent_words) WHERE kind = 'moderation';
-CREATE INDEX found_asset ON found (asset);
+CREATE INDEX found_asset ON found (asset, kind);
 """
 # Words as query.words_of writes them: split on spaces only, nothing folded again (diacritics kept).
 _FTS_TABLES = """
@@ -90,6 +91,13 @@ CREATE VIRTUAL TABLE text_fts USING fts5(words, tokenize = "unicode61 remove_dia
 CREATE VIRTUAL TABLE label_name_fts USING fts5(words, tokenize = "unicode61 remove_diacritics 0");
 CREATE TABLE label_name (words TEXT PRIMARY KEY) WITHOUT ROWID;
 """
+# ORDER BY of each sort but confidence, written as the indexes below are, so SQLite can walk them in order.
+_ORDERS = {
+    "analyzed": "analyzed DESC, key",
+    "uploaded": "uploaded DESC, key",
+    "taken": "taken IS NULL, taken DESC, key",
+    "path": "key",
+}
 _FTS_MISSING = (
     "this Python's SQLite has no FTS5 (PRAGMA compile_options lacks ENABLE_FTS5): text is matched by scanning "
     "every line, the same answers but slower; a Python whose sqlite3 has FTS5 (python.org's, Debian's, "
@@ -134,6 +142,7 @@ class SearchIndex:
             self.fts = has_fts5() if fts is None else fts
             self._create(_indexes)
         self._compiler = SqliteCompiler(self.fts)
+        self._probe = SqliteCompiler(self.fts, probe=True)
         self._label_names: set[str] | None = None  # label_name's rows, read once a writer needs them
 
     @classmethod
@@ -316,24 +325,22 @@ class SearchIndex:
             self._label_names.update(label_names)
 
     # ------------------------------------------------------------------ searching
+    # How many of the newest assets (by the sort) are tested one by one before every match is looked for.
+    WINDOW = 1000
+
     def search(self, tree: Node, limit: int, sort: str = DEFAULT_SORT) -> Page:
-        """The first `limit` matching assets in `sort` order, with their evidence."""
+        """The first `limit` matching assets in `sort` order, with their evidence.
+
+        A query that matches many assets (`kind:image`) is answered fastest by walking the sort's index and
+        testing each asset until `limit` match; one that matches few (`label:rocket text:exit`) by finding its
+        matches through their own indexes and sorting them. Which one a query is, SQLite's planner cannot tell
+        from its statistics, so the walk is tried first over a window of the newest assets, each tested on its
+        own (the probe compiler): when more than `limit` match there, those are the first in the whole order
+        (every asset outside the window comes later); otherwise every match is found and sorted."""
         if sort not in SORTS:
             raise ValueError(f"sort by one of {', '.join(SORTS)}, not {sort!r}")
-        where = self._compiler.where(tree)
-        params = list(where.params)
-        if sort == "path":
-            order, columns = "a.key", "a.id"
-        elif sort == "confidence":
-            score = self._compiler.score(tree)
-            columns = f"a.id, {score.sql} AS score"
-            params = list(score.params) + params
-            order = "score IS NULL, score DESC, a.key"
-        else:
-            order, columns = f"a.{sort} IS NULL, a.{sort} DESC, a.key", "a.id"
-        sql = f"SELECT {columns} FROM asset a WHERE {where.sql} ORDER BY {order} LIMIT ?"  # noqa: S608 (see _assets)
         with self._lock:
-            rows = self._db.execute(sql, [*params, limit + 1]).fetchall()
+            rows = self._matching(tree, sort, limit + 1)
             ids = [row[0] for row in rows[:limit]]
             assets = self._assets(ids)
         hits = []
@@ -343,10 +350,35 @@ class SearchIndex:
             hits.append(Hit(asset, tuple(dict.fromkeys(evidence or []))))
         return Page(hits, len(rows) > limit)
 
-    def explain(self, tree: Node, sort: str = DEFAULT_SORT) -> list[str]:
-        """SQLite's query plan for a search (for the benchmark and for anyone tuning the indexes)."""
+    def _matching(self, tree: Node, sort: str, wanted: int) -> list[Any]:
         where = self._compiler.where(tree)
-        sql = f"EXPLAIN QUERY PLAN SELECT a.id FROM asset a WHERE {where.sql} ORDER BY a.{sort} DESC LIMIT 20"  # noqa: S608
+        if sort == "confidence":
+            score = self._compiler.score(tree)
+            sql = (
+                f"SELECT a.id, {score.sql} AS score FROM asset a WHERE {where.sql}"  # noqa: S608 (see _assets)
+                " ORDER BY score IS NULL, score DESC, a.key LIMIT ?"
+            )
+            return self._db.execute(sql, [*score.params, *where.params, wanted]).fetchall()
+        order = _ORDERS[sort]
+        probe = self._probe.where(tree)
+        newest = f"SELECT * FROM asset ORDER BY {order} LIMIT ?"  # noqa: S608 (see _assets)
+        # The outer ORDER BY only sorts the window's matches: SQL promises no order from a subquery.
+        sql = f"SELECT a.id FROM ({newest}) a WHERE {probe.sql} ORDER BY {order} LIMIT ?"  # noqa: S608 (see _assets)
+        rows = self._db.execute(sql, [self.WINDOW, *probe.params, wanted]).fetchall()
+        if len(rows) >= wanted:
+            return rows
+        most = self._db.execute("SELECT max(id) FROM asset").fetchone()[0]
+        if most is None or most <= self.WINDOW:  # the window held every asset (no id is above max(id))
+            return rows
+        # Few match: find them through their own indexes ("+" keeps the planner off the sort's index), then sort.
+        unindexed = ", ".join("+" + term.strip() for term in order.split(","))
+        sql = f"SELECT a.id FROM asset a WHERE {where.sql} ORDER BY {unindexed} LIMIT ?"  # noqa: S608 (see _assets)
+        return self._db.execute(sql, [*where.params, wanted]).fetchall()
+
+    def explain(self, tree: Node, sort: str = DEFAULT_SORT) -> list[str]:
+        """SQLite's query plan for finding every match and sorting (for anyone tuning the indexes)."""
+        where = self._compiler.where(tree)
+        sql = f"EXPLAIN QUERY PLAN SELECT a.id FROM asset a WHERE {where.sql} ORDER BY {_ORDERS[sort]} LIMIT 20"  # noqa: S608
         return [row[3] for row in self._db.execute(sql, where.params)]
 
     def _assets(self, ids: list[int]) -> dict[int, Asset]:

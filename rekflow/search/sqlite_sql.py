@@ -38,8 +38,13 @@ class Compiled:
 
 
 class SqliteCompiler:
-    def __init__(self, fts: bool) -> None:
-        self.fts = fts
+    """`fts`: the index has the FTS5 tables. `probe`: the condition is tested on few assets, one by one (the
+    newest of a sort's index): each finding is then looked up by its asset, and text matched by `instr` on the
+    finding's own words, where finding every match first (FTS5, IN lists) would cost more than the few rows."""
+
+    def __init__(self, fts: bool, probe: bool = False) -> None:
+        self.fts = fts and not probe
+        self.probe = probe
 
     def where(self, node: Node) -> Compiled:
         params: list[object] = []
@@ -83,6 +88,8 @@ class SqliteCompiler:
             return f"{_COLUMNS[field_]} IS ?"  # IS: 0, not NULL, where the asset has no reason
         if field_ == "failed":
             params.append(value)
+            if self.probe:
+                return "EXISTS (SELECT 1 FROM failed WHERE feature = ? AND asset = a.id)"
             return "a.id IN (SELECT asset FROM failed WHERE feature = ?)"
         if field_ == "path":
             prefix = str(value)
@@ -115,6 +122,8 @@ class SqliteCompiler:
     # ------------------------------------------------------------------ findings
     def _found_in(self, leaf: Term | Free, params: list[object]) -> str:
         """The asset has a finding (label, moderation label, line) the term names."""
+        if self.probe:
+            return f"EXISTS (SELECT 1 FROM found f WHERE f.asset = a.id AND ({self._row(leaf, params)}))"  # noqa: S608
         return f"a.id IN (SELECT f.asset FROM found f WHERE {self._row(leaf, params)})"  # noqa: S608
 
     def _row(self, leaf: Term | Free, params: list[object]) -> str:

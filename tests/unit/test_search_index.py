@@ -29,8 +29,9 @@ def library() -> list[Asset]:
 
 
 @cache
-def index(fts: bool, folder: str) -> SearchIndex:
-    built = SearchIndex(Path(folder) / f"index-{fts}.sqlite3", fts=fts)
+def index(fts: bool, folder: str, window: int = SearchIndex.WINDOW) -> SearchIndex:
+    built = SearchIndex(Path(folder) / f"index-{fts}-{window}.sqlite3", fts=fts)
+    built.WINDOW = window  # a small window: both ways search() finds a page, on a small library
     built.put_many(library())
     return built
 
@@ -46,10 +47,18 @@ def test_this_python_has_fts5() -> None:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(tree=trees, sort=st.sampled_from(SORTS), fts=st.booleans())
-def test_the_index_finds_what_the_reference_finds(folder: str, tree: Node, sort: str, fts: bool) -> None:
-    expected = ReferenceEngine(library()).search(tree, LIBRARY, sort)
-    found = index(fts, folder).search(tree, LIBRARY, sort)
+@given(
+    tree=trees,
+    sort=st.sampled_from(SORTS),
+    fts=st.booleans(),
+    limit=st.sampled_from((3, 20, LIBRARY)),
+    window=st.sampled_from((SearchIndex.WINDOW, 60)),
+)
+def test_the_index_finds_what_the_reference_finds(
+    folder: str, tree: Node, sort: str, fts: bool, limit: int, window: int
+) -> None:
+    expected = ReferenceEngine(library()).search(tree, limit, sort)
+    found = index(fts, folder, window).search(tree, limit, sort)
     assert [h.asset.key for h in found.hits] == [h.asset.key for h in expected.hits], render(tree)
     assert found == expected, render(tree)
 
