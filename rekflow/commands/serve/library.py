@@ -120,8 +120,8 @@ def _thumbnail(path: Path, mtime_ns: int, image_format: str, kind: str, at_secon
 class StackLibrary:
     """A deployed stack: the query runs in Athena (rekflow.search.athena, through the engine seam), media are
     read by presigned GetObject URLs signed with the user's own credentials, so the browser fetches them from
-    S3 directly and IAM decides (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ShareObjectPreSignedURL.html;
-    a URL is valid for ExpiresIn seconds, and no longer than the credentials that signed it)."""
+    S3 directly and IAM decides. A URL is valid for ExpiresIn seconds, and no longer than the temporary credentials
+    that signed it (https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-presigned-url.html#PresignedUrl-Expiration)."""
 
     def __init__(self, stack: str, engine: Any, s3: Any) -> None:
         self.where = f"stack {stack}"
