@@ -5,9 +5,12 @@ rebuilt per query; `rekflow index --rebuild` makes it again from the documents.
 Tables: `asset` (one row per object key: a re-analysis replaces it), `found` (its labels, moderation labels and
 lines of text, with their words lower-cased and a video's moments as JSON), `failed` (features that failed),
 and, where this Python's SQLite has FTS5, `text_fts` (the lines' words, rowid = found.id) and `label_name_fts`
-(each distinct label name once). Where FTS5 is missing (some standalone Python builds leave it out,
-python-build-standalone issue 694) the index is built without those tables and text is matched by `instr`
-over the stored words: the same answers, slower on big libraries; `rekflow search` says so.
+(each distinct label name once). FTS5 is in SQLite's amalgamation but off unless compiled with
+SQLITE_ENABLE_FTS5 (https://sqlite.org/fts5.html, 2.1); some Pythons leave it out: uv's standalone builds of
+July 2025 (https://github.com/astral-sh/python-build-standalone/pull/694), Chaquopy's Android build
+(https://github.com/chaquo/chaquopy/issues/1466). There the index is built without those tables and text is
+matched by `instr` over the stored words: the same answers (the differential test runs both), slower on big
+libraries; `rekflow search` says so.
 
 Evidence is not a second query language: the page's assets are read back into facts and the reference
 evaluator (reference.py) says why each matched.
