@@ -60,6 +60,8 @@ class FolderLibrary:
         self.output = output
         self.where = f"results folder {output}"
         self.index = results_folder.open_index(output)  # made once from the documents when there is none
+        self._recorded: tuple[tuple[int, int], dict[str, Path]] | None = None
+        self._recorded_lock = threading.Lock()
 
     def search(self, tree: Node, limit: int, sort: str) -> Page:
         return self.index.search(tree, limit, sort)
@@ -96,12 +98,25 @@ class FolderLibrary:
             return None
         asset = page.hits[0].asset
         document = self.document(asset)
-        path = media_sources.read(self.output).get(key)
+        path = self._sources().get(key)
         if document is None or path is None or not path.is_file():
             return None
         if path.stat().st_size != document["object"]["size"]:
             return None  # changed since it was analysed: not the file the boxes describe
         return MediaFile(path, asset, document)
+
+    def _sources(self) -> dict[str, Path]:
+        """key -> analysed file (media_sources), read again only when analyze has rewritten it: a page of
+        thumbnails asks for it once per image, and the file holds a line per key analysed."""
+        try:
+            stat = (self.output / media_sources.INDEX_NAME).stat()
+        except FileNotFoundError:
+            return {}
+        version = (stat.st_mtime_ns, stat.st_size)
+        with self._recorded_lock:
+            if self._recorded is None or self._recorded[0] != version:
+                self._recorded = (version, media_sources.read(self.output))
+            return self._recorded[1]
 
     def thumbnail(self, found: MediaFile, at_seconds: float) -> bytes:
         """A JPEG preview (a photo upright as its boxes are; a video's frame at `at_seconds`)."""
