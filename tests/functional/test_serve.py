@@ -124,6 +124,16 @@ def _wait(driver: Any, script: str, *args: Any, timeout: float = 20) -> Any:
     return WebDriverWait(driver, timeout).until(lambda d: d.execute_script(script, *args))
 
 
+def test_the_page_opens_on_every_asset_and_a_file_without_a_picture_says_so(page, results):
+    from selenium.webdriver.common.by import By
+
+    page.get(page.current_url.split("?")[0])
+    _wait(page, "return document.body.dataset.answered === ''")
+    shown = {card.get_attribute("data-key") for card in page.find_elements(By.CSS_SELECTOR, ".hit")}
+    assert shown == set(PICKED)
+    assert _card(page, "notes.txt").find_elements(By.CSS_SELECTOR, ".no-preview")
+
+
 def test_label_cat_shows_the_cat_with_its_box_and_the_video_at_its_first_cat(page, results, tmp_path_factory):
     from selenium.webdriver.common.by import By
 

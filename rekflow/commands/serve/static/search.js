@@ -106,13 +106,17 @@ function card(hit) {
   return article;
 }
 
+let latest = 0; // the answer to the last query asked wins, whatever order the answers come back in
+
 async function run(query, sort) {
+  const asked = ++latest;
   const error = document.getElementById("error");
   const summary = document.getElementById("summary");
   const hits = document.getElementById("hits");
   const params = new URLSearchParams({ q: query, sort });
   const response = await fetch(`/api/search?${params}`);
   const answer = await response.json();
+  if (asked !== latest) return;
   hits.replaceChildren();
   if (!response.ok) {
     // The parser's message names the bad token, with the query and a caret under it.
@@ -141,6 +145,6 @@ document.addEventListener("DOMContentLoaded", () => {
     history.replaceState(null, "", `/?${params}`);
     run(input.value, sort.value);
   });
-  if (input.value) run(input.value, sort.value);
+  run(input.value, sort.value); // an empty query lists every asset, the latest analysed first
   input.focus();
 });
