@@ -317,3 +317,14 @@ def test_over_a_stack_the_search_runs_in_athena_and_media_are_presigned():
     assert hit["thumbnail"] == hit["media"]  # a JPEG the browser shows as it is
     # The library's own routes do not serve a stack's media: they come from S3 only
     assert get(app, "/media", "key=shop/cat.jpg&asset=" + "a" * 64).status == 404
+
+
+def test_a_failing_handler_answers_500_and_the_server_goes_on(running, monkeypatch, capsys):
+    def broken(*_: Any) -> None:
+        raise RuntimeError("index gone")
+
+    monkeypatch.setattr(running.app.library, "search", broken)
+    status, answer = fetch(running, "/api/search?q=cat")
+    assert status == 500 and "failed" in json.loads(answer)["error"]["message"]
+    assert "index gone" in capsys.readouterr().err
+    assert fetch(running, "/")[0] == 200

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import sys
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
@@ -97,7 +99,11 @@ class _Handler(BaseHTTPRequestHandler):
                 method = "GET" if head else self.command
                 body = self.rfile.read(length)
                 request = Request.of(method, unquote(parts.path), parts.query, dict(self.headers), body)
-                response = dispatch(app, request)
+                try:
+                    response = dispatch(app, request)
+                except Exception:  # a bug or an unreadable document: the page says so, the server goes on
+                    traceback.print_exc(file=sys.stderr)
+                    response = Response.json(500, {"error": {"message": "the server failed; its log says why"}})
         self._send(response, head)
 
     def _send(self, response: Response, head: bool) -> None:
