@@ -118,6 +118,15 @@ def _card(driver: Any, key: str) -> Any:
     return driver.find_element(By.CSS_SELECTOR, f'.hit[data-key="{key}"]')
 
 
+def _assert_placed(drawn: Any, picture: Any, box: dict[str, float]) -> None:
+    """`drawn` sits over `picture` where the BoundingBox (ratios of the picture's width and height) says."""
+    frame, inner = picture.rect, drawn.rect
+    want = (box["Left"] * frame["width"], box["Top"] * frame["height"], box["Width"] * frame["width"],
+            box["Height"] * frame["height"])  # fmt: skip
+    got = (inner["x"] - frame["x"], inner["y"] - frame["y"], inner["width"], inner["height"])
+    assert all(abs(g - w) <= PIXELS for g, w in zip(got, want, strict=True)), (got, want)
+
+
 def _wait(driver: Any, script: str, *args: Any, timeout: float = 20) -> Any:
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -149,15 +158,7 @@ def test_label_cat_shows_the_cat_with_its_box_and_the_video_at_its_first_cat(pag
     (label,) = [b for b in _document(results, "cat.jpg")["features"]["labels"]["labels"] if b["Name"] == "Cat"]
     expected = [instance["BoundingBox"] for instance in label["Instances"]]
     assert [b.get_attribute("data-kind") for b in boxes] == ["label"] * len(expected) and expected
-    frame, inner = thumbnail.rect, boxes[0].rect
-    want = (
-        expected[0]["Left"] * frame["width"],
-        expected[0]["Top"] * frame["height"],
-        expected[0]["Width"] * frame["width"],
-        expected[0]["Height"] * frame["height"],
-    )
-    got = (inner["x"] - frame["x"], inner["y"] - frame["y"], inner["width"], inner["height"])
-    assert all(abs(g - w) <= PIXELS for g, w in zip(got, want, strict=True)), (got, want)
+    _assert_placed(boxes[0], thumbnail, expected[0])
     assert "label Cat 97.5%" in cat.find_element(By.CSS_SELECTOR, ".evidence").text
 
     # AND the video's player starts at the first moment its Cat was seen (#t=), and each moment seeks
@@ -172,6 +173,16 @@ def test_label_cat_shows_the_cat_with_its_box_and_the_video_at_its_first_cat(pag
     assert [float(b.get_attribute("data-seconds")) for b in buttons] == [1.0, 2.0]
     buttons[-1].click()
     assert _wait(page, "return !arguments[0].seeking && arguments[0].currentTime === 2", player)
+    # AND the Cat's box in that frame is drawn over the player, where the video's label results put it
+    holder = video_card.find_element(By.CSS_SELECTOR, ".frame")
+    assert _wait(page, "return arguments[0].dataset.boxesAt === '2'", holder)
+    items = json.loads(
+        (results / "video-results" / _document(results, VIDEO)["assetId"] / "labels.json").read_text(encoding="utf-8")
+    )["items"]
+    (cat_at_2,) = [i["Label"] for i in items if i["Timestamp"] == 2000 and i["Label"]["Name"] == "Cat"]
+    drawn = holder.find_elements(By.CSS_SELECTOR, ".box")
+    assert [b.get_attribute("data-kind") for b in drawn] == ["label"] * len(cat_at_2["Instances"])
+    _assert_placed(drawn[0], player, cat_at_2["Instances"][0]["BoundingBox"])
 
     screenshot = tmp_path_factory.mktemp("serve-screenshot") / "serve-search.png"
     assert page.save_screenshot(str(screenshot)) and screenshot.stat().st_size > 0

@@ -328,3 +328,30 @@ def test_a_failing_handler_answers_500_and_the_server_goes_on(running, monkeypat
     assert status == 500 and "failed" in json.loads(answer)["error"]["message"]
     assert "index gone" in capsys.readouterr().err
     assert fetch(running, "/")[0] == 200
+
+
+def test_a_videos_boxes_are_those_of_the_matching_findings_at_each_moment_of_the_match():
+    from rekflow.commands.serve.hits import moment_boxes
+    from rekflow.search.facts import Moment
+    from rekflow.search.reference import Evidence
+
+    def label(name: str, millis: int) -> dict[str, Any]:
+        instance = {"BoundingBox": CAT_BOX, "Confidence": 90.0}
+        return {"Timestamp": millis, "Label": {"Name": name, "Confidence": 95.0, "Instances": [instance]}}
+
+    video = {
+        "labels": [label("Cat", 0), label("Cat", 1000), label("Dog", 1000), label("Cat", 3000)],
+        "text": [{"Timestamp": 1000, "TextDetection": {"DetectedText": "OPEN DAILY", "Type": "LINE",
+                                                       "Confidence": 99.0, "Geometry": {"BoundingBox": LINE_BOX}}}],
+        "faces": [{"Timestamp": 1000, "Face": {"BoundingBox": FACE_BOX, "Confidence": 99.0}}],
+    }  # fmt: skip
+    cat = Evidence("label", "Cat", 95.0, (Moment(1000, 95.0, 0), Moment(3000, 95.0, 1)))
+    assert [(m["seconds"], [b["kind"] for b in m["boxes"]]) for m in moment_boxes(video, (cat,), False)] == [
+        (1.0, ["label"]),
+        (3.0, ["label"]),
+    ]  # not the Cat at 0 s (not a moment of the match), not the Dog, the line or the face
+    line = Evidence("text", "OPEN DAILY", 99.0, (Moment(1000, 99.0, 0),))
+    assert [[b["kind"] for b in m["boxes"]] for m in moment_boxes(video, (cat, line), True)] == [
+        ["label", "text", "face"],
+        ["label"],
+    ]

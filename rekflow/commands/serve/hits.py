@@ -10,6 +10,7 @@ from typing import Any
 from rekflow.commands.report import Box
 from rekflow.commands.search import hit_json
 from rekflow.commands.serve.library import Library
+from rekflow.search.facts import VideoResults
 from rekflow.search.query import And, Node, Or, Term
 from rekflow.search.reference import Evidence, Hit
 
@@ -20,9 +21,12 @@ def hit_view(hit: Hit, tree: Node, library: Library) -> dict[str, Any]:
     view = hit_json(hit, Path())
     del view["document"]  # a path on the server's disk: not the page's business
     at = first_moment(hit.evidence)
-    document = library.document(hit.asset) if hit.asset.kind == "image" else None
-    boxes = matching_boxes(document, hit.evidence, wants_faces(tree)) if document else []
+    document = library.document(hit.asset) if hit.asset.kind in ("image", "video") else None
+    faces = wants_faces(tree)
+    boxes = matching_boxes(document, hit.evidence, faces) if document and hit.asset.kind == "image" else []
     view["boxes"] = [asdict(box) for box in boxes]
+    video = library.video_results(document) if document and hit.asset.kind == "video" else None
+    view["momentBoxes"] = moment_boxes(video, hit.evidence, faces) if video else []
     view["atSeconds"] = at
     view["thumbnail"] = library.thumbnail_url(hit.asset, at)
     view["media"] = library.media_url(hit.asset)
@@ -49,17 +53,47 @@ def matching_boxes(document: dict[str, Any], evidence: tuple[Evidence, ...], fac
     text, and the faces when the query asked about them. Moderation labels of a photo carry no box
     (https://docs.aws.amazon.com/rekognition/latest/APIReference/API_ModerationLabel.html)."""
     features = {name: r for name, r in (document.get("features") or {}).items() if r.get("status") == "SUCCEEDED"}
-    labels = {e.name for e in evidence if e.kind == "label"}
+    return _boxes(
+        features.get("labels", {}).get("labels", []),
+        features.get("text", {}).get("detections", []),
+        features.get("faces", {}).get("faces", []) if faces else [],
+        evidence,
+    )
+
+
+def moment_boxes(video: VideoResults, evidence: tuple[Evidence, ...], faces: bool) -> list[dict[str, Any]]:
+    """A video's boxes at each moment of the match, from its feature results (a label's instances, a line's box,
+    the faces, in that frame): [{"seconds", "boxes"}], in time order, moments without a box left out."""
+    wanted = sorted({m.millis for e in evidence for m in e.moments})
+    at: dict[int, tuple[list[Any], list[Any], list[Any]]] = {millis: ([], [], []) for millis in wanted}
+    for feature, slot, member in (("labels", 0, "Label"), ("text", 1, "TextDetection"), ("faces", 2, "Face")):
+        if feature == "faces" and not faces:
+            continue
+        for item in video.get(feature) or []:
+            if item["Timestamp"] in at:
+                at[item["Timestamp"]][slot].append(item[member])
+    moments = []
+    for millis, (labels, detections, found_faces) in at.items():
+        boxes = _boxes(labels, detections, found_faces, evidence)
+        if boxes:
+            moments.append({"seconds": millis / 1000, "boxes": [asdict(box) for box in boxes]})
+    return moments
+
+
+Items = list[dict[str, Any]]
+
+
+def _boxes(labels: Items, detections: Items, faces: Items, evidence: tuple[Evidence, ...]) -> list[Box]:
+    names = {e.name for e in evidence if e.kind == "label"}
     lines = {e.name for e in evidence if e.kind == "text"}
     boxes = []
-    for label in features.get("labels", {}).get("labels", []):
-        if label["Name"] in labels:
+    for label in labels:
+        if label["Name"] in names:
             for instance in label.get("Instances", []):
                 boxes.append(Box.of("label", f"{label['Name']} {instance['Confidence']:.1f}%", instance["BoundingBox"]))
-    for detection in features.get("text", {}).get("detections", []):
+    for detection in detections:
         if detection["Type"] == "LINE" and detection["DetectedText"] in lines:
             boxes.append(Box.of("text", detection["DetectedText"], detection["Geometry"]["BoundingBox"]))
-    if faces:
-        for face in features.get("faces", {}).get("faces", []):
-            boxes.append(Box.of("face", f"face {face['Confidence']:.1f}%", face["BoundingBox"]))
+    for face in faces:
+        boxes.append(Box.of("face", f"face {face['Confidence']:.1f}%", face["BoundingBox"]))
     return boxes

@@ -18,9 +18,9 @@ from urllib.parse import urlencode
 
 from rekflow.commands import results_folder
 from rekflow.media import sources as media_sources
-from rekflow.search.documents import document_path, is_results_document
+from rekflow.search.documents import document_path, is_results_document, read_video_results
 from rekflow.search.engine import Page
-from rekflow.search.facts import Asset
+from rekflow.search.facts import Asset, VideoResults
 from rekflow.search.query import Node, Term
 
 # Analysed media that get a thumbnail (as the report: a rejected file may be anything, truncated or a pixel bomb).
@@ -38,6 +38,10 @@ class Library(Protocol):
 
     def document(self, asset: Asset) -> dict[str, Any] | None:
         """The results document the asset's facts were read from (its boxes are drawn from it)."""
+        ...
+
+    def video_results(self, document: dict[str, Any]) -> VideoResults | None:
+        """A video's feature results (every frame's boxes), by feature; None where none were kept."""
         ...
 
     def thumbnail_url(self, asset: Asset, at_seconds: float | None) -> str | None: ...
@@ -75,6 +79,9 @@ class FolderLibrary:
         if not is_results_document(data) or data["assetId"] != asset.asset_id:
             return None  # replaced since the index answered
         return dict(data)
+
+    def video_results(self, document: dict[str, Any]) -> VideoResults | None:
+        return read_video_results(self.output, document)
 
     def thumbnail_url(self, asset: Asset, at_seconds: float | None) -> str | None:
         if asset.kind not in ("image", "video") or asset.status not in PREVIEWED_STATUSES:
@@ -159,6 +166,14 @@ class StackLibrary:
         found: dict[str, Any] | None = self.engine.kept(asset.asset_id)
         return found
 
+    def video_results(self, document: dict[str, Any]) -> VideoResults | None:
+        found = {}
+        for feature, result in (document.get("features") or {}).items():
+            kept = self.engine.kept(result["resultsLocation"]) if result.get("resultsLocation") else None
+            if kept is not None:
+                found[feature] = kept["items"]
+        return found or None
+
     def thumbnail_url(self, asset: Asset, at_seconds: float | None) -> str | None:
         if asset.kind != "image" or asset.status not in PREVIEWED_STATUSES or asset.format not in BROWSER_IMAGES:
             return None
@@ -177,8 +192,9 @@ class StackLibrary:
 
 @functools.cache
 def keeping_engine() -> Any:
-    """AthenaEngine, keeping each results document it reads (it reads one per hit for the evidence), so the page
-    draws the boxes from it without reading it twice. Made on first use: boto3 only when a stack is served."""
+    """AthenaEngine, keeping each results document it reads (it reads one per hit for the evidence, and a
+    video's feature results), so the page draws the boxes from them without reading them twice. Made on first
+    use: boto3 only when a stack is served."""
     from rekflow.search.athena import AthenaEngine
 
     @dataclass
@@ -189,15 +205,16 @@ def keeping_engine() -> Any:
 
         def _read(self, location: str) -> dict[str, Any]:
             data = super()._read(location)
-            if is_results_document(data):
-                with self._lock:
-                    if len(self._documents) >= KEPT_DOCUMENTS:
-                        self._documents.clear()
+            with self._lock:
+                if len(self._documents) >= KEPT_DOCUMENTS:
+                    self._documents.clear()
+                self._documents[location] = data  # a video's feature results, by where they are
+                if is_results_document(data):
                     self._documents[data["assetId"]] = data
             return data
 
-        def kept(self, asset_id: str) -> dict[str, Any] | None:
+        def kept(self, asset_id_or_location: str) -> dict[str, Any] | None:
             with self._lock:
-                return self._documents.get(asset_id)
+                return self._documents.get(asset_id_or_location)
 
     return DocumentKeepingEngine

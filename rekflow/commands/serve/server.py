@@ -107,25 +107,22 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(response, head)
 
     def _send(self, response: Response, head: bool) -> None:
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        if response.stream is None:
-            self.send_header("Content-Length", str(len(response.body)))
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if head:
-            if response.stream is not None:
-                response.stream.close()  # type: ignore[attr-defined]
-            return
-        if response.stream is None:
-            self.wfile.write(response.body)
-            return
         try:
-            for chunk in response.stream:
-                self.wfile.write(chunk)
-        except (BrokenPipeError, ConnectionResetError):  # the browser stopped reading (a seek, a closed tab)
+            self.send_response(response.status)
+            self.send_header("Content-Type", response.content_type)
+            if response.stream is None:
+                self.send_header("Content-Length", str(len(response.body)))
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if not head:
+                for chunk in response.stream or [response.body]:
+                    self.wfile.write(chunk)
+        except (BrokenPipeError, ConnectionResetError):  # the browser stopped reading (a seek, a page left)
             self.close_connection = True
+        finally:
+            if response.stream is not None:
+                response.stream.close()  # type: ignore[attr-defined]  # the file of a range not read to its end
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # one line per thumbnail is noise; errors reach the page

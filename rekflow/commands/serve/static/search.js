@@ -33,13 +33,9 @@ function describe(evidence) {
   return `${evidence.kind} ${name}${confidence}`;
 }
 
-function frame(hit) {
-  const holder = element("div", "frame");
-  const image = element("img", "thumb");
-  image.src = hit.thumbnail;
-  image.alt = hit.key;
-  holder.append(image);
-  for (const box of hit.boxes) {
+function drawBoxes(holder, boxes) {
+  for (const old of holder.querySelectorAll(".box")) old.remove();
+  for (const box of boxes) {
     const drawn = element("div", `box box-${box.kind}`);
     drawn.title = box.title;
     drawn.dataset.kind = box.kind;
@@ -49,6 +45,31 @@ function frame(hit) {
     drawn.style.height = `${box.height}%`;
     holder.append(drawn);
   }
+}
+
+function frame(hit) {
+  const holder = element("div", "frame");
+  const image = element("img", "thumb");
+  image.src = hit.thumbnail;
+  image.alt = hit.key;
+  holder.append(image);
+  drawBoxes(holder, hit.boxes);
+  return holder;
+}
+
+// A video's boxes are those of the frame the player shows: the moment of the match within half a second of it
+// (Rekognition samples a video's frames; between two moments nothing is drawn).
+const NEAR_SECONDS = 0.5;
+
+function videoFrame(hit, video) {
+  const holder = element("div", "frame");
+  holder.append(video);
+  const follow = () => {
+    const near = hit.momentBoxes.find((m) => Math.abs(m.seconds - video.currentTime) <= NEAR_SECONDS);
+    drawBoxes(holder, near ? near.boxes : []);
+    holder.dataset.boxesAt = near ? near.seconds : "";
+  };
+  for (const event of ["loadedmetadata", "timeupdate", "seeked"]) video.addEventListener(event, follow);
   return holder;
 }
 
@@ -90,7 +111,7 @@ function card(hit) {
   let video = null;
   if (hit.kind === "video" && hit.media) {
     video = player(hit);
-    article.append(video);
+    article.append(videoFrame(hit, video));
   } else if (hit.thumbnail) {
     article.append(frame(hit));
   } else {
