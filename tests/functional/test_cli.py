@@ -163,8 +163,9 @@ def test_a_second_run_skips_the_results_folder_and_hidden_files(tmp_path, capsys
         assert "hidden file(s) (.DS_Store, .thumbnails/)" in captured.err
     # The first run's 2 documents, a log per function, its sources.jsonl (the index `rekflow report` reads)
     # its 2 execution records (executions/<name>.json, which `rekflow executions` reads) and the file of
-    # their histories (executions/histories-<run>.jsonl.gz, which `rekflow history` reads).
-    skipped = 2 + len(Template.load(TEMPLATE_PATH).resources_of_type("AWS::Serverless::Function")) + 1 + 2 + 1
+    # their histories (executions/histories-<run>.jsonl.gz, which `rekflow history` reads), and the search index
+    # (index.sqlite3, which `rekflow search` reads).
+    skipped = 2 + len(Template.load(TEMPLATE_PATH).resources_of_type("AWS::Serverless::Function")) + 1 + 2 + 1 + 1
     assert f"skipped {skipped} file(s) in the results folder rekflow-results/ and 4 hidden file(s)" in captured.err
     # A hidden file named on the command line is analysed: it was asked for.
     assert main(["analyze", "--json", "--backend", "fixture", ".DS_Store"]) == 0
