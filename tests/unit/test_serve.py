@@ -355,3 +355,52 @@ def test_a_videos_boxes_are_those_of_the_matching_findings_at_each_moment_of_the
         ["label", "text", "face"],
         ["label"],
     ]
+
+
+def test_over_a_stack_a_videos_boxes_come_from_the_feature_results_the_engine_read():
+    session = boto3.session.Session(
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 (stubbed clients send nothing, but sign)
+        region_name="us-east-1",
+    )
+    athena, s3 = session.client("athena"), session.client("s3")
+    engine = keeping_engine()("wg", "db", athena, s3, sleep=lambda _: None)
+    app = App(StackLibrary("rekflow-dev", engine, s3), CsrfGuard(frozenset()))
+    labels_key = "video-results/" + "d" * 64 + "/labels.json"
+    doc = document("tour.mp4", "d" * 64, 10)
+    doc["object"] |= {"mediaType": "video", "format": "MP4", "video": {"durationMillis": 7000}}
+    doc["features"] = {
+        "labels": {"status": "SUCCEEDED", "resultsLocation": f"s3://results-bucket/{labels_key}",
+                   "labels": [{"Name": "Cat", "Confidence": 97.5, "FirstSeenMillis": 2000}]},
+    }  # fmt: skip
+    instance = {"BoundingBox": CAT_BOX, "Confidence": 95.0}
+    items = {"items": [{"Timestamp": 2000, "Label": {"Name": "Cat", "Confidence": 97.5, "Instances": [instance]}}]}
+    tree = parse("label:cat")
+    with Stubber(athena) as athena_stub, Stubber(s3) as s3_stub:
+        athena_stub.add_response(
+            "start_query_execution",
+            {"QueryExecutionId": "q-1"},
+            {"QueryString": engine.sql(tree, 20, "analyzed"), "WorkGroup": "wg",
+             "QueryExecutionContext": {"Database": "db"}},
+        )  # fmt: skip
+        athena_stub.add_response(
+            "get_query_execution",
+            {"QueryExecution": {"QueryExecutionId": "q-1", "Status": {"State": "SUCCEEDED"}}},
+            {"QueryExecutionId": "q-1"},
+        )
+        row = ["media", "tour.mp4", "d" * 64, "video", "s3://results-bucket/results/" + "d" * 64 + ".json"]
+        cells = [{"Data": [{"VarCharValue": v} for v in values]} for values in (RESULT_COLUMNS, row)]
+        athena_stub.add_response("get_query_results", {"ResultSet": {"Rows": cells}}, {"QueryExecutionId": "q-1"})
+        for key, data in (("results/" + "d" * 64 + ".json", doc), (labels_key, items)):
+            raw = json.dumps(data).encode()
+            s3_stub.add_response(
+                "get_object",
+                {"Body": StreamingBody(io.BytesIO(raw), len(raw))},
+                {"Bucket": "results-bucket", "Key": key},
+            )
+        response = get(app, "/api/search", "q=label:cat")
+        s3_stub.assert_no_pending_responses()
+    (hit,) = response.json_body()["hits"]
+    assert hit["atSeconds"] == 2.0 and hit["thumbnail"] is None  # no poster on a stack: the player shows the frame
+    assert [(m["seconds"], [b["kind"] for b in m["boxes"]]) for m in hit["momentBoxes"]] == [(2.0, ["label"])]
+    assert urlsplit(hit["media"]).path == "/tour.mp4" and "versionId=v1" in hit["media"]
