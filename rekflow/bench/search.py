@@ -110,7 +110,7 @@ def main(count: int, folder: Path) -> int:
             f"{text:<55} {hits:>5} {statistics.median(times):8.1f} {p95:8.1f} {max(times):8.1f}  {verdict}  ({label})"
         )
     new_docs, again_docs = _documents_to_index(index, count)
-    print(f"\nindexing one document ({DOCUMENTS} each: facts + one transaction)   p50 ms   p95 ms  target "
+    print(f"\nindexing one document ({DOCUMENTS} each: facts + one transaction)   p50 ms   p95 ms   max ms  target "
           f"{DOCUMENT_TARGET_MS:.0f} ms")  # fmt: skip
     for name, documents in (("a new key", new_docs), ("a re-analysis of a key", again_docs)):
         times = []
@@ -120,7 +120,7 @@ def main(count: int, folder: Path) -> int:
             times.append((time.perf_counter() - started) * 1000)
         p95 = _percentile(times, 0.95)
         verdict = "ok" if p95 <= DOCUMENT_TARGET_MS else "OVER"
-        print(f"  {name:<62} {statistics.median(times):7.2f} {p95:8.2f}  {verdict}")
+        print(f"  {name:<62} {statistics.median(times):7.2f} {p95:8.2f} {max(times):8.2f}  {verdict}")
     print(f"\nslowest query p95: {worst:.1f} ms (target {QUERY_TARGET_MS:.0f} ms)")
     index.close()
     return 0
