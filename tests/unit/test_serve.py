@@ -266,59 +266,6 @@ def test_a_state_changing_route_needs_the_same_origin_and_the_token(app):
     assert dispatch(app, Request.of("GET", "/api/decide"), routes).status == 405
 
 
-# ---------------------------------------------------------------------------------------------- a stack
-
-
-def test_over_a_stack_the_search_runs_in_athena_and_media_are_presigned():
-    session = boto3.session.Session(
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 (stubbed clients send nothing, but sign)
-        region_name="us-east-1",
-    )
-    athena, s3 = session.client("athena"), session.client("s3")
-    engine = keeping_engine()("rekflow-dev-search", "rekflow_dev_search", athena, s3, sleep=lambda _: None)
-    library = StackLibrary("rekflow-dev", engine, s3)
-    app = App(library, CsrfGuard(frozenset()))
-    doc = document("shop/cat.jpg", "a" * 64, 10)
-    location = "s3://results-bucket/results/" + "a" * 64 + ".json"
-    tree = parse("label:cat")
-    with Stubber(athena) as athena_stub, Stubber(s3) as s3_stub:
-        athena_stub.add_response(
-            "start_query_execution",
-            {"QueryExecutionId": "q-1"},
-            {"QueryString": engine.sql(tree, 20, "analyzed"), "WorkGroup": "rekflow-dev-search",
-             "QueryExecutionContext": {"Database": "rekflow_dev_search"}},
-        )  # fmt: skip
-        athena_stub.add_response(
-            "get_query_execution",
-            {"QueryExecution": {"QueryExecutionId": "q-1", "Status": {"State": "SUCCEEDED"}}},
-            {"QueryExecutionId": "q-1"},
-        )
-        row = ["media", "shop/cat.jpg", "a" * 64, "image", location]
-        cells = [{"Data": [{"VarCharValue": v} for v in values]} for values in (RESULT_COLUMNS, row)]
-        athena_stub.add_response("get_query_results", {"ResultSet": {"Rows": cells}}, {"QueryExecutionId": "q-1"})
-        data = json.dumps(doc).encode()
-        s3_stub.add_response(
-            "get_object",
-            {"Body": StreamingBody(io.BytesIO(data), len(data))},
-            {"Bucket": "results-bucket", "Key": "results/" + "a" * 64 + ".json"},
-        )
-        response = get(app, "/api/search", "q=label:cat")
-        athena_stub.assert_no_pending_responses()
-        s3_stub.assert_no_pending_responses()  # the boxes came from the document the engine read, not a second read
-    assert response.status == 200
-    (hit,) = response.json_body()["hits"]
-    assert [box["kind"] for box in hit["boxes"]] == ["label"]
-    url = urlsplit(hit["media"])
-    assert (url.scheme, url.hostname, url.path) == ("https", "media.s3.amazonaws.com", "/shop/cat.jpg")
-    signed = parse_qs(url.query)
-    assert signed["versionId"] == ["v1"]
-    assert "X-Amz-Signature" in signed or "Signature" in signed  # SigV4 or SigV2 query signing
-    assert hit["thumbnail"] == hit["media"]  # a JPEG the browser shows as it is
-    # The library's own routes do not serve a stack's media: they come from S3 only
-    assert get(app, "/media", "key=shop/cat.jpg&asset=" + "a" * 64).status == 404
-
-
 def test_a_failing_handler_answers_500_and_the_server_goes_on(running, monkeypatch, capsys):
     def broken(*_: Any) -> None:
         raise RuntimeError("index gone")
@@ -357,16 +304,73 @@ def test_a_videos_boxes_are_those_of_the_matching_findings_at_each_moment_of_the
     ]
 
 
-def test_over_a_stack_a_videos_boxes_come_from_the_feature_results_the_engine_read():
+# ---------------------------------------------------------------------------------------------- a stack
+
+
+@pytest.fixture
+def stack() -> Iterator[tuple[App, Any, Stubber, Stubber]]:
+    """A page over a stack whose Athena and S3 clients are botocore Stubbers: (app, engine, athena, s3)."""
     session = boto3.session.Session(
         aws_access_key_id="testing",
         aws_secret_access_key="testing",  # noqa: S106 (stubbed clients send nothing, but sign)
         region_name="us-east-1",
     )
     athena, s3 = session.client("athena"), session.client("s3")
-    engine = keeping_engine()("wg", "db", athena, s3, sleep=lambda _: None)
+    engine = keeping_engine()("rekflow-dev-search", "rekflow_dev_search", athena, s3, sleep=lambda _: None)
     app = App(StackLibrary("rekflow-dev", engine, s3), CsrfGuard(frozenset()))
-    labels_key = "video-results/" + "d" * 64 + "/labels.json"
+    with Stubber(athena) as athena_stub, Stubber(s3) as s3_stub:
+        yield app, engine, athena_stub, s3_stub
+        athena_stub.assert_no_pending_responses()
+        s3_stub.assert_no_pending_responses()  # the boxes came from what the engine read, not a second read
+
+
+def expect_search(stack: tuple[App, Any, Stubber, Stubber], query: str, row: list[str], reads: dict[str, Any]) -> None:
+    """Athena answers `query` with one row; S3 answers each key of `reads` (in the results bucket) with its JSON."""
+    _, engine, athena, s3 = stack
+    athena.add_response(
+        "start_query_execution",
+        {"QueryExecutionId": "q-1"},
+        {"QueryString": engine.sql(parse(query), 20, "analyzed"), "WorkGroup": engine.workgroup,
+         "QueryExecutionContext": {"Database": engine.database}},
+    )  # fmt: skip
+    athena.add_response(
+        "get_query_execution",
+        {"QueryExecution": {"QueryExecutionId": "q-1", "Status": {"State": "SUCCEEDED"}}},
+        {"QueryExecutionId": "q-1"},
+    )
+    cells = [{"Data": [{"VarCharValue": v} for v in values]} for values in (RESULT_COLUMNS, row)]
+    athena.add_response("get_query_results", {"ResultSet": {"Rows": cells}}, {"QueryExecutionId": "q-1"})
+    for key, data in reads.items():
+        raw = json.dumps(data).encode()
+        s3.add_response(
+            "get_object", {"Body": StreamingBody(io.BytesIO(raw), len(raw))}, {"Bucket": "results-bucket", "Key": key}
+        )
+
+
+def test_over_a_stack_the_search_runs_in_athena_and_media_are_presigned(stack):
+    app = stack[0]
+    results_key = "results/" + "a" * 64 + ".json"
+    row = ["media", "shop/cat.jpg", "a" * 64, "image", f"s3://results-bucket/{results_key}"]
+    expect_search(stack, "label:cat", row, {results_key: document("shop/cat.jpg", "a" * 64, 10)})
+
+    response = get(app, "/api/search", "q=label:cat")
+
+    assert response.status == 200
+    (hit,) = response.json_body()["hits"]
+    assert [box["kind"] for box in hit["boxes"]] == ["label"]
+    url = urlsplit(hit["media"])
+    assert (url.scheme, url.hostname, url.path) == ("https", "media.s3.amazonaws.com", "/shop/cat.jpg")
+    signed = parse_qs(url.query)
+    assert signed["versionId"] == ["v1"]
+    assert "X-Amz-Signature" in signed or "Signature" in signed  # SigV4 or SigV2 query signing
+    assert hit["thumbnail"] == hit["media"]  # a JPEG the browser shows as it is
+    # The library's own routes do not serve a stack's media: they come from S3 only
+    assert get(app, "/media", "key=shop/cat.jpg&asset=" + "a" * 64).status == 404
+
+
+def test_over_a_stack_a_videos_boxes_come_from_the_feature_results_the_engine_read(stack):
+    app = stack[0]
+    results_key, labels_key = "results/" + "d" * 64 + ".json", "video-results/" + "d" * 64 + "/labels.json"
     doc = document("tour.mp4", "d" * 64, 10)
     doc["object"] |= {"mediaType": "video", "format": "MP4", "video": {"durationMillis": 7000}}
     doc["features"] = {
@@ -375,32 +379,11 @@ def test_over_a_stack_a_videos_boxes_come_from_the_feature_results_the_engine_re
     }  # fmt: skip
     instance = {"BoundingBox": CAT_BOX, "Confidence": 95.0}
     items = {"items": [{"Timestamp": 2000, "Label": {"Name": "Cat", "Confidence": 97.5, "Instances": [instance]}}]}
-    tree = parse("label:cat")
-    with Stubber(athena) as athena_stub, Stubber(s3) as s3_stub:
-        athena_stub.add_response(
-            "start_query_execution",
-            {"QueryExecutionId": "q-1"},
-            {"QueryString": engine.sql(tree, 20, "analyzed"), "WorkGroup": "wg",
-             "QueryExecutionContext": {"Database": "db"}},
-        )  # fmt: skip
-        athena_stub.add_response(
-            "get_query_execution",
-            {"QueryExecution": {"QueryExecutionId": "q-1", "Status": {"State": "SUCCEEDED"}}},
-            {"QueryExecutionId": "q-1"},
-        )
-        row = ["media", "tour.mp4", "d" * 64, "video", "s3://results-bucket/results/" + "d" * 64 + ".json"]
-        cells = [{"Data": [{"VarCharValue": v} for v in values]} for values in (RESULT_COLUMNS, row)]
-        athena_stub.add_response("get_query_results", {"ResultSet": {"Rows": cells}}, {"QueryExecutionId": "q-1"})
-        for key, data in (("results/" + "d" * 64 + ".json", doc), (labels_key, items)):
-            raw = json.dumps(data).encode()
-            s3_stub.add_response(
-                "get_object",
-                {"Body": StreamingBody(io.BytesIO(raw), len(raw))},
-                {"Bucket": "results-bucket", "Key": key},
-            )
-        response = get(app, "/api/search", "q=label:cat")
-        s3_stub.assert_no_pending_responses()
-    (hit,) = response.json_body()["hits"]
+    row = ["media", "tour.mp4", "d" * 64, "video", f"s3://results-bucket/{results_key}"]
+    expect_search(stack, "label:cat", row, {results_key: doc, labels_key: items})
+
+    (hit,) = get(app, "/api/search", "q=label:cat").json_body()["hits"]
+
     assert hit["atSeconds"] == 2.0 and hit["thumbnail"] is None  # no poster on a stack: the player shows the frame
     assert [(m["seconds"], [b["kind"] for b in m["boxes"]]) for m in hit["momentBoxes"]] == [(2.0, ["label"])]
     assert urlsplit(hit["media"]).path == "/tour.mp4" and "versionId=v1" in hit["media"]

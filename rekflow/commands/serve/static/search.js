@@ -166,6 +166,7 @@ document.addEventListener("DOMContentLoaded", () => {
     history.replaceState(null, "", `/?${params}`);
     run(input.value, sort.value);
   });
+  sort.addEventListener("change", () => form.requestSubmit());
   run(input.value, sort.value); // an empty query lists every asset, the latest analysed first
   input.focus();
 });
