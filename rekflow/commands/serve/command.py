@@ -7,7 +7,7 @@ import sys
 
 from rekflow.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from rekflow.commands.serve.library import FolderLibrary, Library, StackLibrary
-from rekflow.commands.serve.server import NotLoopback, loopback_address, make_server, url_of
+from rekflow.commands.serve.server import NotLoopback, loopback_address, make_server, serve_until_interrupted, url_of
 from rekflow.search.index import IndexUnusable
 
 
@@ -26,12 +26,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"rekflow: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return EXIT_FAILED
     print(f"rekflow: searching {library.where} at {url_of(server)} (Ctrl-C stops)", file=sys.stderr, flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_interrupted(server)
     return EXIT_OK
 
 

@@ -66,6 +66,16 @@ def make_server(library: Library, host: str = "127.0.0.1", port: int = 0) -> _Se
     return server
 
 
+def serve_until_interrupted(server: ThreadingHTTPServer) -> None:
+    """Serve until Ctrl-C, then close the socket (for every page's command: search, review)."""
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 def url_of(server: _Server) -> str:
     address, port = server.server_address[:2]
     host = address.decode() if isinstance(address, bytes) else address
