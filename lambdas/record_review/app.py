@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,9 @@ class ReviewNotPending(Exception):
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    recorded = record(event["asset"], checked(event["decision"]), event["execution"], int(event["escalations"]))
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    decision = checked(event["decision"], now, event["execution"])
+    recorded = record(event["asset"], decision, event["execution"], int(event["escalations"]))
     metrics.add_metric(name=f"Reviews{recorded['decision'].title()}", unit=MetricUnit.Count, value=1)
     return recorded
 

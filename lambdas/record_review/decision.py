@@ -16,8 +16,11 @@ class InvalidDecision(Exception):
     decided or when. `rekflow review` never sends one; the execution fails by this name."""
 
 
-def checked(decision: dict[str, Any]) -> dict[str, Any]:
-    """The decision as the task result carried it, or InvalidDecision."""
+def checked(decision: dict[str, Any], now: str, execution: str) -> dict[str, Any]:
+    """The decision as the task result carried it, or InvalidDecision; a timeout's decision is made `now`, by the
+    review execution itself."""
+    if decision.get("timedOut") is True:
+        decision = {"decidedAt": now, "reviewer": execution, **decision}
     if decision.get("decision") not in DECISIONS:
         raise InvalidDecision(f"decision must be one of {DECISIONS}, not {decision.get('decision')!r}")
     for field in ("reviewer", "decidedAt"):

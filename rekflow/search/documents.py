@@ -12,8 +12,9 @@ from typing import Any
 from rekflow.search.facts import Asset, VideoResults, asset_of
 
 VIDEO_RESULTS = "video-results"
-# Folders of the results folder that hold no results documents (execution records, logs, video results).
-NOT_DOCUMENTS = ("executions", "logs", VIDEO_RESULTS)
+# Folders of the results folder that hold no results documents (execution records, logs, video results, and the
+# moderation reviews kept by rekflow review, whose copies of documents are not the folder's).
+NOT_DOCUMENTS = ("executions", "logs", VIDEO_RESULTS, "reviews")
 
 
 def document_path(output: Path, key: str) -> Path:

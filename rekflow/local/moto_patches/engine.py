@@ -940,7 +940,8 @@ def _closed_once(notify: Callable[..., bool]) -> Callable[..., bool]:
             if endpoint is not None and endpoint.get_outcome() is not None:
                 # Raised as the API's own error: moto's mapping of a consumer error to TaskTimedOut never matches.
                 raise TaskTimedOut(
-                    "The task token has either expired or the task associated with the token has already been closed."
+                    "The task token has either expired or the task associated with the token has already been closed.",
+                    exception_type="TaskTimedOut",  # the error code: moto's own TaskTimedOut() answers with none
                 )
             return bool(notify(self, callback_id, outcome))
 
