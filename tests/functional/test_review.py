@@ -404,3 +404,32 @@ def test_the_stack_side_lists_from_the_index_decides_as_the_caller_and_refuses_a
         decide_stack(stack, dynamodb, sfn, sts, second.output["assetId"], "APPROVED")
     with pytest.raises(UnknownAsset):
         decide_stack(stack, dynamodb, sfn, sts, "0" * 64, "APPROVED")
+
+
+@pytest.mark.parametrize("decision,readable", [("APPROVED", True), ("REJECTED", False)])
+def test_the_objects_readability_follows_the_review(make_runtime, decision, readable):
+    # The media bucket's policy as deployed (the SAM-transformed template, HoldFlaggedMedia's statement), asked about
+    # the object version's tags as the local stack holds them (tests/deploy/bucket_policy.py evaluates it as IAM does)
+    from tests.deploy.bucket_policy import Request, denied_by
+    from tests.deploy.resolved_policies import Resolver
+    from tests.deploy.tools import transformed_template
+
+    resolver = Resolver(transformed_template())
+    policy = resolver.resolve(resolver.resources["MediaBucketPolicy"]["Properties"]["PolicyDocument"])
+    runtime = make_runtime(HoldFlaggedMedia="true")
+    upload, result = analyse_flagged(runtime)
+
+    def may_read(principal: str | None) -> bool:
+        resource = f"arn:aws:s3:::{resolver.ref('MediaBucket')}/{upload.key}"
+        return not denied_by(policy, Request("s3:GetObjectVersion", resource, principal, object_tags(runtime, upload)))
+
+    # WHEN it waits for review, only the workflow's roles may read it
+    item = item_when(runtime, result.output["assetId"], parked)
+    assert not may_read(REVIEWER) and not may_read(None)
+    assert may_read(resolver.arn("MediaAnalysisStateMachineRole"))
+
+    # THEN after the decision, a reader may read it exactly when it was approved
+    decide(item, decision)
+    assert runtime.wait(item["ReviewExecutionArn"]).status == "SUCCEEDED"
+    assert may_read(REVIEWER) is readable and may_read(None) is readable
+    assert may_read(resolver.arn("MediaAnalysisStateMachineRole"))
