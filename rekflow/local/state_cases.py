@@ -7,7 +7,8 @@ answer the local runtime gave:
     {"state": name, "type": "Task", "definition": {...the state's ASL...}, "input": {...},
      "mock": {"result": "..."} | {"errorOutput": {"error": ..., "cause": ...}} | None,
      "stateConfiguration": {"retrierRetryCount": n} | {"errorCausedByState": name} | None,
-     "context": {...}, "integration": {"resource", "service", "operation", "pattern"} | None,
+     "context": {...the execution's context object, for every case; TestState takes it only with a mock},
+     "integration": {"resource", "service", "operation", "pattern"} | None,
      "retryCount": n, "expected": {"status", "output", "nextState", "error", "cause"}}
 
 `expected.status` uses TestState's words: SUCCEEDED, CAUGHT_ERROR, RETRIABLE or FAILED.
@@ -246,7 +247,7 @@ def cases_from_execution(
             yield base | {
                 "mock": None,
                 "stateConfiguration": None,
-                "context": None,
+                "context": context,
                 "integration": None,
                 "retryCount": 0,
                 "expected": {
@@ -261,7 +262,7 @@ def cases_from_execution(
             yield base | {
                 "mock": None,
                 "stateConfiguration": None,
-                "context": None,
+                "context": context,
                 "integration": None,
                 "retryCount": 0,
                 "expected": {
