@@ -433,3 +433,20 @@ def test_the_objects_readability_follows_the_review(make_runtime, decision, read
     assert runtime.wait(item["ReviewExecutionArn"]).status == "SUCCEEDED"
     assert may_read(REVIEWER) is readable and may_read(None) is readable
     assert may_read(resolver.arn("MediaAnalysisStateMachineRole"))
+
+
+def test_a_second_delivery_of_the_event_stops_at_already_under_review(runtime):
+    # EventBridge may deliver the Media Analyzed event twice: each delivery is an execution of its own
+    _, result = analyse_flagged(runtime, "twice.jpg")
+    item = item_when(runtime, result.output["assetId"], parked)
+    sfn = boto3.client("stepfunctions")
+    review_input = sfn.describe_execution(executionArn=item["ReviewExecutionArn"])["input"]
+    second = runtime.wait(
+        sfn.start_execution(stateMachineArn=runtime.stack.state_machine_arns["ReviewStateMachine"], input=review_input)[
+            "executionArn"
+        ]
+    )
+    # THEN the second stops without touching the review, which still waits on the first execution's token
+    assert second.status == "SUCCEEDED" and second.states_entered()[-1] == "Already under review"
+    assert item_when(runtime, result.output["assetId"], parked) == item
+    assert len(runtime.review_messages()) == 1
