@@ -1,6 +1,6 @@
-"""`rekflow review list|show|approve|reject|serve`: moderation reviews, offline on a results folder (--output, as
+"""`rekflow review list|show|approve|reject`: moderation reviews, offline on a results folder (--output, as
 `rekflow analyze` left it) or on a deployed stack (--stack NAME, with the reviewer's own AWS credentials; the stack's
-ReviewerPolicy output is what they need). docs/guides/review.md."""
+ReviewerPolicy output is what they need). The review page is `rekflow serve`'s /review. docs/guides/review.md."""
 
 from __future__ import annotations
 
@@ -29,12 +29,6 @@ def register(commands: Any) -> None:
     show.add_argument("asset", metavar="ASSET", help="asset id (or a unique prefix of one) or object key")
     _where(show)
     show.set_defaults(func=_show)
-    serve = actions.add_parser("serve", help="the review page over a results folder, on http://127.0.0.1 only")
-    serve.add_argument(
-        "--output", type=Path, default=DEFAULT_OUTPUT, help="the results folder (default rekflow-results)"
-    )
-    serve.add_argument("--port", type=int, default=8765, help="the port on 127.0.0.1 (default 8765; 0: any free)")
-    serve.set_defaults(func=_serve)
     for name, decision in (("approve", "APPROVED"), ("reject", "REJECTED")):
         decide = actions.add_parser(name, help=f"decide the asset's review: {decision}")
         decide.add_argument("asset", metavar="ASSET", help="asset id (or a unique prefix of one) or object key")
@@ -139,18 +133,3 @@ def _decide(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return _run(args, work)
-
-
-def _serve(args: argparse.Namespace) -> int:
-    from rekflow.commands.review_page import make_server
-
-    server = make_server(args.output, args.port)
-    port = server.server_address[1]
-    print(f"rekflow: the review page is at http://127.0.0.1:{port}/ (Ctrl-C stops it)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return EXIT_OK

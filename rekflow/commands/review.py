@@ -183,6 +183,25 @@ def list_local(output: Path) -> list[Pending]:
     return sorted(pending, key=lambda p: (p.started_at, p.asset_id))
 
 
+def decided_local(output: Path) -> list[dict[str, Any]]:
+    """The reviews decided in a results folder, newest first: key, status, reviewer, note."""
+    folder = reviews_folder(output)
+    decided = []
+    for entry in _latest(output):
+        if entry["status"] in DECISIONS:
+            made = json.loads((folder / f"{entry['assetId']}.json").read_bytes()).get("decision", {})
+            decided.append(
+                {
+                    "key": entry["key"],
+                    "status": entry["status"],
+                    "reviewer": made.get("reviewer"),
+                    "note": made.get("note"),
+                    "decidedAt": made.get("decidedAt", ""),
+                }
+            )
+    return sorted(decided, key=lambda d: str(d["decidedAt"]), reverse=True)
+
+
 def _document_moved_on(output: Path, record: dict[str, Any]) -> bool:
     """The folder's document for the key now belongs to another analysis (a newer version)."""
     path = output / record["document"]

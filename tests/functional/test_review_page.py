@@ -1,6 +1,7 @@
-"""The review page (`rekflow review serve`) in headless Chromium, over a folder `rekflow analyze` left two flagged
-photos in: approve one and reject the other from the page, then check the documents, the folder's index and the
-Media Reviewed events; cross-site posts are refused. The page's screenshot is written to the test's folder."""
+"""The review page of `rekflow serve` (GET /review) in headless Chromium, over a folder `rekflow analyze` left two
+flagged photos in: approve one and reject the other from the page, then check the documents, the folder's index and
+the Media Reviewed events; cross-site and tokenless posts are refused. The page's screenshot is written to the test's
+folder."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from typing import Any
 import pytest
 
 from rekflow.commands.review import list_local, reviews_folder
-from rekflow.commands.review_page import make_server
+from rekflow.commands.serve.library import FolderLibrary
+from rekflow.commands.serve.server import make_server
 from tests.conftest import schema_validator
 from tests.functional.test_report import CHROMEDRIVER, CHROMIUM, no_browser
 from tests.functional.test_review import flagged_folder  # noqa: F401 (a fixture)
@@ -23,7 +25,7 @@ from tests.functional.test_review import flagged_folder  # noqa: F401 (a fixture
 
 @pytest.fixture
 def page_url(flagged_folder: Path) -> Iterator[str]:  # noqa: F811
-    server = make_server(flagged_folder, 0)
+    server = make_server(FolderLibrary(flagged_folder), "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -57,10 +59,9 @@ def _decide_on_page(browser: Any, key: str, button: str, note: str) -> None:
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    card = browser.find_element(By.CSS_SELECTOR, f'.card[data-key="{key}"]')
-    form = card.find_element(By.CSS_SELECTOR, f"button.{button}").find_element(By.XPATH, "..")
-    form.find_element(By.NAME, "note").send_keys(note)
-    form.find_element(By.CSS_SELECTOR, "button").click()
+    card = browser.find_element(By.CSS_SELECTOR, f'.review[data-key="{key}"]')
+    card.find_element(By.CSS_SELECTOR, ".note").send_keys(note)
+    card.find_element(By.CSS_SELECTOR, f"button.{button}").click()
     # The decision runs the review workflow on a local stack, then the page comes back without the card.
     WebDriverWait(browser, 120).until(expected_conditions.staleness_of(card))
 
@@ -69,8 +70,8 @@ def test_approve_and_reject_from_the_page(browser, page_url, flagged_folder, tmp
     from selenium.webdriver.common.by import By
 
     # GIVEN the page lists both waiting reviews, oldest first, each with its image and findings
-    browser.get(page_url + "/")
-    cards = browser.find_elements(By.CSS_SELECTOR, "#pending .card")
+    browser.get(page_url + "/review")
+    cards = browser.find_elements(By.CSS_SELECTOR, "#pending .review")
     assert [c.get_attribute("data-key") for c in cards] == ["first.jpg", "second.jpg"]
     for card in cards:
         image = card.find_element(By.TAG_NAME, "img")
@@ -85,7 +86,7 @@ def test_approve_and_reject_from_the_page(browser, page_url, flagged_folder, tmp
     _decide_on_page(browser, "second.jpg", "rejected", "real violence")
 
     # THEN nothing waits, both are listed as decided, and the folder records each decision and its event
-    assert browser.find_elements(By.CSS_SELECTOR, "#pending .card") == []
+    assert browser.find_elements(By.CSS_SELECTOR, "#pending .review") == []
     decided = browser.find_element(By.ID, "decided").text
     assert "first.jpg: APPROVED" in decided and "second.jpg: REJECTED" in decided
     assert list_local(flagged_folder) == []
@@ -103,13 +104,12 @@ def test_approve_and_reject_from_the_page(browser, page_url, flagged_folder, tmp
     browser.save_screenshot(str(tmp_path / "review-page-decided.png"))
 
 
-def _post(url: str, form: dict[str, str], origin: str | None) -> int:
-    body = "&".join(f"{k}={v}" for k, v in form.items()).encode()
-    request = urllib.request.Request(url + "/decide", data=body, method="POST")  # noqa: S310 (127.0.0.1)
-    if origin:
-        request.add_header("Origin", origin)
+def _post(url: str, data: dict[str, str], headers: dict[str, str]) -> int:
+    request = urllib.request.Request(  # noqa: S310 (the test's own server on 127.0.0.1)
+        url + "/api/review", data=json.dumps(data).encode(), method="POST", headers=headers
+    )
     try:
-        with urllib.request.urlopen(request) as answer:  # noqa: S310 (the test's own server on 127.0.0.1)
+        with urllib.request.urlopen(request) as answer:  # noqa: S310
             return int(answer.status)
     except urllib.error.HTTPError as refused:
         return int(refused.code)
@@ -117,9 +117,13 @@ def _post(url: str, form: dict[str, str], origin: str | None) -> int:
 
 def test_cross_site_and_tokenless_decisions_are_refused(page_url, flagged_folder):  # noqa: F811
     asset = list_local(flagged_folder)[0].asset_id
-    page = urllib.request.urlopen(page_url + "/").read().decode()  # noqa: S310
-    token = page.split('name="csrf" value="')[1].split('"')[0]
-    # another site's page posting the right token, and this origin without it, are both refused
-    assert _post(page_url, {"csrf": token, "asset": asset, "decision": "APPROVED"}, "http://evil.example") == 403
-    assert _post(page_url, {"csrf": "guess", "asset": asset, "decision": "APPROVED"}, page_url) == 403
+    page = urllib.request.urlopen(page_url + "/review").read().decode()  # noqa: S310
+    token = page.split('name="csrf-token" content="')[1].split('"')[0]
+    decision = {"asset": asset, "decision": "APPROVED"}
+    # another site's page sending the right token, and this origin without it, are both refused
+    assert _post(page_url, decision, {"Origin": "http://evil.example", "X-CSRF-Token": token}) == 403
+    assert _post(page_url, decision, {"Origin": page_url, "X-CSRF-Token": "guess"}) == 403
     assert len(list_local(flagged_folder)) == 2
+    # and the same request from the page's origin with its token decides
+    assert _post(page_url, decision, {"Origin": page_url, "X-CSRF-Token": token}) == 200
+    assert len(list_local(flagged_folder)) == 1

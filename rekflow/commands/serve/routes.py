@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
-from rekflow.commands.serve import media, search
+from rekflow.commands.serve import media, review, search
 from rekflow.commands.serve.app import CONTENT_SECURITY_POLICY, App
 from rekflow.commands.serve.http import Request, Response
 
@@ -26,7 +26,12 @@ class Route:
 
 
 # The page's own script and style: a fixed list, so no request path ever names a file.
-STATIC = {"search.js": "text/javascript; charset=utf-8", "search.css": "text/css; charset=utf-8"}
+STATIC = {
+    "search.js": "text/javascript; charset=utf-8",
+    "search.css": "text/css; charset=utf-8",
+    "review.js": "text/javascript; charset=utf-8",
+    "review.css": "text/css; charset=utf-8",
+}
 
 
 def static(app: App, request: Request) -> Response:
@@ -46,6 +51,8 @@ ROUTES: list[Route] = [
     Route("GET", "/api/search", search.api_search),
     Route("GET", "/thumbnail", media.thumbnail),
     Route("GET", "/media", media.media),
+    Route("GET", "/review", review.page),
+    Route("POST", "/api/review", review.decide, changes_state=True),
     *(Route("GET", f"/static/{name}", static) for name in STATIC),
     Route("GET", "/favicon.ico", no_icon),
 ]
