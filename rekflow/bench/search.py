@@ -133,7 +133,8 @@ def _documents_to_index(index: SearchIndex, count: int) -> tuple[list[Generated]
     library = Library(seed=10_000_000)
     new = [library.document(count + n) for n in range(DOCUMENTS)]
     step = max(1, count // DOCUMENTS)
-    keys = [row[0] for row in index._db.execute("SELECT key FROM asset WHERE id % ? = 0 LIMIT ?", (step, DOCUMENTS))]
+    seek = "SELECT key FROM asset WHERE id >= ? ORDER BY id LIMIT 1"  # ids move as keys are re-analysed
+    keys = [row[0] for n in range(DOCUMENTS) for row in index._db.execute(seek, (n * step,))]
     again = []
     for n, key in enumerate(keys):
         document, video = library.document(count + DOCUMENTS + n)
