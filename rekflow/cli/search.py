@@ -9,7 +9,7 @@ from typing import Any
 
 DEFAULT_OUTPUT = Path("rekflow-results")  # analyze's default results folder
 # Kept here, not imported: every command parses every command's arguments, and the engine's modules would
-# slow each start. rekflow.search.engine.SORTS says the same (tests/unit/test_search_cli.py holds them equal).
+# slow each start. rekflow.search.engine.SORTS says the same (tests/unit/test_search_index.py holds them equal).
 SORTS = ("analyzed", "uploaded", "taken", "path", "confidence")
 
 

@@ -130,3 +130,9 @@ def test_an_index_built_whole_answers_as_one_kept_up_to_date(folder: str, tmp_pa
             assert built.search(parse(query), LIBRARY, "path") == index(True, folder).search(
                 parse(query), LIBRARY, "path"
             )
+
+
+def test_the_command_line_offers_the_engines_sorts() -> None:
+    from rekflow.cli import search as search_command
+
+    assert search_command.SORTS == SORTS
