@@ -65,7 +65,7 @@ class SqliteCompiler:
         if isinstance(node, MatchAll):
             return "1"
         if isinstance(node, And):
-            return " AND ".join(f"({self._node(child, params)})" for child in node.children)
+            return self._and(node, params)
         if isinstance(node, Or):
             return " OR ".join(f"({self._node(child, params)})" for child in node.children)
         if isinstance(node, Not):
@@ -73,6 +73,40 @@ class SqliteCompiler:
         if isinstance(node, Free):
             return self._found_in(node, params)
         return self._term(node, params)
+
+    def _and(self, node: And, params: list[object]) -> str:
+        """Terms whose matches are a set of asset ids (findings, failed features) are intersected as id sets
+        before any asset row is read: at a million assets, `label:cat text:"open daily"` read 50,000 asset rows
+        for the Cat label's matches alone when SQLite drove the query from that one list."""
+        sets: list[tuple[str, list[object]]] = []
+        others: list[tuple[str, list[object]]] = []
+        for child in node.children:
+            own: list[object] = []
+            subquery = None if self.probe else self._id_set(child, own)
+            if subquery is not None:
+                sets.append((subquery, own))
+            else:
+                others.append((f"({self._node(child, own)})", own))
+        if len(sets) > 1:
+            others.insert(
+                0, ("a.id IN (" + " INTERSECT ".join(sql for sql, _ in sets) + ")", [p for _, ps in sets for p in ps])
+            )
+        else:
+            others = [(f"a.id IN ({sql})", ps) for sql, ps in sets] + others
+        for _, own in others:
+            params.extend(own)
+        return " AND ".join(sql for sql, _ in others)
+
+    def _id_set(self, node: Node, params: list[object]) -> str | None:
+        """The SELECT of the asset ids a term matches, where it is one (findings, failed features)."""
+        if isinstance(node, Free) or (
+            isinstance(node, Term) and node.field in ("label", "text", "moderation") and node.value != "no"
+        ):
+            return f"SELECT f.asset FROM found f WHERE {self._row(node, params)}"  # noqa: S608
+        if isinstance(node, Term) and node.field == "failed":
+            params.append(node.value)
+            return "SELECT asset FROM failed WHERE feature = ?"
+        return None
 
     def _term(self, term: Term, params: list[object]) -> str:
         field_, value = term.field, term.value
