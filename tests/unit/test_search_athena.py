@@ -203,7 +203,7 @@ def test_rekflow_search_stack_prints_the_hits_and_says_when_athena_refuses(stubb
             "ResultSet": {
                 "Rows": [cells(RESULT_COLUMNS), cells(["media", "shop/sign.jpg", "a" * 64, "image", LOCATION])]
             }
-        },  # noqa: E501
+        },
         {"QueryExecutionId": "q-1"},
     )
     s3.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))}, {"Bucket": ANY, "Key": ANY})
