@@ -128,6 +128,55 @@ def index_path(output: Path) -> Path:
     return output / INDEX_FILE
 
 
+class _Checkpointer:
+    """Copies the write-ahead log back into the database from a thread of its own, so no write waits for it.
+
+    With SQLite's automatic checkpoint, the commit that takes the log past 1,000 pages also copies it back: a
+    re-analysis at a million assets then took 11-14 ms at p95 instead of 2 (`python -m rekflow.bench search`).
+    SQLite's documentation suggests this instead: turn the automatic checkpoint off and "run checkpoints in a
+    separate thread or process" (https://www.sqlite.org/wal.html#automatic_checkpoint). A PASSIVE checkpoint
+    never blocks the writer or a reader (https://www.sqlite.org/c3ref/wal_checkpoint_v2.html)."""
+
+    LOG_BYTES = 4 * 1024 * 1024  # about SQLite's own 1,000 pages of 4 KiB
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._log = path.with_name(path.name + "-wal")
+        self._wanted = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def after_commit(self) -> None:
+        """Ask for a checkpoint once the log has grown past LOG_BYTES (a stat, no SQLite call)."""
+        try:
+            grown = self._log.stat().st_size > self.LOG_BYTES
+        except FileNotFoundError:
+            return
+        if grown:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="search-index-checkpoint", daemon=True)
+                self._thread.start()
+            self._wanted.set()
+
+    def _run(self) -> None:
+        db = sqlite3.connect(self._path, isolation_level=None)
+        try:
+            while True:
+                self._wanted.wait()
+                self._wanted.clear()
+                if self._stopping:
+                    return
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._stopping = True
+            self._wanted.set()
+            self._thread.join()
+
+
 class SearchIndex:
     """The index of one results folder. Safe to share between threads (analyze writes from several)."""
 
@@ -141,6 +190,8 @@ class SearchIndex:
         # (https://www.sqlite.org/wal.html, https://www.sqlite.org/pragma.html#pragma_synchronous).
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute("PRAGMA wal_autocheckpoint = 0")  # _Checkpointer does it, off the writer's path
+        self._checkpointer = _Checkpointer(path)
         if exists:
             self.fts = self._check()
         else:
@@ -160,6 +211,9 @@ class SearchIndex:
         return None if self.fts else _FTS_MISSING
 
     def close(self) -> None:
+        # The checkpointer's connection first: the last connection to close copies the log back and deletes it
+        # (https://www.sqlite.org/wal.html#the_wal_file), so a folder analysed and closed holds one whole file.
+        self._checkpointer.stop()
         self._db.close()
 
     def __enter__(self) -> SearchIndex:
@@ -225,6 +279,7 @@ class SearchIndex:
                 self._label_names = None  # what was added to it is rolled back too
                 raise
             self._db.execute("COMMIT")
+            self._checkpointer.after_commit()  # under the lock: one writer at a time starts the thread
 
     # ------------------------------------------------------------------ writing
     def put(self, asset: Asset) -> None:

@@ -136,3 +136,26 @@ def test_the_command_line_offers_the_engines_sorts() -> None:
     from rekflow.cli import search as search_command
 
     assert search_command.SORTS == SORTS
+
+
+def test_the_log_is_copied_back_off_the_writers_path_and_emptied_at_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an index whose writes take its write-ahead log past the checkpointer's threshold (small here)
+    monkeypatch.setattr(index_module._Checkpointer, "LOG_BYTES", 64 * 1024)
+    path = tmp_path / "index.sqlite3"
+    log = path.with_name(path.name + "-wal")
+    built = SearchIndex(path)
+
+    # WHEN documents are indexed one by one, as analyze does
+    for asset in library()[:200]:
+        built.put(asset)
+
+    # THEN the writer never copies the log back itself (SQLite's automatic checkpoint is off on its connection), the
+    # checkpointer's thread does, and closing leaves the database whole in one file, everything in it
+    assert built._db.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    assert built._checkpointer._thread is not None and built._checkpointer._thread.is_alive()
+    built.close()
+    assert not log.exists() or log.stat().st_size == 0
+    with SearchIndex(path) as reopened:
+        assert len(reopened) == 200
