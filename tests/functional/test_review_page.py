@@ -104,6 +104,30 @@ def test_approve_and_reject_from_the_page(browser, page_url, flagged_folder, tmp
     browser.save_screenshot(str(tmp_path / "review-page-decided.png"))
 
 
+def test_the_library_page_shows_the_waiting_reviews_on_top(browser, page_url, flagged_folder, tmp_path):  # noqa: F811
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # GIVEN the search page (the library's browse view) over the folder with two reviews waiting
+    browser.get(page_url + "/")
+    WebDriverWait(browser, 30).until(lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-answered") == "")
+
+    # THEN the waiting reviews come first, each with Approve and Reject, and every asset is browsed below them
+    cards = browser.find_elements(By.CSS_SELECTOR, "#reviews .review")
+    assert [c.get_attribute("data-key") for c in cards] == ["first.jpg", "second.jpg"]
+    hits = browser.find_element(By.ID, "hits")
+    assert cards[-1].location["y"] < hits.location["y"]
+    assert "2 asset(s)" in browser.find_element(By.ID, "summary").text
+    browser.save_screenshot(str(tmp_path / "library-page-reviews.png"))
+
+    # WHEN one is approved from there, THEN it leaves the top and its document records the decision
+    _decide_on_page(browser, "first.jpg", "approved", "from the library page")
+    remaining = browser.find_elements(By.CSS_SELECTOR, "#reviews .review")
+    assert [c.get_attribute("data-key") for c in remaining] == ["second.jpg"]
+    document = json.loads((flagged_folder / "first.jpg.json").read_text())
+    assert (document["review"]["decision"], document["review"]["note"]) == ("APPROVED", "from the library page")
+
+
 def _post(url: str, data: dict[str, str], headers: dict[str, str]) -> int:
     request = urllib.request.Request(  # noqa: S310 (the test's own server on 127.0.0.1)
         url + "/api/review", data=json.dumps(data).encode(), method="POST", headers=headers

@@ -36,11 +36,18 @@ def page(app: App, request: Request) -> Response:
     if not isinstance(app.library, FolderLibrary):
         return Response.text(404, "the review page serves a results folder; on a stack, use rekflow review --stack")
     output = app.library.output
-    cards = [
+    html = app.page("review.html", pending=pending_cards(app), decided=decided_local(output))
+    return Response(200, "text/html; charset=utf-8", html.encode())
+
+
+def pending_cards(app: App) -> list[dict[str, Any]]:
+    """The reviews waiting in a results folder, oldest first, as the pending.html cards show them; none on a stack."""
+    if not isinstance(app.library, FolderLibrary):
+        return []
+    output = app.library.output
+    return [
         _card(output, review.asset_id, review.key, review.labels, review.superseded) for review in list_local(output)
     ]
-    html = app.page("review.html", pending=cards, decided=decided_local(output))
-    return Response(200, "text/html; charset=utf-8", html.encode())
 
 
 def _card(output: Path, asset_id: str, key: str, labels: list[str], superseded: bool) -> dict[str, Any]:

@@ -3,6 +3,7 @@ parsed once into a tree that the library's engine runs."""
 
 from __future__ import annotations
 
+from rekflow.commands.serve import review
 from rekflow.commands.serve.app import App
 from rekflow.commands.serve.hits import hit_view
 from rekflow.commands.serve.http import Request, Response
@@ -13,7 +14,14 @@ MAX_LIMIT = 200  # hits a page asks for at most (each image's document is read f
 
 
 def page(app: App, request: Request) -> Response:
-    html = app.page("search.html", query=request.arg("q"), sorts=SORTS, sort=request.arg("sort", DEFAULT_SORT))
+    # The reviews waiting come first, above the browse view (issue 20: a reviewer's page is the library's page).
+    html = app.page(
+        "search.html",
+        query=request.arg("q"),
+        sorts=SORTS,
+        sort=request.arg("sort", DEFAULT_SORT),
+        pending=review.pending_cards(app),
+    )
     return Response(200, "text/html; charset=utf-8", html.encode())
 
 
