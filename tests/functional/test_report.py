@@ -200,8 +200,9 @@ def test_a_missing_browser_fails_make_test_only_where_make_browser_could_install
         no_browser()
 
 
-@pytest.fixture(scope="module")
-def browser(results: Path) -> Iterator[Any]:
+def headless_chromium(profile: Path, *flags: str, performance_log: bool = False) -> Any:
+    """Debian's Chromium through its chromedriver, headless, with its profile in `profile`; `window.blocked` lists
+    what a page's Content-Security-Policy blocked. Every browser test starts it here (the caller quits it)."""
     if not (CHROMIUM and CHROMEDRIVER):
         no_browser()
     from selenium import webdriver
@@ -219,23 +220,31 @@ def browser(results: Path) -> Iterator[Any]:
         "--disable-component-update",
         "--disable-sync",
         "--window-size=1400,1000",
-        f"--user-data-dir={results.parent / 'chromium-profile'}",
+        f"--user-data-dir={profile}",
+        *flags,
     ):
         options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    logs = {"browser": "ALL", "performance": "ALL"} if performance_log else {"browser": "ALL"}
+    options.set_capability("goog:loggingPrefs", logs)
     # A driver path given to Service means Selenium Manager is never run (it would try to download one).
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    # Before any of the page's own script: record what its Content-Security-Policy blocks.
+    driver.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument",
+        {
+            "source": (
+                "window.blocked = []; document.addEventListener('securitypolicyviolation',"
+                " (e) => window.blocked.push(e.effectiveDirective + ' ' + e.blockedURI));"
+            )
+        },
+    )
+    return driver
+
+
+@pytest.fixture(scope="module")
+def browser(results: Path) -> Iterator[Any]:
+    driver = headless_chromium(results.parent / "chromium-profile", performance_log=True)
     try:
-        # Before any of the page's own script: record what its Content-Security-Policy blocks.
-        driver.execute_cdp_cmd(
-            "Page.addScriptToEvaluateOnNewDocument",
-            {
-                "source": (
-                    "window.blocked = []; document.addEventListener('securitypolicyviolation',"
-                    " (e) => window.blocked.push(e.effectiveDirective + ' ' + e.blockedURI));"
-                )
-            },
-        )
         driver.get_log("performance")  # drop what the browser's start-up tab requested (chrome:// pages)
         driver.get((results / PAGE_NAME).as_uri())
         yield driver

@@ -19,7 +19,7 @@ from rekflow.commands.review import list_local, reviews_folder
 from rekflow.commands.serve.library import FolderLibrary
 from rekflow.commands.serve.server import make_server
 from tests.conftest import schema_validator
-from tests.functional.test_report import CHROMEDRIVER, CHROMIUM, no_browser
+from tests.functional.test_report import headless_chromium
 from tests.functional.test_review import flagged_folder  # noqa: F401 (a fixture)
 
 
@@ -37,17 +37,7 @@ def page_url(flagged_folder: Path) -> Iterator[str]:  # noqa: F811
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    if not (CHROMIUM and CHROMEDRIVER):
-        no_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--window-size=1100,900"):
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = headless_chromium(tmp_path / "chromium-profile", "--window-size=1100,900")
     try:
         yield driver
     finally:

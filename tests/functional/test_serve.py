@@ -22,7 +22,7 @@ from rekflow.commands.serve.library import FolderLibrary
 from rekflow.commands.serve.server import make_server, url_of
 from rekflow.media.samples import write_samples
 from tests.conftest import shared_stack
-from tests.functional.test_report import CHROMEDRIVER, CHROMIUM, PIXELS, no_browser
+from tests.functional.test_report import PIXELS, headless_chromium
 
 PICKED = ("space cat tour.mp4", "cat.jpg", "shop sign + hours 100% café.png", "notes.txt")
 VIDEO = "space cat tour.mp4"
@@ -60,38 +60,12 @@ def _document(output: Path, key: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def page(results: Path) -> Iterator[Any]:
     """Chromium on the search page of a server over `results` (on a free port of 127.0.0.1)."""
-    if not (CHROMIUM and CHROMEDRIVER):
-        no_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
+    driver = headless_chromium(results.parent / "serve-profile", "--autoplay-policy=no-user-gesture-required")
     library = FolderLibrary(results)
     server = make_server(library, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--window-size=1400,1000",
-        "--autoplay-policy=no-user-gesture-required",
-        f"--user-data-dir={results.parent / 'serve-profile'}",
-    ):
-        options.add_argument(flag)  # fmt: skip
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
-        # Before the page's own script: record what its Content-Security-Policy blocks.
-        driver.execute_cdp_cmd(
-            "Page.addScriptToEvaluateOnNewDocument",
-            {
-                "source": "window.blocked = []; document.addEventListener('securitypolicyviolation',"
-                " (e) => window.blocked.push(e.effectiveDirective + ' ' + e.blockedURI));"
-            },
-        )
         driver.get(url_of(server))
         yield driver
     finally:
