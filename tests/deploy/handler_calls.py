@@ -14,7 +14,12 @@ from pathlib import Path
 
 import botocore.session
 
-from tests.unit.test_template import HANDLER_ACTION_OVERRIDES, TELLS_MISSING_FROM_DENIED, handler_sources
+from tests.unit.test_template import (
+    HANDLER_ACTION_OVERRIDES,
+    TELLS_MISSING_FROM_DENIED,
+    environ_constants,
+    handler_sources,
+)
 
 
 @dataclass(frozen=True)
@@ -23,25 +28,11 @@ class Call:
     arguments: dict[str, str | None] = field(default_factory=dict)  # request member -> environment variable
 
 
-def _environ_constants(tree: ast.AST) -> dict[str, str]:
-    found = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Subscript) and len(node.targets) == 1:
-            target, value = node.targets[0], node.value
-            if (
-                isinstance(target, ast.Name)
-                and ast.unparse(value.value) == "os.environ"
-                and isinstance(value.slice, ast.Constant)
-            ):
-                found[target.id] = str(value.slice.value)
-    return found
-
-
 def client_calls(code_dir: Path, handler_module: str) -> list[Call]:
     trees = [ast.parse(path.read_text(encoding="utf-8")) for path in handler_sources(code_dir, handler_module)]
     constants: dict[str, str] = {}
     for tree in trees:
-        constants |= _environ_constants(tree)
+        constants |= environ_constants(tree)
     nodes = [n for tree in trees for n in ast.walk(tree) if isinstance(n, ast.Call)]
     # Parameters that calls in these modules set from the environment: collect(..., bucket=RESULTS_BUCKET).
     parameters = {

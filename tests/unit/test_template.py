@@ -262,7 +262,7 @@ def test_state_names_are_unique_across_the_whole_machine():
     assert len(names) == len(set(names))
 
 
-def _environ_constants(tree: ast.AST) -> dict[str, str]:
+def environ_constants(tree: ast.AST) -> dict[str, str]:
     """Module constants read from the environment: NAME = os.environ["VAR"] → {NAME: VAR}."""
     found = {}
     for node in ast.walk(tree):
@@ -273,7 +273,7 @@ def _environ_constants(tree: ast.AST) -> dict[str, str]:
                 and ast.unparse(value.value) == "os.environ"
                 and isinstance(value.slice, ast.Constant)
             ):
-                found[target.id] = value.slice.value
+                found[target.id] = str(value.slice.value)
     return found
 
 
@@ -284,7 +284,7 @@ def table_calls(code_dir: Path, handler_module: str) -> set[tuple[str, str]]:
     calls = set()
     for source in handler_sources(code_dir, handler_module):
         tree = ast.parse(source.read_text())
-        constants = _environ_constants(tree)
+        constants = environ_constants(tree)
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
