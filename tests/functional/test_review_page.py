@@ -67,6 +67,7 @@ def test_approve_and_reject_from_the_page(browser, page_url, flagged_folder, tmp
         image = card.find_element(By.TAG_NAME, "img")
         assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image) > 0
         assert "Violence 91%" in card.text
+    assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
     screenshot = tmp_path / "review-page.png"
     browser.save_screenshot(str(screenshot))
     print(f"review page screenshot: {screenshot}")

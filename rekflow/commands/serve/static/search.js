@@ -158,6 +158,7 @@ async function run(query, sort) {
 
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("search");
+  if (!form) return; // a page that loads this file for rekflow.post only (/review)
   const input = document.getElementById("q");
   const sort = document.getElementById("sort");
   form.addEventListener("submit", (event) => {
