@@ -198,6 +198,13 @@ def _iso(value: Any) -> str:
 
 
 # ------------------------------------------------------------------ cases
+def _expected(
+    status: str, output: Any = None, next_state: str | None = None, error: str | None = None, cause: str | None = None
+) -> dict[str, Any]:
+    """What TestState should answer for a case: its status, and the output, next state, error and cause."""
+    return {"status": status, "output": output, "nextState": next_state, "error": error, "cause": cause}
+
+
 def cases_from_execution(
     history: list[dict[str, Any]], definition: dict[str, Any], execution_arn: str, execution_name: str
 ) -> Iterator[dict[str, Any]]:
@@ -250,13 +257,7 @@ def cases_from_execution(
                 "context": context,
                 "integration": None,
                 "retryCount": 0,
-                "expected": {
-                    "status": "FAILED",
-                    "output": None,
-                    "nextState": None,
-                    "error": failed.get("error"),
-                    "cause": failed.get("cause"),
-                },
+                "expected": _expected("FAILED", error=failed.get("error"), cause=failed.get("cause")),
             }
         elif entry.exited is not None:
             yield base | {
@@ -265,13 +266,7 @@ def cases_from_execution(
                 "context": context,
                 "integration": None,
                 "retryCount": 0,
-                "expected": {
-                    "status": "SUCCEEDED",
-                    "output": output,
-                    "nextState": next_state,
-                    "error": None,
-                    "cause": None,
-                },
+                "expected": _expected("SUCCEEDED", output, next_state),
             }
 
 
@@ -304,13 +299,7 @@ def _task_cases(
         if attempt["type"] == "TaskSucceeded":
             yield case | {
                 "mock": {"result": mock_result_text(integration, details.get("output") or "null")},
-                "expected": {
-                    "status": "SUCCEEDED",
-                    "output": output,
-                    "nextState": next_state,
-                    "error": None,
-                    "cause": None,
-                },
+                "expected": _expected("SUCCEEDED", output, next_state),
             }
             continue
         error = details.get("error") or "States.TaskFailed"
@@ -326,17 +315,11 @@ def _task_cases(
             configuration = {"retrierRetryCount": retries_by_retrier.get(retrier, 0)}
             retries_by_retrier[retrier] = retries_by_retrier.get(retrier, 0) + 1
         if not last:
-            expected = {"status": "RETRIABLE", "output": None, "nextState": None, "error": error, "cause": cause}
+            expected = _expected("RETRIABLE", error=error, cause=cause)
         elif entry.exited is not None:
-            expected = {
-                "status": "CAUGHT_ERROR",
-                "output": output,
-                "nextState": next_state,
-                "error": error,
-                "cause": cause,
-            }
+            expected = _expected("CAUGHT_ERROR", output, next_state, error, cause)
         else:
-            expected = {"status": "FAILED", "output": None, "nextState": None, "error": error, "cause": cause}
+            expected = _expected("FAILED", error=error, cause=cause)
         yield case | {
             "mock": {"errorOutput": {"error": error} | ({} if cause is None else {"cause": cause})},
             "stateConfiguration": configuration,
@@ -388,13 +371,7 @@ def _parallel_case(
             results.append(_load(exited["stateExitedEventDetails"].get("output")))
         return case | {
             "mock": {"result": json.dumps(results)},
-            "expected": {
-                "status": "SUCCEEDED",
-                "output": output,
-                "nextState": next_state,
-                "error": None,
-                "cause": None,
-            },
+            "expected": _expected("SUCCEEDED", output, next_state),
         }
     names = set(states_by_name({"States": {entry.name: state}})) - {entry.name}
     culprit = next(
@@ -415,7 +392,7 @@ def _parallel_case(
     return case | {
         "mock": {"errorOutput": {"error": error, "cause": cause}},
         "stateConfiguration": {"errorCausedByState": culprit.name},
-        "expected": {"status": "FAILED", "output": None, "nextState": None, "error": error, "cause": cause},
+        "expected": _expected("FAILED", error=error, cause=cause),
     }
 
 
