@@ -383,3 +383,48 @@ def test_a_worker_takes_more_items_than_python_s_recursion_limit(aws):
     }
     described = _run(aws, definition, {"items": list(range(1200))})
     assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", list(range(1200)))
+
+
+def test_a_scan_never_sees_an_item_halfway_through_an_update(aws):
+    # A Scan on one thread, UpdateItems adding attributes to the same item on another: moto copied the
+    # item while the update changed it ("dictionary changed size during iteration", CI 2026-12-02).
+    import sys
+    import threading
+
+    import boto3
+
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName="summary",
+        KeySchema=[{"AttributeName": "AssetId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "AssetId", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.put_item(TableName="summary", Item={"AssetId": {"S": "a"}, **{f"A{n}": {"N": "0"} for n in range(400)}})
+    done = threading.Event()
+
+    def update() -> None:
+        try:
+            for n in range(300):
+                dynamodb.update_item(
+                    TableName="summary",
+                    Key={"AssetId": {"S": "a"}},
+                    UpdateExpression=f"SET B{n} = :n REMOVE A{n}",
+                    ExpressionAttributeValues={":n": {"N": str(n)}},
+                )
+        finally:
+            done.set()
+
+    writer = threading.Thread(target=update)
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, so the race shows within a few hundred calls
+    sizes = set()
+    try:
+        writer.start()
+        while not done.is_set():
+            (item,) = dynamodb.scan(TableName="summary")["Items"]
+            sizes.add(len(item))
+    finally:
+        writer.join()
+        sys.setswitchinterval(switch_interval)
+    assert sizes == {401}, "every scan saw the whole item, as one update left it"

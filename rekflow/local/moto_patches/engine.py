@@ -152,7 +152,7 @@ def patches() -> list[Patch]:
 
     found.append(Patch(CallbackPoolManager, "notify", _closed_once(CallbackPoolManager.notify)))
     found.append(_mediaconvert_patch())
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+    for name in _DYNAMODB_ITEM_OPERATIONS:
         found.append(Patch(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name))))
     found.extend(_distributed_map_patches())
     # moto's interpreter imports boto_client_for by name into each integration module.
@@ -305,21 +305,36 @@ def _mediaconvert_patch() -> Patch:
     return Patch(factory, "state_task_service_for", state_task_service_for)
 
 
-# ---------------------------------------------------------------- DynamoDB writes
-_DYNAMODB_WRITE_LOCK = threading.RLock()
+# ---------------------------------------------------------------- DynamoDB item operations
+_DYNAMODB_LOCK = threading.RLock()
+_DYNAMODB_ITEM_OPERATIONS = (
+    "put_item",
+    "update_item",
+    "delete_item",
+    "batch_write_item",
+    "transact_write_items",
+    "get_item",
+    "batch_get_item",
+    "query",
+    "scan",
+    "transact_get_items",
+)
 
 
 def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
-    """A DynamoDB write applied atomically, as DynamoDB applies it.
+    """A DynamoDB item operation applied atomically, as DynamoDB applies it.
 
     moto applies an UpdateItem as read, change, store without a lock: two branches adding their
     task tokens to one job's item at the same moment lost one of them (two executions of one
     upload, each parking on the shared JobId), and that branch then waited out its timeout.
+    Reads take the same lock: a Scan copies each item while the review workflow's UpdateItem,
+    running on another thread, added ReviewTaskToken to it, and the copy failed with
+    "dictionary changed size during iteration" (CI, test_write_path, 2026-12-02).
     """
 
     @functools.wraps(method)
     def serialised(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with _DYNAMODB_WRITE_LOCK:
+        with _DYNAMODB_LOCK:
             return method(self, *args, **kwargs)
 
     return serialised
