@@ -33,6 +33,7 @@ from rekflow.local.functions import LocalFunction, function_environment, load_fu
 from rekflow.local.moto_patches import engine, histories
 from rekflow.local.routing import Router
 from rekflow.local.rule_targets import function_rules
+from rekflow.local.s3_bucket_policies import S3BucketPolicies
 from rekflow.local.s3_events import object_created_event, object_deleted_event
 from rekflow.local.s3_permissions import S3ListPermissions
 from rekflow.local.sandbox import FunctionSandboxes
@@ -221,6 +222,8 @@ class LocalRuntime:
         self._router.install(session._session)
         self._s3_permissions = S3ListPermissions(self.template)
         self._s3_permissions.install(session._session)
+        self.bucket_policies = S3BucketPolicies(self.template, lambda: client("s3"))
+        self.bucket_policies.install(session._session)
         self._function_rules = function_rules(self.template)
         self.service_faults = ServiceFaults(session._session)
         self.stack = deploy(self.template, client)
@@ -251,6 +254,7 @@ class LocalRuntime:
             session = boto3._get_default_session()._session
             self.service_faults.uninstall()
             self._s3_permissions.uninstall(session)
+            self.bucket_policies.uninstall(session)
             self.firehose.uninstall(session)
             self._router.uninstall(session)
         self._patches.__exit__(None, None, None)

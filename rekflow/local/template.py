@@ -145,6 +145,8 @@ class Template:
         return by_type.get(resource_type, physical)
 
     def get_att(self, name: str, attribute: str) -> str:
+        if name not in self.resources and attribute == "Arn" and self.generated_role_of(name) is not None:
+            return f"arn:aws:iam::{ACCOUNT_ID}:role/{self.physical_name(name)}"
         resource_type = self.resources[name]["Type"]
         if (resource_type, attribute) == ("AWS::Serverless::StateMachine", "Name"):
             return self.state_machine_name(name)
@@ -163,6 +165,22 @@ class Template:
             "AWS::Serverless::StateMachine": self.ref(name),
         }
         return arns[resource_type]
+
+    def generated_role_of(self, name: str) -> str | None:
+        """The function or state machine whose execution role SAM generates as `name`: "<its logical id>Role", made
+        where it sets no Role of its own (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-specification-generated-resources-function.html,
+        ...-generated-resources-statemachine.html); None where `name` is no such role."""
+        owner = name.removesuffix("Role")
+        resource = self.resources.get(owner) if name.endswith("Role") else None
+        serverless = ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
+        if resource is None or resource["Type"] not in serverless or "Role" in resource.get("Properties", {}):
+            return None
+        return owner
+
+    def role_arn_of(self, logical_id: str) -> str:
+        """The execution role ARN of a function or state machine: its Role property, or the one SAM generates."""
+        explicit = self.resources[logical_id].get("Properties", {}).get("Role")
+        return str(self.resolve(explicit)) if explicit is not None else self.get_att(f"{logical_id}Role", "Arn")
 
     def resolve(self, value: Any) -> Any:
         """Resolve Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::FindInMap and Fn::If inside a template value."""

@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from rekflow.local.bucket_policy import listed
+
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 STACK_NAME = "rekflow"
@@ -151,10 +153,6 @@ def policy_documents(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
         elif resource["Type"] in POLICY_PROPERTIES:
             documents[logical_id] = props[POLICY_PROPERTIES[resource["Type"]]]
     return {where: {"Version": "2012-10-17"} | resolver.resolve(doc) for where, doc in documents.items()}
-
-
-def listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def statement_name(statement: dict[str, Any], index: int) -> str:

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from rekflow import TEMPLATE_PATH
+from rekflow.local.bucket_policy import Request, denied_by
 from rekflow.local.template import Template
-from tests.deploy.bucket_policy import Request, denied_by
 from tests.deploy.needed_grants import NeededGrants, s3_objects
 from tests.deploy.resolved_policies import ACCOUNT_ID, Resolver
 

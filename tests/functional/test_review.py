@@ -14,8 +14,10 @@ import threading
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from rekflow.local.reviews import decided, decision_output, parked, time_out_review, wait_for
+from rekflow.local.s3_bucket_policies import acting_as
 from tests.conftest import jpeg_bytes, schema_validator, task_errors
 
 FLAGGED = {
@@ -408,31 +410,49 @@ def test_the_stack_side_lists_from_the_index_decides_as_the_caller_and_refuses_a
 
 @pytest.mark.parametrize("decision,readable", [("APPROVED", True), ("REJECTED", False)])
 def test_the_objects_readability_follows_the_review(make_runtime, decision, readable):
-    # The media bucket's policy as deployed (the SAM-transformed template, HoldFlaggedMedia's statement), asked about
-    # the object version's tags as the local stack holds them (tests/deploy/bucket_policy.py evaluates it as IAM does)
-    from tests.deploy.bucket_policy import Request, denied_by
-    from tests.deploy.resolved_policies import Resolver
-    from tests.deploy.tools import transformed_template
-
-    resolver = Resolver(transformed_template())
-    policy = resolver.resolve(resolver.resources["MediaBucketPolicy"]["Properties"]["PolicyDocument"])
+    # The local S3 enforces the template's MediaBucketPolicy (rekflow.local.s3_bucket_policies): each read below is
+    # a real GetObject, as a reviewer, anonymously, or as the workflow's role
     runtime = make_runtime(HoldFlaggedMedia="true")
     upload, result = analyse_flagged(runtime)
+    workflow_role = runtime.template.role_arn_of("MediaAnalysisStateMachine")
 
     def may_read(principal: str | None) -> bool:
-        resource = f"arn:aws:s3:::{resolver.ref('MediaBucket')}/{upload.key}"
-        return not denied_by(policy, Request("s3:GetObjectVersion", resource, principal, object_tags(runtime, upload)))
+        with acting_as(principal):
+            try:
+                boto3.client("s3").get_object(
+                    Bucket=runtime.stack.media_bucket, Key=upload.key, VersionId=upload.version_id
+                )
+            except ClientError as denied:
+                assert denied.response["Error"]["Code"] == "AccessDenied"
+                return False
+        return True
 
     # WHEN it waits for review, only the workflow's roles may read it
     item = item_when(runtime, result.output["assetId"], parked)
     assert not may_read(REVIEWER) and not may_read(None)
-    assert may_read(resolver.arn("MediaAnalysisStateMachineRole"))
+    assert may_read(workflow_role)
 
     # THEN after the decision, a reader may read it exactly when it was approved
     decide(item, decision)
     assert runtime.wait(item["ReviewExecutionArn"]).status == "SUCCEEDED"
     assert may_read(REVIEWER) is readable and may_read(None) is readable
-    assert may_read(resolver.arn("MediaAnalysisStateMachineRole"))
+    assert may_read(workflow_role)
+
+
+def test_a_function_reads_a_held_object_only_where_the_policy_exempts_its_role(make_runtime):
+    # Validate's role is exempted, so a replay of a held upload is analysed again; with Validate's role taken off the
+    # policy's exemptions (this stack's copy of it), its read is refused as S3 would refuse it, and the execution
+    # fails by the handler's named error
+    runtime = make_runtime(HoldFlaggedMedia="true")
+    _, result = analyse_flagged(runtime, "held-then-replayed.jpg")
+    item_when(runtime, result.output["assetId"], parked)
+    assert runtime.replay(result.arn).status == "SUCCEEDED"
+    statement = runtime.bucket_policies.policies[runtime.stack.media_bucket]["Statement"][1]
+    exempted = statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    exempted.remove(runtime.template.role_arn_of("ValidateFunction"))
+    refused = runtime.replay(result.arn, attempt=2)
+    assert (refused.status, refused.error) == ("FAILED", "ObjectUnreadable")
+    assert "AccessDenied" in refused.cause and "HoldFlaggedMedia" in refused.cause
 
 
 def test_a_second_delivery_of_the_event_stops_at_already_under_review(runtime):

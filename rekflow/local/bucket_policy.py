@@ -1,6 +1,7 @@
 """A bucket policy's answer for one request, as IAM evaluates a resource-based policy, for the few condition
 operators rekflow's bucket policies use; any other operator is refused, so a policy this model cannot read fails
-its test instead of passing it.
+its test instead of passing it. The deploy-readiness gate asks it about the SAM-transformed template
+(tests/deploy/test_bucket_policy.py); the local S3 enforces it (rekflow.local.s3_bucket_policies).
 
 IAM: an explicit Deny in any statement that applies wins; a statement applies when its Principal, Action, Resource
 and every condition match (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
@@ -18,9 +19,11 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.deploy.resolved_policies import listed
-
 TAG_KEY_ACTIONS = {"s3:GetObject", "s3:GetObjectVersion"}
+
+
+def listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 @dataclass(frozen=True)
