@@ -113,7 +113,7 @@ def _decide(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     def work() -> int:
-        from rekflow.commands.review import decide_local, decide_stack
+        from rekflow.commands.review import decide_local, decide_stack, said_of_hold, show_local
 
         if args.stack:
             import boto3
@@ -129,6 +129,9 @@ def _decide(args: argparse.Namespace) -> int:
             )
         else:
             sent = decide_local(args.output, args.asset, args.decision, args.note)
+            hold = show_local(args.output, str(sent["assetId"])).get("object")
+            if hold:
+                print(f"rekflow: {said_of_hold(hold)}", file=sys.stderr)
         print(json.dumps(sent, ensure_ascii=False))
         return EXIT_OK
 

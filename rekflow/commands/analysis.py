@@ -23,6 +23,7 @@ from rekflow.commands.executions.records import histories_of_run
 from rekflow.commands.executions.records import keep as keep_execution
 from rekflow.commands.inputs import InputFile
 from rekflow.commands.listing import Column, Listing, print_table
+from rekflow.commands.review import LOCAL_PARAMETERS as REVIEW_PARAMETERS
 from rekflow.commands.review import keep_pending as keep_pending_review
 from rekflow.features import NAMES
 from rekflow.local.function_logs import FunctionLogs, function_by_logical_id
@@ -85,7 +86,7 @@ def analyze_items(items: list[InputFile], args: argparse.Namespace) -> int:
     with (
         Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress,
         FunctionLogs(args.output / "logs", _echo_to(err) if args.logs else None) as logs,
-        LocalRuntime(backend, log_level=FUNCTION_LOG_LEVEL) as runtime,
+        LocalRuntime(backend, parameter_overrides=REVIEW_PARAMETERS, log_level=FUNCTION_LOG_LEVEL) as runtime,
     ):
         logs.attach(function_by_logical_id(runtime))
         with histories_of_run(args):  # the run's histories in one file (records.py says why)
@@ -126,19 +127,20 @@ def _run_all(
         event = runtime.object_created_event(upload)
         try:
             result = runtime.run(event)
+            keep_execution(args, item, event, result)  # for `rekflow executions`, `history`, `replay`
+            runtime.forget_execution(result.arn)  # the local Step Functions would keep it, ~1 MB each
+            results_path, document = None, None
+            if result.output and result.output.get("resultsKey"):
+                results_path, document = results_folder.write_results(
+                    runtime, args.output, item.key, result.output["resultsKey"], index
+                )
+            if results_path and result.output and result.output.get("needsReview"):
+                # Its review waits for a decision (it holds the object version first): kept in the folder for
+                # `rekflow review` (commands/review.py).
+                keep_pending_review(runtime, args.output, result.output["assetId"], results_path)
         finally:
             # The local S3 keeps objects in memory; the file is on disk, so the copy can go.
             runtime.delete_upload(upload)
-        keep_execution(args, item, event, result)  # for `rekflow executions`, `history`, `replay`
-        runtime.forget_execution(result.arn)  # the local Step Functions would keep it, ~1 MB each
-        results_path, document = None, None
-        if result.output and result.output.get("resultsKey"):
-            results_path, document = results_folder.write_results(
-                runtime, args.output, item.key, result.output["resultsKey"], index
-            )
-        if results_path and result.output and result.output.get("needsReview"):
-            # Its review waits for a decision: kept in the folder for `rekflow review` (commands/review.py).
-            keep_pending_review(runtime, args.output, result.output["assetId"], results_path)
         line = report(item, result, results_path)
         if document and "proxy" in document:  # analysed through an analysable copy: say which and how it was made
             proxy = document["proxy"]

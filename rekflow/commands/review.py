@@ -32,6 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rekflow.local.template import ACCOUNT_ID
+
 PENDING = "PENDING_REVIEW"
 DECISIONS = ("APPROVED", "REJECTED")
 REVIEWS_FOLDER = "reviews"
@@ -40,6 +42,11 @@ REVIEWS_FOLDER = "reviews"
 INDEX = "index.jsonl"
 REVIEW_STATE_MACHINE = "ReviewStateMachine"
 REVIEW_INDEX = "ReviewsByStatus"
+# Offline the stack plays HoldFlaggedMedia=true, so that a review shows what the hold does to its object (its tag,
+# and whether a reader may read it); nobody else reads the local bucket. On AWS the template's default (false) holds.
+LOCAL_PARAMETERS = {"HoldFlaggedMedia": "true"}
+# Who "a reader" is offline: any principal MediaBucketPolicy does not exempt, such as the app that serves the media.
+READER = f"arn:aws:iam::{ACCOUNT_ID}:role/media-reader"
 
 
 class ReviewError(Exception):
@@ -106,6 +113,7 @@ def keep_pending(runtime: Any, output: Path, asset_id: str, document_path: Path,
         # The item as the analysis left it: the review marks it again when it is resumed.
         "item": {name: value for name, value in raw.items() if not name.startswith("Review")},
         "document": str(document_path.relative_to(output)),
+        "object": object_hold(runtime, item["Key"], item["VersionId"]),
     }
     folder = reviews_folder(output)
     folder.mkdir(parents=True, exist_ok=True)
@@ -114,6 +122,16 @@ def keep_pending(runtime: Any, output: Path, asset_id: str, document_path: Path,
     _write_json(path, record)
     index_review(output, record)
     return path
+
+
+def object_hold(runtime: Any, key: str, version_id: str) -> dict[str, Any]:
+    """The object version's tags on the local stack, and whether READER may read it there (the local S3 enforces the
+    media bucket's policy): {"tags", "readable", "deniedBy"}."""
+    from rekflow.local.runtime import client
+
+    answer = client("s3").get_object_tagging(Bucket=runtime.stack.media_bucket, Key=key, VersionId=version_id)
+    denied = runtime.read_denied_to(READER, key, version_id)
+    return {"tags": {t["Key"]: t["Value"] for t in answer["TagSet"]}, "readable": not denied, "deniedBy": denied}
 
 
 def index_review(output: Path, record: dict[str, Any]) -> None:
@@ -233,7 +251,18 @@ def find_local(output: Path, asset: str) -> dict[str, Any]:
 def show_local(output: Path, asset: str) -> dict[str, Any]:
     record = find_local(output, asset)
     document = json.loads((reviews_folder(output) / f"{record['assetId']}.document.json").read_bytes())
-    return _shown(record["assetId"], record["key"], record["versionId"], document, _local_history(record))
+    shown = _shown(record["assetId"], record["key"], record["versionId"], document, _local_history(record))
+    if "object" in record:  # the object version's tags and who may read it, on the local stack
+        shown["object"] = record["object"]
+    return shown
+
+
+def said_of_hold(hold: dict[str, Any]) -> str:
+    """One line on an object version's hold, for a person."""
+    tags = ", ".join(f"{k}={v}" for k, v in hold["tags"].items()) or "no tags"
+    if hold["readable"]:
+        return f"the object version is readable ({tags})"
+    return f"the object version is unreadable to readers ({tags}; denied by {', '.join(hold['deniedBy'])})"
 
 
 def _local_history(record: dict[str, Any]) -> list[str]:
@@ -285,7 +314,7 @@ def decide_local(output: Path, asset: str, decision: str, note: str | None = Non
                 f"{done.get('reviewer')} at {done.get('decidedAt')}"
             )
         document_copy = reviews_folder(output) / f"{asset_id}.document.json"
-        document, event = _run_decision(record, json.loads(document_copy.read_bytes()), decision, note)
+        document, event, hold = _run_decision(record, json.loads(document_copy.read_bytes()), decision, note)
         _write_json(document_copy, document)
         folder_document = output / record["document"]
         if folder_document.exists() and not _document_moved_on(output, record):
@@ -295,6 +324,7 @@ def decide_local(output: Path, asset: str, decision: str, note: str | None = Non
         if event.get("note"):
             record["decision"]["note"] = event["note"]
         record["event"] = event
+        record["object"] = hold
         _write_json(path, record)
         index_review(output, record)
         return dict(event)
@@ -302,14 +332,17 @@ def decide_local(output: Path, asset: str, decision: str, note: str | None = Non
 
 def _run_decision(
     record: dict[str, Any], document: dict[str, Any], decision: str, note: str | None
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The review workflow run again from its input on a local stack seeded with the item and the document, decided
-    with SendTaskSuccess: (the decided document, the Media Reviewed event's detail)."""
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The review workflow run again from its input on a local stack seeded with the item, the document and the
+    object version (its tags; its bytes stay in the user's folder, and no state of the review reads them), decided
+    with SendTaskSuccess: (the decided document, the Media Reviewed event's detail, the object's hold after it)."""
     from rekflow.local.reviews import decision_output, parked, wait_for
     from rekflow.local.runtime import LocalRuntime, client
 
-    with LocalRuntime("fixture", functions_in_process=True) as runtime:
+    with LocalRuntime("fixture", functions_in_process=True, parameter_overrides=LOCAL_PARAMETERS) as runtime:
         stack = runtime.stack
+        tags = record.get("object", {}).get("tags", {})  # a review kept before holds were recorded: none
+        runtime.restore_version(record["key"], record["versionId"], b"", tags)
         results_key = str(record["input"]["resultsLocation"]).removeprefix(f"s3://{stack.results_bucket}/")
         client("s3").put_object(
             Bucket=stack.results_bucket, Key=results_key, Body=json.dumps(document, ensure_ascii=False).encode()
@@ -329,7 +362,8 @@ def _run_decision(
         result = runtime.wait(execution)
         if result.status != "SUCCEEDED" or result.output is None:
             raise ReviewError(f"the review workflow ended {result.status}: {result.error} {result.cause}")
-        return runtime.results_document(results_key), dict(result.output)
+        hold = object_hold(runtime, record["key"], record["versionId"])
+        return runtime.results_document(results_key), dict(result.output), hold
 
 
 # ---------------------------------------------------------------- a deployed stack

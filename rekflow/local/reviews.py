@@ -27,18 +27,11 @@ class ReviewNotWaiting(Exception):
 
 
 def raw_summary_item(dynamodb: Any, table: str, asset_id: str) -> dict[str, Any] | None:
-    """The item in DynamoDB's JSON. On the local stack a read can meet moto's table mid-write from the review's own
-    thread (moto's DynamoDB copies an item without a lock: "dictionary changed size during iteration"): read again."""
-    for attempt in range(5):
-        try:
-            answer = dynamodb.get_item(TableName=table, Key={"AssetId": {"S": asset_id}}, ConsistentRead=True)
-        except RuntimeError as torn:
-            if "changed size during iteration" not in str(torn) or attempt == 4:
-                raise
-            continue
-        item: dict[str, Any] | None = answer.get("Item")
-        return item
-    return None
+    """The item in DynamoDB's JSON."""
+    item: dict[str, Any] | None = dynamodb.get_item(
+        TableName=table, Key={"AssetId": {"S": asset_id}}, ConsistentRead=True
+    ).get("Item")
+    return item
 
 
 def summary_item(dynamodb: Any, table: str, asset_id: str) -> dict[str, Any] | None:

@@ -39,7 +39,7 @@ from rekflow.local.s3_permissions import S3ListPermissions
 from rekflow.local.sandbox import FunctionSandboxes
 from rekflow.local.service_faults import ServiceFaults
 from rekflow.local.stack import LocalStack, deploy, entry_state_machine, functions_called
-from rekflow.local.template import ACCOUNT_ID, REGION, Template
+from rekflow.local.template import ACCOUNT_ID, PARTITION, REGION, Template
 from rekflow.vision.backend import Backend, FaultInjectingBackend
 
 if TYPE_CHECKING:
@@ -305,6 +305,25 @@ class LocalRuntime:
     def upload(self, data: bytes, key: str) -> Upload:
         response = client("s3").put_object(Bucket=self.stack.media_bucket, Key=key, Body=data)
         return Upload(key, len(data), response["ETag"], response.get("VersionId"))
+
+    def restore_version(self, key: str, version_id: str, data: bytes, tags: dict[str, str]) -> None:
+        """Put an object version back under its own version id (S3 makes every id itself, so no API call can): a
+        decision resumed on a fresh local stack tags the version its review names (rekflow.commands.review)."""
+        from moto.s3.models import s3_backends
+
+        client("s3").put_object(Bucket=self.stack.media_bucket, Key=key, Body=data)
+        stored = s3_backends[ACCOUNT_ID][PARTITION].get_object(self.stack.media_bucket, key)
+        stored._version_id = version_id  # S3 tags a version by its ARN, which holds the id: set it before tagging
+        if tags:
+            tag_set = [{"Key": name, "Value": value} for name, value in tags.items()]
+            client("s3").put_object_tagging(
+                Bucket=self.stack.media_bucket, Key=key, VersionId=version_id, Tagging={"TagSet": tag_set}
+            )
+
+    def read_denied_to(self, principal_arn: str | None, key: str, version_id: str | None) -> list[str]:
+        """The Sids of the media bucket's policy statements that refuse `principal_arn` (None: anonymous) a
+        GetObject of the version, as the local S3 enforces them (rekflow.local.s3_bucket_policies); empty: readable."""
+        return self.bucket_policies.refused(self.stack.media_bucket, key, version_id, principal_arn)
 
     def delete_upload(self, upload: Upload) -> None:
         """Delete the uploaded version itself (a plain delete would only add a delete marker)."""

@@ -308,10 +308,18 @@ def test_the_cli_lists_decides_and_refuses_a_second_decision_offline(flagged_fol
     pending = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and [p["key"] for p in pending] == ["first.jpg", "second.jpg"]
     assert pending[0]["labels"] == ["Violence", "Weapons"] and pending[0]["startedAt"] <= pending[1]["startedAt"]
+    # held while they wait (offline the stack plays HoldFlaggedMedia=true): a reader is refused by the bucket policy
+    code, out, _ = review_cli(capsys, "show", "second.jpg", "--output", output)
+    assert json.loads(out)["object"] == {
+        "tags": {"rekflow-review": "PENDING"},
+        "readable": False,
+        "deniedBy": ["HoldFlaggedMedia"],
+    }
 
     # WHEN one is approved by its key, with a note
     code, out, err = review_cli(capsys, "approve", "first.jpg", "--note", "a toy", "--output", output)
     assert code == 0, err
+    assert "the object version is readable (rekflow-review=APPROVED)" in err
     event = json.loads(out)
     schema_validator("media-reviewed-event.schema.json").validate(event)
 
@@ -326,6 +334,7 @@ def test_the_cli_lists_decides_and_refuses_a_second_decision_offline(flagged_fol
     shown = json.loads(out)
     assert shown["review"]["decision"] == "APPROVED" and "APPROVED by" in shown["history"][-1]
     assert shown["moderationLabels"][0]["Name"] == "Violence"
+    assert shown["object"] == {"tags": {"rekflow-review": "APPROVED"}, "readable": True, "deniedBy": []}
 
     # AND a second decision on it is refused, saying who decided, and changes nothing
     code, _, err = review_cli(capsys, "reject", "first.jpg", "--output", output)
