@@ -5,6 +5,7 @@ folder."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import urllib.error
@@ -20,12 +21,13 @@ from rekflow.commands.serve.library import FolderLibrary
 from rekflow.commands.serve.server import make_server
 from tests.conftest import schema_validator
 from tests.functional.test_report import headless_chromium
-from tests.functional.test_review import flagged_folder  # noqa: F401 (a fixture)
+from tests.functional.test_review import FLAGGED, flagged_folder  # noqa: F401 (a fixture)
 
 
-@pytest.fixture
-def page_url(flagged_folder: Path) -> Iterator[str]:  # noqa: F811
-    server = make_server(FolderLibrary(flagged_folder), "127.0.0.1", 0)
+@contextlib.contextmanager
+def serving(folder: Path) -> Iterator[str]:
+    """`rekflow serve --output folder` on a free port: its URL."""
+    server = make_server(FolderLibrary(folder), "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -33,6 +35,31 @@ def page_url(flagged_folder: Path) -> Iterator[str]:  # noqa: F811
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def page_url(flagged_folder: Path) -> Iterator[str]:  # noqa: F811
+    with serving(flagged_folder) as url:
+        yield url
+
+
+@pytest.fixture
+def flagged_heic_and_video(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An iPhone HEIC photo and a video the fixture backend flags (a video: at each of its 3 seconds), analysed by
+    `rekflow analyze`: their reviews wait in the folder."""
+    from rekflow.cli import main
+    from rekflow.media.samples import iphone_heic, sample_video
+    from rekflow.vision import fixture
+
+    monkeypatch.setattr(fixture, "MODERATION_LABELS", FLAGGED["ModerationLabels"])
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "photo.heic").write_bytes(iphone_heic())
+    (media / "clip.mp4").write_bytes(sample_video())
+    output = tmp_path / "results"
+    argv = ["analyze", "--json", "--backend", "fixture", "--concurrency", "1", "--output", str(output), str(media)]
+    assert main(argv) == 0
+    return output
 
 
 @pytest.fixture
@@ -142,3 +169,39 @@ def test_cross_site_and_tokenless_decisions_are_refused(page_url, flagged_folder
     # and the same request from the page's origin with its token decides
     assert _post(page_url, decision, {"Origin": page_url, "X-CSRF-Token": token}) == 200
     assert len(list_local(flagged_folder)) == 1
+
+
+def _loaded(browser: Any, picture: Any) -> bool:
+    return bool(browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", picture))
+
+
+def test_each_card_shows_what_was_flagged(browser, flagged_heic_and_video, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with serving(flagged_heic_and_video) as url:
+        # GIVEN the review page over a flagged HEIC photo and a flagged video
+        browser.get(url + "/review")
+        photo = browser.find_element(By.CSS_SELECTOR, '.review[data-key="photo.heic"]')
+        video = browser.find_element(By.CSS_SELECTOR, '.review[data-key="clip.mp4"]')
+
+        # THEN the photo shows its preview (a JPEG made from the HEIC: an <img> of the file itself shows nothing)
+        # and its moderation labels with their confidence
+        preview = photo.find_element(By.CSS_SELECTOR, "img.preview")
+        WebDriverWait(browser, 60).until(lambda b: _loaded(b, preview))
+        assert [li.text for li in photo.find_elements(By.CSS_SELECTOR, ".findings li")] == [
+            "Violence 91%",
+            "Weapons 75% (Violence)",
+        ]
+
+        # AND the video shows each flagged moment: its frame, its time and the labels found then
+        moments = video.find_elements(By.CSS_SELECTOR, "figure.moment")
+        assert [m.find_element(By.TAG_NAME, "time").text for m in moments] == ["00:00", "00:01", "00:02"]
+        for moment in moments:
+            WebDriverWait(browser, 60).until(lambda b, m=moment: _loaded(b, m.find_element(By.TAG_NAME, "img")))
+            assert "Violence 91%, Weapons 75% (Violence)" in moment.text
+        assert video.find_elements(By.CSS_SELECTOR, "img.preview") == []
+        assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
+        screenshot = tmp_path / "review-page-moments.png"
+        browser.save_screenshot(str(screenshot))
+        print(f"review page screenshot: {screenshot}")

@@ -9,6 +9,8 @@
   the analysed files) or a stack (Athena through the engine seam, media by presigned URL).
 - hits.py: a hit as the page shows it: its evidence, the boxes of what matched, its thumbnail and media.
 - search.py: the search page and GET /api/search.
+- review.py: the review page (GET /review, POST /api/review); its reviews are a folder's (folder_reviews.py) or a
+  stack's (stack_reviews.py), each card showing what was flagged (flagged.py).
 
 Adding a page (the review page, issue 20): write its handlers in a module here, add their `Route`s to
 `ROUTES` in routes.py (a state-changing one with `changes_state=True`: the dispatcher then refuses it

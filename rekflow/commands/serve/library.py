@@ -146,6 +146,7 @@ class StackLibrary:
     that signed it (https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-presigned-url.html#PresignedUrl-Expiration)."""
 
     def __init__(self, stack: str, engine: Any, s3: Any) -> None:
+        self.stack = stack
         self.where = f"stack {stack}"
         self.engine = engine  # a DocumentKeepingEngine
         self.s3 = s3
@@ -182,12 +183,15 @@ class StackLibrary:
     def media_url(self, asset: Asset) -> str | None:
         if asset.kind not in ("image", "video"):
             return None
-        url: str = self.s3.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": asset.bucket, "Key": asset.key, "VersionId": asset.version_id},
-            ExpiresIn=PRESIGNED_SECONDS,
-        )
-        return url
+        return presigned_get(self.s3, asset.bucket, asset.key, asset.version_id)
+
+
+def presigned_get(s3: Any, bucket: str, key: str, version_id: str) -> str:
+    """A GetObject URL of that object version, signed with the user's credentials (StackLibrary's docstring)."""
+    url: str = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": key, "VersionId": version_id}, ExpiresIn=PRESIGNED_SECONDS
+    )
+    return url
 
 
 @functools.cache

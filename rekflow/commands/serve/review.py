@@ -1,73 +1,63 @@
-"""The review page of `rekflow serve` (issue 20): GET /review lists the reviews waiting in the results folder, oldest
-first, each with its image, flagged labels and moderation findings, and Approve/Reject; POST /api/review decides one
-(changes_state: routes.dispatch lets it through only past the CSRF guard).
+"""The review page of `rekflow serve` (issue 20): GET /review lists the reviews waiting, oldest first, each with what
+was flagged (flagged.py: a photo's preview and moderation labels, a video's flagged moments) and Approve/Reject, then
+the latest decisions; POST /api/review decides one (changes_state: routes.dispatch lets it through only past the
+CSRF guard).
 
-A decision goes through rekflow.commands.review.decide_local, as `rekflow review approve|reject` does: the review
-workflow resumed on a local stack. Over a stack the page is not offered: `rekflow review --stack` decides there.
+The reviews are the library's: a results folder's (folder_reviews.py: decided through the review workflow resumed
+on a local stack) or a deployed stack's (stack_reviews.py: decided with SendTaskSuccess, as the user).
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
-from rekflow.commands.review import (
-    DECISIONS,
-    ReviewClosed,
-    ReviewError,
-    UnknownAsset,
-    decide_local,
-    decided_local,
-    list_local,
-    reviews_folder,
-)
-from rekflow.commands.serve.app import App
+from rekflow.commands.review import DECISIONS, ReviewClosed, ReviewError, UnknownAsset
+from rekflow.commands.serve.app import App, Reviews
+from rekflow.commands.serve.folder_reviews import FolderReviews
 from rekflow.commands.serve.http import Request, Response
-from rekflow.commands.serve.library import FolderLibrary
+from rekflow.commands.serve.library import FolderLibrary, StackLibrary
+from rekflow.commands.serve.stack_reviews import AwsRefused, StackReviews
 
-# One decision at a time: each runs a local stack on moto, whose mock is the process's own.
-_deciding = threading.Lock()
+_making = threading.Lock()
+
+
+def reviews_of(app: App) -> Reviews:
+    """The library's reviews, made once (a stack's find its table on first use)."""
+    with _making:
+        if app.reviews is None:
+            if isinstance(app.library, FolderLibrary):
+                app.reviews = FolderReviews(app.library)
+            elif isinstance(app.library, StackLibrary):
+                app.reviews = StackReviews.for_stack(app.library.stack)
+            else:
+                raise TypeError(f"no reviews for {app.library.where}")
+        return app.reviews
 
 
 def page(app: App, request: Request) -> Response:
-    if not isinstance(app.library, FolderLibrary):
-        return Response.text(404, "the review page serves a results folder; on a stack, use rekflow review --stack")
-    output = app.library.output
-    html = app.page("review.html", pending=pending_cards(app), decided=decided_local(output))
+    reviews = reviews_of(app)
+    try:
+        pending, more = reviews.pending()
+        decided = reviews.decided()
+    except ReviewError as error:
+        return Response.text(502, f"{app.library.where}: {error}")
+    html = app.page("review.html", pending=[card.view() for card in pending], more=more, decided=decided)
     return Response(200, "text/html; charset=utf-8", html.encode())
 
 
-def pending_cards(app: App) -> list[dict[str, Any]]:
-    """The reviews waiting in a results folder, oldest first, as the pending.html cards show them; none on a stack."""
-    if not isinstance(app.library, FolderLibrary):
-        return []
-    output = app.library.output
-    return [
-        _card(output, review.asset_id, review.key, review.labels, review.superseded) for review in list_local(output)
-    ]
-
-
-def _card(output: Path, asset_id: str, key: str, labels: list[str], superseded: bool) -> dict[str, Any]:
-    copy = reviews_folder(output) / f"{asset_id}.document.json"
-    document = json.loads(copy.read_bytes()) if copy.exists() else {}
-    findings = document.get("features", {}).get("moderation", {}).get("labels", [])
-    return {
-        "asset": asset_id,
-        "key": key,
-        "labels": labels,
-        "findings": [f"{f['Name']} {float(f['Confidence']):.0f}%" for f in findings],
-        "superseded": superseded,
-        # The analysed file, served by /media only while the folder's index holds the key at this version.
-        "media": "/media?" + urlencode({"key": key, "asset": asset_id}),
-    }
+def pending_cards(app: App) -> tuple[list[dict[str, Any]], int, str | None]:
+    """The search page's top: the reviews waiting as pending.html shows them, how many more, and why none could be
+    read (the search page still serves)."""
+    try:
+        pending, more = reviews_of(app).pending()
+    except ReviewError as error:
+        return [], 0, str(error)
+    return [card.view() for card in pending], more, None
 
 
 def decide(app: App, request: Request) -> Response:
-    if not isinstance(app.library, FolderLibrary):
-        return Response.json(404, {"error": {"message": "no review page on a stack: use rekflow review --stack"}})
     try:
         body = json.loads(request.body or b"{}")
     except ValueError:
@@ -77,13 +67,14 @@ def decide(app: App, request: Request) -> Response:
     asset, decision, note = body.get("asset"), body.get("decision"), body.get("note") or None
     if not isinstance(asset, str) or decision not in DECISIONS or (note is not None and not isinstance(note, str)):
         return Response.json(400, {"error": {"message": f"asset and decision ({' or '.join(DECISIONS)}) please"}})
-    with _deciding:
-        try:
-            event = decide_local(app.library.output, asset, decision, note)
-        except UnknownAsset as unknown:
-            return Response.json(404, {"error": {"message": str(unknown)}})
-        except ReviewClosed as closed:
-            return Response.json(409, {"error": {"message": str(closed)}})
-        except ReviewError as error:
-            return Response.json(500, {"error": {"message": str(error)}})
+    try:
+        event = reviews_of(app).decide(asset, decision, note)
+    except UnknownAsset as unknown:
+        return Response.json(404, {"error": {"message": str(unknown)}})
+    except ReviewClosed as closed:
+        return Response.json(409, {"error": {"message": str(closed)}})
+    except AwsRefused as refused:
+        return Response.json(502, {"error": {"message": f"{app.library.where}: {refused}"}})
+    except ReviewError as error:
+        return Response.json(500, {"error": {"message": str(error)}})
     return Response.json(200, event)

@@ -15,12 +15,15 @@ MAX_LIMIT = 200  # hits a page asks for at most (each image's document is read f
 
 def page(app: App, request: Request) -> Response:
     # The reviews waiting come first, above the browse view (issue 20: a reviewer's page is the library's page).
+    pending, more, reviews_error = review.pending_cards(app)
     html = app.page(
         "search.html",
         query=request.arg("q"),
         sorts=SORTS,
         sort=request.arg("sort", DEFAULT_SORT),
-        pending=review.pending_cards(app),
+        pending=pending,
+        more=more,
+        reviews_error=reviews_error,
     )
     return Response(200, "text/html; charset=utf-8", html.encode())
 
