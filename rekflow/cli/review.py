@@ -69,7 +69,7 @@ def _run(args: argparse.Namespace, work: Any) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     def work() -> int:
-        from rekflow.commands.review import list_local, list_stack
+        from rekflow.commands.review import list_local, list_stack, now
 
         if args.stack:
             import boto3
@@ -81,8 +81,11 @@ def _list(args: argparse.Namespace) -> int:
             for review in pending:
                 print(json.dumps(review.row(), ensure_ascii=False))
             return EXIT_OK
+        clock = now()
         for review in pending:
             flag = "  (superseded by a newer version)" if review.superseded else ""
+            if review.deadline and clock >= review.deadline:
+                flag += f"  (timed out at {review.deadline}: its timeout action acts at the next decision)"
             labels = ", ".join(review.labels) or "-"
             print(f"{review.started_at}  {review.asset_id[:12]}  {review.key}  [{labels}]{flag}")
         print(f"{len(pending)} review(s) waiting", file=sys.stderr)

@@ -28,7 +28,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,7 @@ class Pending:
     labels: list[str]
     escalations: int = 0
     superseded: bool = False  # a newer analysis of the same key exists
+    deadline: str | None = None  # offline: when its timeout has acted for good (AWS acts on time by itself)
 
     def row(self) -> dict[str, Any]:
         return {
@@ -80,6 +81,7 @@ class Pending:
             "labels": self.labels,
             "escalations": self.escalations,
             "superseded": self.superseded,
+            "deadline": self.deadline,
         }
 
 
@@ -114,6 +116,7 @@ def keep_pending(runtime: Any, output: Path, asset_id: str, document_path: Path,
         "item": {name: value for name, value in raw.items() if not name.startswith("Review")},
         "document": str(document_path.relative_to(output)),
         "object": object_hold(runtime, item["Key"], item["VersionId"]),
+        "deadline": review_deadline(runtime.template, item["ReviewStartedAt"]),
     }
     folder = reviews_folder(output)
     folder.mkdir(parents=True, exist_ok=True)
@@ -122,6 +125,20 @@ def keep_pending(runtime: Any, output: Path, asset_id: str, document_path: Path,
     _write_json(path, record)
     index_review(output, record)
     return path
+
+
+def review_deadline(template: Any, started_at: str) -> str:
+    """When the review's timeout has acted for good, as the deployed ReviewStateMachine's settings say: its wait of
+    ReviewTimeoutSeconds, once, or ReviewEscalations + 1 times under ESCALATE."""
+    settings = template.resolve(template.resources[REVIEW_STATE_MACHINE]["Properties"]["DefinitionSubstitutions"])
+    waits = int(settings["ReviewEscalations"]) + 1 if settings["ReviewTimeoutAction"] == "ESCALATE" else 1
+    started = datetime.fromisoformat(started_at.replace("Z", "+00:00"))
+    return (started + timedelta(seconds=int(settings["ReviewTimeoutSeconds"]) * waits)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def overdue(record: dict[str, Any]) -> bool:
+    """Past its deadline: on AWS its timeout would have acted by now (a review kept before deadlines were: never)."""
+    return "deadline" in record and now() >= str(record["deadline"])
 
 
 def object_hold(runtime: Any, key: str, version_id: str) -> dict[str, Any]:
@@ -139,6 +156,8 @@ def index_review(output: Path, record: dict[str, Any]) -> None:
     reviews from several threads, and two reviewers may decide at once)."""
     line = {name: record[name] for name in ("assetId", "key", "versionId", "status", "startedAt", "labels")}
     line["escalations"] = record.get("escalations", 0)
+    if "deadline" in record:
+        line["deadline"] = record["deadline"]
     with (reviews_folder(output) / INDEX).open("a", encoding="utf-8") as index:
         fcntl.flock(index, fcntl.LOCK_EX)
         try:
@@ -194,6 +213,7 @@ def list_local(output: Path) -> list[Pending]:
             r["labels"],
             r.get("escalations", 0),
             r["startedAt"] < newest[r["key"]],
+            r.get("deadline"),
         )
         for r in records
         if r["status"] == PENDING
@@ -313,30 +333,47 @@ def decide_local(output: Path, asset: str, decision: str, note: str | None = Non
                 f"the review of {record['key']} was decided already: {record['status']} by "
                 f"{done.get('reviewer')} at {done.get('decidedAt')}"
             )
-        document_copy = reviews_folder(output) / f"{asset_id}.document.json"
-        document, event, hold = _run_decision(record, json.loads(document_copy.read_bytes()), decision, note)
-        _write_json(document_copy, document)
-        folder_document = output / record["document"]
-        if folder_document.exists() and not _document_moved_on(output, record):
-            _write_json(folder_document, document)
-        record["status"] = decision
-        record["decision"] = {name: event[name] for name in ("decision", "reviewer", "decidedAt") if name in event}
-        if event.get("note"):
-            record["decision"]["note"] = event["note"]
-        record["event"] = event
-        record["object"] = hold
-        _write_json(path, record)
-        index_review(output, record)
-        return dict(event)
+        if overdue(record):
+            # On AWS its timeout would have acted already: let it act now, through the workflow, then refuse.
+            event = _close(output, record, None, None)
+            raise ReviewClosed(
+                f"the review of {record['key']} timed out at {record['deadline']}: ReviewTimeoutAction decided "
+                f"{event['decision']}; this decision was not recorded"
+            )
+        return _close(output, record, decision, note)
+
+
+def _close(output: Path, record: dict[str, Any], decision: str | None, note: str | None) -> dict[str, Any]:
+    """Decide the review (None: let its timeout act) and keep what the workflow recorded: the document, the record and
+    the folder's index; the Media Reviewed event's detail."""
+    asset_id = record["assetId"]
+    document_copy = reviews_folder(output) / f"{asset_id}.document.json"
+    document, event, hold = _run_decision(record, json.loads(document_copy.read_bytes()), decision, note)
+    _write_json(document_copy, document)
+    folder_document = output / record["document"]
+    if folder_document.exists() and not _document_moved_on(output, record):
+        _write_json(folder_document, document)
+    record["status"] = event["decision"]
+    record["decision"] = {
+        name: event[name] for name in ("decision", "reviewer", "decidedAt", "timedOut") if name in event
+    }
+    if event.get("note"):
+        record["decision"]["note"] = event["note"]
+    record["event"] = event
+    record["object"] = hold
+    _write_json(reviews_folder(output) / f"{asset_id}.json", record)
+    index_review(output, record)
+    return dict(event)
 
 
 def _run_decision(
-    record: dict[str, Any], document: dict[str, Any], decision: str, note: str | None
+    record: dict[str, Any], document: dict[str, Any], decision: str | None, note: str | None
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """The review workflow run again from its input on a local stack seeded with the item, the document and the
     object version (its tags; its bytes stay in the user's folder, and no state of the review reads them), decided
-    with SendTaskSuccess: (the decided document, the Media Reviewed event's detail, the object's hold after it)."""
-    from rekflow.local.reviews import decision_output, parked, wait_for
+    with SendTaskSuccess, or (decision None) each wait timed out until ReviewTimeoutAction decides: (the decided
+    document, the Media Reviewed event's detail, the object's hold after it)."""
+    from rekflow.local.reviews import decided, decision_output, parked, time_out_review, wait_for
     from rekflow.local.runtime import LocalRuntime, client
 
     with LocalRuntime("fixture", functions_in_process=True, parameter_overrides=LOCAL_PARAMETERS) as runtime:
@@ -354,11 +391,20 @@ def _run_decision(
             name=str(uuid.uuid4()),
             input=json.dumps(record["input"]),
         )["executionArn"]
-        item = wait_for(client("dynamodb"), stack.results_table, record["assetId"], parked)
-        reviewer = getpass.getuser()
-        sfn.send_task_success(
-            taskToken=item["ReviewTaskToken"], output=decision_output(decision, reviewer, now(), note)
-        )
+        dynamodb = client("dynamodb")
+        item = wait_for(dynamodb, stack.results_table, record["assetId"], parked)
+        if decision is None:
+            while not decided(item):  # ESCALATE waits again on a new token, ReviewEscalations times
+                timed_out = item["ReviewTaskToken"]
+                time_out_review(timed_out)
+
+                def moved_on(now_: dict[str, Any], timed_out: str = timed_out) -> bool:
+                    return decided(now_) or (parked(now_) and now_["ReviewTaskToken"] != timed_out)
+
+                item = wait_for(dynamodb, stack.results_table, record["assetId"], moved_on)
+        else:
+            output = decision_output(decision, getpass.getuser(), now(), note)
+            sfn.send_task_success(taskToken=item["ReviewTaskToken"], output=output)
         result = runtime.wait(execution)
         if result.status != "SUCCEEDED" or result.output is None:
             raise ReviewError(f"the review workflow ended {result.status}: {result.error} {result.cause}")

@@ -16,6 +16,7 @@ GetObjectVersion, not for PutObject or DeleteObject (https://docs.aws.amazon.com
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +53,7 @@ def _arn_like(pattern: str, value: str) -> bool:
 
 
 # operator -> (does one policy value match the request's value, is the operator negated)
-OPERATORS = {
+OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
     "StringEquals": (lambda expected, actual: expected == actual, False),
     "ArnNotLike": (_arn_like, True),
     "Bool": (lambda expected, actual: str(expected).lower() == actual, False),

@@ -313,6 +313,7 @@ class LocalRuntime:
 
         client("s3").put_object(Bucket=self.stack.media_bucket, Key=key, Body=data)
         stored = s3_backends[ACCOUNT_ID][PARTITION].get_object(self.stack.media_bucket, key)
+        assert stored is not None, "put just now"
         stored._version_id = version_id  # S3 tags a version by its ARN, which holds the id: set it before tagging
         if tags:
             tag_set = [{"Key": name, "Value": value} for name, value in tags.items()]

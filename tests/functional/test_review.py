@@ -368,6 +368,34 @@ def test_two_reviewers_of_one_folder_one_wins_and_the_other_is_told(flagged_fold
     assert json.loads((flagged_folder / "second.jpg.json").read_text())["review"]["decision"] == winner
 
 
+def test_offline_a_decision_after_the_deadline_meets_the_timeout_acting_first(flagged_folder, capsys):
+    from rekflow.commands.review import reviews_folder
+
+    output = str(flagged_folder)
+    code, out, _ = review_cli(capsys, "list", "--json", "--output", output)
+    first = json.loads(out.splitlines()[0])
+    # GIVEN its deadline: ReviewTimeoutHours 24, three waits under ESCALATE (ReviewEscalations 2)
+    started = first["startedAt"][:19]
+    assert first["deadline"][:10] > started[:10] and first["deadline"].endswith("Z")
+    # WHEN the deadline has passed (the record says so) and a reviewer approves
+    record_path = reviews_folder(flagged_folder) / f"{first['assetId']}.json"
+    record = json.loads(record_path.read_text())
+    record["deadline"] = "2026-01-01T00:00:00Z"
+    record_path.write_text(json.dumps(record))
+    code, _, err = review_cli(capsys, "approve", "first.jpg", "--output", output)
+
+    # THEN the timeout acted first, through the workflow (ESCALATE: twice more, then REJECT), and the approval is refused
+    assert code == 1 and "timed out at 2026-01-01T00:00:00Z" in err and "decided REJECTED" in err, err
+    review = json.loads((flagged_folder / "first.jpg.json").read_text())["review"]
+    assert (review["decision"], review["timedOut"], review["escalations"]) == ("REJECTED", True, 2)
+    code, out, _ = review_cli(capsys, "show", "first.jpg", "--output", output)
+    shown = json.loads(out)
+    assert shown["object"]["tags"] == {"rekflow-review": "REJECTED"} and shown["object"]["readable"] is False
+    assert "REJECTED by arn:aws:states:" in shown["history"][-1]
+    code, out, _ = review_cli(capsys, "list", "--json", "--output", output)
+    assert [json.loads(line)["key"] for line in out.splitlines()] == ["second.jpg"]
+
+
 # ---------------------------------------------------------------- `rekflow review --stack`, on the local stack's APIs
 def test_the_stack_side_lists_from_the_index_decides_as_the_caller_and_refuses_a_closed_review(runtime):
     from rekflow.commands.review import (
