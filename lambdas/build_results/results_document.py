@@ -116,6 +116,8 @@ def build(
         "FaceCount": counts.get("faces", 0),
         "NeedsReview": bool(review_labels),
     }
+    if review_labels:  # what the review is about: the labels at or above the threshold (ReviewsByStatus projects it)
+        summary["ReviewLabels"] = review_labels
     if "segments" in counts:
         summary["ShotCount"] = counts["segments"]
     if "video" in asset:

@@ -54,7 +54,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 def record(asset: dict[str, Any], decision: dict[str, Any], execution: str, escalations: int) -> dict[str, Any]:
     item = _owned_item(asset["assetId"], execution, decision["decision"])
-    labels = [entry["S"] for entry in item.get("ModerationLabels", {}).get("L", [])]
+    flagged = item.get("ReviewLabels", item.get("ModerationLabels", {}))  # an item written before ReviewLabels
+    labels = [entry["S"] for entry in flagged.get("L", [])]
     document = _document(asset["resultsLocation"])
     if document is not None:
         labels = list(document.get("moderationReview", {}).get("labels", labels))

@@ -85,6 +85,12 @@ class Pending:
         }
 
 
+def flagged_labels(item: dict[str, Any]) -> list[str]:
+    """The labels a review is about: those at or above the review threshold (an item written before ReviewLabels
+    existed: all its moderation labels)."""
+    return list(item.get("ReviewLabels", item.get("ModerationLabels", [])))
+
+
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -109,7 +115,7 @@ def keep_pending(runtime: Any, output: Path, asset_id: str, document_path: Path,
         "versionId": item["VersionId"],
         "status": PENDING,
         "startedAt": item["ReviewStartedAt"],
-        "labels": list(item.get("ModerationLabels", [])),
+        "labels": flagged_labels(item),
         "escalations": int(item.get("ReviewEscalations", 0)),
         "input": review_input,
         # The item as the analysis left it: the review marks it again when it is resumed.
@@ -452,7 +458,7 @@ def list_stack(stack: DeployedStack, dynamodb: Any) -> list[Pending]:
                     item.get("Key", ""),
                     item.get("VersionId", ""),
                     item["ReviewStartedAt"],
-                    list(item.get("ModerationLabels", [])),
+                    flagged_labels(item),
                 )
             )
     latest: dict[str, str] = {}

@@ -141,6 +141,8 @@ def test_moderation_above_threshold_asks_for_review(runtime):
     assert message["assetId"] == result.output["assetId"] and message["key"] == "flagged.jpg"
     document = runtime.results_document(result.output["resultsKey"])
     assert document["moderationReview"] == {"needed": True, "threshold": 80.0, "labels": ["Violence"]}
+    (item,) = runtime.summary_items()
+    assert (item["ReviewLabels"], item["ModerationLabels"]) == (["Violence"], ["Violence", "Weapons"])
 
 
 def test_rejected_object_is_recorded_with_its_reason(runtime):
