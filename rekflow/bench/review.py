@@ -3,8 +3,8 @@
 python -m rekflow.bench review [N]
 
 Writes N review records shaped as `rekflow analyze` keeps them (rekflow.commands.review.keep_pending: the review's
-input, the summary item as DynamoDB JSON, about 2 KB each; their document copies; a line each in the folder's index,
-the one file listing reads),
+input, the summary item as DynamoDB JSON, about 2 KB each; their document copies and the folder's documents of their
+keys, whose heads listing reads to tell a key analysed again; a line each in the folder's index),
 then times the command itself as a user runs it (a new process: start, imports, listing, printing), side by side
 with the same command over an empty folder (the start alone), median of 5 runs each.
 """
@@ -76,7 +76,11 @@ def make_folder(root: Path, count: int) -> Path:
     for n in range(count):
         made = record(n, started)
         (folder / f"{made['assetId']}.json").write_text(json.dumps(made, indent=2), encoding="utf-8")
-        (folder / f"{made['assetId']}.document.json").write_text("{}", encoding="utf-8")
+        document = json.dumps({"schemaVersion": "1.0", "assetId": made["assetId"], "object": {"key": made["key"]}})
+        (folder / f"{made['assetId']}.document.json").write_text(document, encoding="utf-8")
+        folder_document = root / made["document"]  # the folder's document of the key
+        folder_document.parent.mkdir(parents=True, exist_ok=True)
+        folder_document.write_text(document, encoding="utf-8")
         index_review(root, made)
     return root
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from rekflow.local.template import ACCOUNT_ID
+from rekflow.search.documents import document_path
 
 PENDING = "PENDING_REVIEW"
 DECISIONS = ("APPROVED", "REJECTED")
@@ -100,7 +101,7 @@ def reviews_folder(output: Path) -> Path:
     return output / REVIEWS_FOLDER
 
 
-def keep_pending(runtime: Any, output: Path, asset_id: str, document_path: Path, timeout: float = 60.0) -> Path:
+def keep_pending(runtime: Any, output: Path, asset_id: str, results_path: Path, timeout: float = 60.0) -> Path:
     """Once the asset's review waits for a decision on the local stack, keep it in the results folder."""
     from rekflow.local.reviews import parked, raw_summary_item, wait_for
     from rekflow.local.runtime import client
@@ -120,13 +121,13 @@ def keep_pending(runtime: Any, output: Path, asset_id: str, document_path: Path,
         "input": review_input,
         # The item as the analysis left it: the review marks it again when it is resumed.
         "item": {name: value for name, value in raw.items() if not name.startswith("Review")},
-        "document": str(document_path.relative_to(output)),
+        "document": str(results_path.relative_to(output)),
         "object": object_hold(runtime, item["Key"], item["VersionId"]),
         "deadline": review_deadline(runtime.template, item["ReviewStartedAt"]),
     }
     folder = reviews_folder(output)
     folder.mkdir(parents=True, exist_ok=True)
-    _write_json(folder / f"{asset_id}.document.json", json.loads(document_path.read_text(encoding="utf-8")))
+    _write_json(folder / f"{asset_id}.document.json", json.loads(results_path.read_text(encoding="utf-8")))
     path = folder / f"{asset_id}.json"
     _write_json(path, record)
     index_review(output, record)
@@ -204,8 +205,9 @@ def _latest(output: Path) -> list[dict[str, Any]]:
 
 
 def list_local(output: Path) -> list[Pending]:
-    """The reviews waiting in a results folder, oldest first; one whose key has a newer review is marked superseded
-    (its review is kept, and can still be decided)."""
+    """The reviews waiting in a results folder, oldest first; one whose key was analysed again since (a newer review
+    of it, or the folder's document of the key now another version's, a clean one) is marked superseded: its review
+    is kept, and can still be decided."""
     records = _latest(output)
     newest: dict[str, str] = {}
     for record in records:
@@ -218,7 +220,7 @@ def list_local(output: Path) -> list[Pending]:
             r["startedAt"],
             r["labels"],
             r.get("escalations", 0),
-            r["startedAt"] < newest[r["key"]],
+            r["startedAt"] < newest[r["key"]] or _document_moved_on(output, r["assetId"], r["key"]),
             r.get("deadline"),
         )
         for r in records
@@ -246,14 +248,15 @@ def decided_local(output: Path) -> list[dict[str, Any]]:
     return sorted(decided, key=lambda d: str(d["decidedAt"]), reverse=True)
 
 
-def _document_moved_on(output: Path, record: dict[str, Any]) -> bool:
-    """The folder's document for the key now belongs to another analysis (a newer version)."""
-    path = output / record["document"]
-    if not path.exists():
+def _document_moved_on(output: Path, asset_id: str, key: str) -> bool:
+    """The folder's document for the key now belongs to another analysis (a newer version). Its assetId is among
+    its first fields (BuildResults writes it second), so the head of the file tells."""
+    try:
+        with document_path(output, key).open("rb") as document:
+            head = document.read(4096)
+    except FileNotFoundError:
         return False
-    with path.open("rb") as document:
-        head = document.read(4096)
-    return record["assetId"].encode() not in head
+    return asset_id.encode() not in head
 
 
 def find_local(output: Path, asset: str) -> dict[str, Any]:
@@ -357,7 +360,7 @@ def _close(output: Path, record: dict[str, Any], decision: str | None, note: str
     document, event, hold = _run_decision(record, json.loads(document_copy.read_bytes()), decision, note)
     _write_json(document_copy, document)
     folder_document = output / record["document"]
-    if folder_document.exists() and not _document_moved_on(output, record):
+    if folder_document.exists() and not _document_moved_on(output, asset_id, record["key"]):
         _write_json(folder_document, document)
     record["status"] = event["decision"]
     record["decision"] = {

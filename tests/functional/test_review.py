@@ -369,6 +369,25 @@ def test_two_reviewers_of_one_folder_one_wins_and_the_other_is_told(flagged_fold
     assert json.loads((flagged_folder / "second.jpg.json").read_text())["review"]["decision"] == winner
 
 
+def test_offline_a_clean_new_version_of_the_key_supersedes_its_waiting_review(flagged_folder, monkeypatch, capsys):
+    from rekflow.cli import main
+    from rekflow.vision import fixture
+
+    # GIVEN first.jpg waits for review; WHEN a new version of it, which nothing flags, is analysed into the folder
+    monkeypatch.setattr(fixture, "MODERATION_LABELS", [])
+    again = flagged_folder.parent / "again"
+    again.mkdir()
+    (again / "first.jpg").write_bytes(jpeg_bytes(400, 240))
+    assert main(["analyze", "--json", "--backend", "fixture", "--output", str(flagged_folder), str(again)]) == 0
+
+    # THEN its old review still waits, marked superseded, and the other is not
+    code, out, _ = review_cli(capsys, "list", "--json", "--output", str(flagged_folder))
+    superseded = {json.loads(line)["key"]: json.loads(line)["superseded"] for line in out.splitlines()}
+    assert code == 0 and superseded == {"first.jpg": True, "second.jpg": False}
+    code, out, _ = review_cli(capsys, "list", "--output", str(flagged_folder))
+    assert code == 0 and "first.jpg  [Violence]  (superseded by a newer version)" in out
+
+
 def test_offline_a_decision_after_the_deadline_meets_the_timeout_acting_first(flagged_folder, capsys):
     from rekflow.commands.review import reviews_folder
 
