@@ -72,8 +72,11 @@ class StackReviews:
         needs no review permissions)."""
         with self._lock:
             if self._stack is None:
-                with _refusals():
-                    self._stack = DeployedStack.named(self.stack_name, self.cloudformation)
+                try:
+                    with _refusals():
+                        self._stack = DeployedStack.named(self.stack_name, self.cloudformation)
+                except ReviewError as error:  # named() words CloudFormation's refusal itself
+                    raise AwsRefused(str(error)) from error
             return self._stack
 
     def pending(self) -> tuple[list[Card], int]:
