@@ -173,3 +173,16 @@ def test_a_stack_that_cannot_be_found_answers_502_with_awss_message():
         assert answer.status == 502
         assert "Stack 'no-such-stack' does not exist" in answer.json_body()["error"]["message"]
         cloudformation.assert_no_pending_responses()
+
+
+def test_the_page_over_a_stack_reviews_the_stack_it_serves(monkeypatch):
+    from rekflow.commands.serve import review
+
+    # GIVEN `rekflow serve --stack my-stack`'s App (its reviews are made on first use, from boto3's default session)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    app = App(StackLibrary("my-stack", None, None), CsrfGuard(frozenset({ORIGIN})))
+
+    # THEN the review page's reviews are that stack's, in the default session's region, made once
+    reviews = review.reviews_of(app)
+    assert isinstance(reviews, StackReviews) and reviews.stack_name == "my-stack"
+    assert reviews.dynamodb.meta.region_name == "eu-west-1" and review.reviews_of(app) is reviews
