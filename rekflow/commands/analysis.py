@@ -58,6 +58,8 @@ def report(item: InputFile, result: ExecutionResult, results_path: Path | None) 
     }
     if output.get("status") == "PARTIAL":
         line["partial"] = True
+    if output.get("needsReview"):
+        line["needsReview"] = True
     return line
 
 
@@ -170,10 +172,18 @@ def _print_table(finished: list[Finished], output: Path) -> None:
             status += f"\n{line['reason']}"
         if line.get("proxy"):
             status += f"\nvia {line['proxy']['format']} copy"
+        if line.get("needsReview"):
+            status += "\nwaits for review"
         rows.append((line["key"], status, *findings))
     print_table(Listing("rekflow analyze", columns, rows, lines_between_rows=True))
     print(f"Full results: {output}/")
     print(f"Lambda functions' logs: {output / 'logs'}/")
+    waiting = sum(1 for line, _ in finished if line.get("needsReview"))
+    if waiting:
+        print(
+            f"{waiting} upload(s) flagged and held, waiting for review: rekflow review list --output {output} "
+            f"(or rekflow serve --output {output}, then /review)"
+        )
 
 
 def _findings(document: dict[str, Any] | None) -> list[str]:
