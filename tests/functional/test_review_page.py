@@ -205,3 +205,25 @@ def test_each_card_shows_what_was_flagged(browser, flagged_heic_and_video, tmp_p
         screenshot = tmp_path / "review-page-moments.png"
         browser.save_screenshot(str(screenshot))
         print(f"review page screenshot: {screenshot}")
+
+
+def test_a_video_from_a_moments_second_shows_that_frame(browser, flagged_heic_and_video):
+    """Over a stack a flagged moment is the signed video with `#t=SECONDS` (stack_reviews.py), as pending.html
+    writes it: Chromium must show the frame at that second from preload="metadata". The folder's /media stands in
+    for S3 (a browser test cannot reach S3 by https here)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with serving(flagged_heic_and_video) as url:
+        browser.get(url + "/review")
+        card = browser.find_element(By.CSS_SELECTOR, '.review[data-key="clip.mp4"]')
+        media = card.find_element(By.LINK_TEXT, "open").get_attribute("href")
+        # the element as pending.html renders a stack's moment
+        video = browser.execute_script(
+            "const v = document.createElement('video'); v.preload = 'metadata'; v.muted = true;"
+            "v.src = arguments[0] + '#t=2'; document.body.append(v); return v;",
+            media,
+        )
+        # HAVE_CURRENT_DATA (2): the frame at the current position is decoded, and that position is 2 s
+        WebDriverWait(browser, 60).until(lambda b: b.execute_script("return arguments[0].readyState", video) >= 2)
+        assert browser.execute_script("return [arguments[0].currentTime, arguments[0].videoWidth]", video) == [2, 640]
