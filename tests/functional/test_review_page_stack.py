@@ -72,7 +72,7 @@ def test_the_stack_page_lists_pictures_and_decides_as_the_caller(runtime, monkey
     from rekflow.media.samples import iphone_heic
 
     photo, photo_item = flagged(runtime, monkeypatch, iphone_heic(), "phone/photo.heic")
-    clip, _ = flagged(runtime, monkeypatch, video_bytes(), "clips/clip.mp4")
+    clip, clip_item = flagged(runtime, monkeypatch, video_bytes(), "clips/clip.mp4")
     app = stack_app(runtime)
 
     # GIVEN the review page over the stack
@@ -146,6 +146,19 @@ def test_the_stack_page_lists_pictures_and_decides_as_the_caller(runtime, monkey
         f"the review of phone/photo.heic was decided already: APPROVED by {caller} at {after['ReviewedAt']}"
     )
     assert wait_for(boto3.client("dynamodb"), runtime.stack.results_table, photo_item["AssetId"], decided) == after
+
+    # AND a decision whose token Step Functions finds closed (the timeout acted, or another reviewer won, after the
+    # item was read) answers 409 too, and the review still waits
+    from botocore.stub import ANY, Stubber
+
+    with Stubber(app.reviews.sfn) as sfn:
+        closed = "The task token has either expired or the task associated with the token has already been closed."
+        sfn.add_client_error(
+            "send_task_success", "TaskTimedOut", closed, 400, expected_params={"taskToken": ANY, "output": ANY}
+        )
+        late = post(app, {"asset": clip_item["AssetId"], "decision": "REJECTED"})
+    assert late.status == 409 and "closed before this decision" in late.json_body()["error"]["message"]
+    assert wait_for(boto3.client("dynamodb"), runtime.stack.results_table, clip_item["AssetId"], parked) == clip_item
 
 
 def test_a_stack_that_cannot_be_found_answers_502_with_awss_message():
