@@ -102,13 +102,36 @@ def test_every_role_that_reads_the_uploads_is_exempted(transformed, held):
         assert denied_by(policy, read(resolver, resolver.arn(role), "PENDING")) == [], role
 
 
-def test_the_statement_exists_only_with_hold_flagged_media_and_names_the_review_tag(transformed):
+def copy_read(resolver: Resolver, principal: str | None) -> Request:
+    bucket, prefix = resolver.ref("MediaBucket"), resolver.mappings["Proxies"]["Names"]["Prefix"]
+    return Request("s3:GetObjectVersion", f"arn:aws:s3:::{bucket}/{prefix}photos/cat.jpg/v1.jpg", principal)
+
+
+@pytest.mark.parametrize("who", ["reviewer", "anonymous", "another account"])
+def test_an_analysable_copy_is_unreadable_to_everyone_else_untagged(held, who):
+    # The JPEG of a held HEIC shows what the HEIC shows, and the review tags only the upload
+    policy, resolver = held
+    principal = {"reviewer": REVIEWER, "anonymous": None, "another account": ELSEWHERE}[who]
+    assert denied_by(policy, copy_read(resolver, principal)) == ["HoldAnalysableCopies"]
+
+
+@pytest.mark.parametrize("role", [*WORKFLOW_ROLES, "admin"])
+def test_the_workflow_roles_and_the_admin_role_still_read_the_copies(held, role):
+    policy, resolver = held
+    principal = ADMIN if role == "admin" else resolver.arn(role)
+    assert denied_by(policy, copy_read(resolver, principal)) == []
+
+
+def test_the_statements_exist_only_with_hold_flagged_media_and_name_the_review_tag(transformed):
     source = Template.load(TEMPLATE_PATH)
     statements = source.body["Resources"]["MediaBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    (conditional,) = [s for s in statements if "Fn::If" in s]
-    condition, statement, otherwise = conditional["Fn::If"]
-    assert (condition, otherwise) == ("HoldsFlaggedMedia", {"Ref": "AWS::NoValue"})
+    held, copies = [s["Fn::If"] for s in statements if "Fn::If" in s]
+    for condition, _, otherwise in (held, copies):
+        assert (condition, otherwise) == ("HoldsFlaggedMedia", {"Ref": "AWS::NoValue"})
     assert source.body["Conditions"]["HoldsFlaggedMedia"] == {"Fn::Equals": [{"Ref": "HoldFlaggedMedia"}, "true"]}
+    statement = held[1]
+    # one list of exempted principals, written twice (an IAM condition block cannot say "tagged, or a copy")
+    assert copies[1]["Condition"]["ArnNotLike"] == statement["Condition"]["ArnNotLike"]
     tag_key = source.body["Mappings"]["Review"]["Names"]["TagKey"]
     assert list(statement["Condition"]["StringEquals"]) == [f"s3:ExistingObjectTag/{tag_key}"]
     # the review tags with the same key (its DefinitionSubstitution)
