@@ -12,9 +12,9 @@ credentials (boto3's default session: AWS_PROFILE, SSO, the environment), as `re
 - a decision: decide_stack (SendTaskSuccess as the caller, who is named by sts:GetCallerIdentity).
 
 What the user's credentials must allow beyond the stack's ReviewerPolicy output: s3:GetObject on the media bucket
-(the pictures are signed with them) and on the results bucket's video-results/ (a video's moments). A held upload
-(HoldFlaggedMedia) is readable by ReviewAdminRoleArn only; its analysable copy is not held. Where a read is
-refused, the card says so instead of failing the page.
+(the pictures are signed with them) and on the results bucket's video-results/ (a video's moments). With
+HoldFlaggedMedia, a held upload and every analysable copy (proxies/) are readable by ReviewAdminRoleArn only
+(MediaBucketPolicy). Where a read is refused, the card says so instead of failing the page.
 """
 
 from __future__ import annotations
