@@ -11,10 +11,10 @@ credentials (boto3's default session: AWS_PROFILE, SSO, the environment), as `re
 - decided: the index's APPROVED and REJECTED partitions, latest started first, each item read for who decided;
 - a decision: decide_stack (SendTaskSuccess as the caller, who is named by sts:GetCallerIdentity).
 
-What the user's credentials must allow beyond the stack's ReviewerPolicy output: s3:GetObject on the media bucket
-(the pictures are signed with them) and on the results bucket's video-results/ (a video's moments). With
-HoldFlaggedMedia, a held upload and every analysable copy (proxies/) are readable by ReviewAdminRoleArn only
-(MediaBucketPolicy). Where a read is refused, the card says so instead of failing the page.
+The stack's ReviewerPolicy output grants the reads the page signs (s3:GetObject and GetObjectVersion on the media
+bucket and on the results bucket's video-results/). With HoldFlaggedMedia, a held upload and every analysable copy
+(proxies/) are readable by ReviewAdminRoleArn only (MediaBucketPolicy). Where a read is refused, the card says so
+instead of failing the page.
 """
 
 from __future__ import annotations
