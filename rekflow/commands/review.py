@@ -62,6 +62,10 @@ class ReviewClosed(ReviewError):
     """The review was decided already, or its timeout acted."""
 
 
+class ReviewNotWaitingYet(ReviewError):
+    """The review has started but has not parked its task token yet: a decision can be sent in a moment."""
+
+
 @dataclass(frozen=True)
 class Pending:
     asset_id: str
@@ -518,7 +522,9 @@ def decide_stack(
             f"at {item.get('ReviewedAt')}"
         )
     if "ReviewTaskToken" not in item:
-        raise ReviewError(f"the review of {item['Key']} is not waiting for a decision yet: try again in a moment")
+        raise ReviewNotWaitingYet(
+            f"the review of {item['Key']} is not waiting for a decision yet: try again in a moment"
+        )
     # The reviewer's own principal, as they sign in; CloudTrail records the same caller for SendTaskSuccess.
     reviewer = str(sts.get_caller_identity()["Arn"])
     output = decision_output(decision, reviewer, now(), note)

@@ -199,3 +199,17 @@ def test_the_page_over_a_stack_reviews_the_stack_it_serves(monkeypatch):
     reviews = review.reviews_of(app)
     assert isinstance(reviews, StackReviews) and reviews.stack_name == "my-stack"
     assert reviews.dynamodb.meta.region_name == "eu-west-1" and review.reviews_of(app) is reviews
+
+
+def test_a_decision_before_the_review_parks_its_token_answers_503_and_changes_nothing(runtime, monkeypatch):
+    # GIVEN a review that has marked its item PENDING_REVIEW but not yet parked its token (its first states ran)
+    _, item = flagged(runtime, monkeypatch, video_bytes(), "clips/early.mp4")
+    dynamodb = boto3.client("dynamodb")
+    key = {"AssetId": {"S": item["AssetId"]}}
+    dynamodb.update_item(TableName=runtime.stack.results_table, Key=key, UpdateExpression="REMOVE ReviewTaskToken")
+
+    # WHEN a reviewer decides from the page, THEN the page says to try again in a moment, and the review still waits
+    answer = post(stack_app(runtime), {"asset": item["AssetId"], "decision": "APPROVED"})
+    assert answer.status == 503 and b"not waiting for a decision yet" in answer.body
+    after = dynamodb.get_item(TableName=runtime.stack.results_table, Key=key, ConsistentRead=True)["Item"]
+    assert after["ReviewStatus"] == {"S": "PENDING_REVIEW"}

@@ -13,7 +13,7 @@ import json
 import threading
 from typing import Any
 
-from rekflow.commands.review import DECISIONS, ReviewClosed, ReviewError, UnknownAsset
+from rekflow.commands.review import DECISIONS, ReviewClosed, ReviewError, ReviewNotWaitingYet, UnknownAsset
 from rekflow.commands.serve.app import App, Reviews
 from rekflow.commands.serve.folder_reviews import FolderReviews
 from rekflow.commands.serve.http import Request, Response
@@ -73,6 +73,8 @@ def decide(app: App, request: Request) -> Response:
         return Response.json(404, {"error": {"message": str(unknown)}})
     except ReviewClosed as closed:
         return Response.json(409, {"error": {"message": str(closed)}})
+    except ReviewNotWaitingYet as early:  # the review's execution is between its first states and its wait
+        return Response.json(503, {"error": {"message": str(early)}})
     except AwsRefused as refused:
         return Response.json(502, {"error": {"message": f"{app.library.where}: {refused}"}})
     except ReviewError as error:
