@@ -239,7 +239,8 @@ def decided_local(output: Path) -> list[dict[str, Any]]:
     decided = []
     for entry in _latest(output):
         if entry["status"] in DECISIONS:
-            made = json.loads((folder / f"{entry['assetId']}.json").read_bytes()).get("decision", {})
+            record = json.loads((folder / f"{entry['assetId']}.json").read_bytes())
+            made = record.get("decision", {})
             decided.append(
                 {
                     "key": entry["key"],
@@ -247,6 +248,7 @@ def decided_local(output: Path) -> list[dict[str, Any]]:
                     "reviewer": made.get("reviewer"),
                     "note": made.get("note"),
                     "decidedAt": made.get("decidedAt", ""),
+                    "object": record.get("object"),  # its tags and whether a reader may read it, after the decision
                 }
             )
     return sorted(decided, key=lambda d: str(d["decidedAt"]), reverse=True)

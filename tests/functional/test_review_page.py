@@ -107,6 +107,10 @@ def test_approve_and_reject_from_the_page(browser, page_url, flagged_folder, tmp
     assert browser.find_elements(By.CSS_SELECTOR, "#pending .review") == []
     decided = browser.find_element(By.ID, "decided").text
     assert "first.jpg: APPROVED" in decided and "second.jpg: REJECTED" in decided
+    # and the object's readability after each decision, as the local S3 answered a reader (MediaBucketPolicy)
+    lines = {line.split(":")[0]: line for line in decided.splitlines()}
+    assert lines["first.jpg"].endswith("· readable")
+    assert lines["second.jpg"].endswith("· unreadable to readers (HoldFlaggedMedia)")
     assert list_local(flagged_folder) == []
     for key, decision, note in (("first.jpg", "APPROVED", "a toy gun"), ("second.jpg", "REJECTED", "real violence")):
         document = json.loads((flagged_folder / f"{key}.json").read_text())
