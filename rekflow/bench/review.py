@@ -2,7 +2,7 @@
 
 python -m rekflow.bench review [N]
 
-Writes N review records shaped as `rekflow analyze` keeps them (rekflow.commands.review.keep_pending: the review's
+Writes N review records shaped as `rekflow analyze` keeps them (commands/review/folder.py, keep_pending: the review's
 input, the summary item as DynamoDB JSON, about 2 KB each; their document copies and the folder's documents of their
 keys, whose heads listing reads to tell a key analysed again; a line each in the folder's index),
 then times the command itself as a user runs it (a new process: start, imports, listing, printing), side by side
@@ -23,7 +23,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from rekflow.commands.review import PENDING, REVIEWS_FOLDER, index_review, list_local
+from rekflow.commands.review.common import PENDING
+from rekflow.commands.review.folder import REVIEWS_FOLDER, index_review, list_local
 
 TARGET_SECONDS = 1.0
 RUNS = 5

@@ -48,13 +48,13 @@ def _where(parser: argparse.ArgumentParser) -> None:
 def _stack(args: argparse.Namespace) -> Any:
     import boto3
 
-    from rekflow.commands.review import DeployedStack
+    from rekflow.commands.review.stack import DeployedStack
 
     return DeployedStack.named(args.stack, boto3.client("cloudformation"))
 
 
 def _run(args: argparse.Namespace, work: Any) -> int:
-    from rekflow.commands.review import ReviewClosed, ReviewError, UnknownAsset
+    from rekflow.commands.review.common import ReviewClosed, ReviewError, UnknownAsset
 
     err = Console(file=sys.stderr)
     try:
@@ -69,7 +69,9 @@ def _run(args: argparse.Namespace, work: Any) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     def work() -> int:
-        from rekflow.commands.review import list_local, list_stack, now
+        from rekflow.commands.review.common import now
+        from rekflow.commands.review.folder import list_local
+        from rekflow.commands.review.stack import list_stack
 
         if args.stack:
             import boto3
@@ -96,7 +98,8 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     def work() -> int:
-        from rekflow.commands.review import show_local, show_stack
+        from rekflow.commands.review.folder import show_local
+        from rekflow.commands.review.stack import show_stack
 
         if args.stack:
             import boto3
@@ -116,7 +119,8 @@ def _decide(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     def work() -> int:
-        from rekflow.commands.review import decide_local, decide_stack, said_of_hold, show_local
+        from rekflow.commands.review.folder import decide_local, said_of_hold, show_local
+        from rekflow.commands.review.stack import decide_stack
 
         if args.stack:
             import boto3

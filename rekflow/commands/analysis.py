@@ -23,8 +23,8 @@ from rekflow.commands.executions.records import histories_of_run
 from rekflow.commands.executions.records import keep as keep_execution
 from rekflow.commands.inputs import InputFile
 from rekflow.commands.listing import Column, Listing, print_table
-from rekflow.commands.review import LOCAL_PARAMETERS as REVIEW_PARAMETERS
-from rekflow.commands.review import keep_pending as keep_pending_review
+from rekflow.commands.review.folder import LOCAL_PARAMETERS as REVIEW_PARAMETERS
+from rekflow.commands.review.folder import keep_pending as keep_pending_review
 from rekflow.features import NAMES
 from rekflow.local.function_logs import FunctionLogs, function_by_logical_id
 from rekflow.local.runtime import ExecutionResult, LocalRuntime, make_backend
@@ -138,7 +138,7 @@ def _run_all(
                 )
             if results_path and result.output and result.output.get("needsReview"):
                 # Its review waits for a decision (it holds the object version first): kept in the folder for
-                # `rekflow review` (commands/review.py).
+                # `rekflow review` (commands/review/folder.py).
                 keep_pending_review(runtime, args.output, result.output["assetId"], results_path)
         finally:
             # The local S3 keeps objects in memory; the file is on disk, so the copy can go.

@@ -24,7 +24,7 @@ from rekflow.media.thumbnails import Preview, image_preview, video_poster
 
 PAGE_NAME = REPORT_PAGE_NAME
 # Folders of a results folder that hold other things than documents (the functions' logs, execution records, what
-# video jobs found: results_folder.py, and the reviews rekflow review keeps: commands/review.py).
+# video jobs found: results_folder.py, and the reviews rekflow review keeps: commands/review/folder.py).
 NOT_DOCUMENTS = ("logs", "executions", "video-results", "reviews")
 # The page may load nothing: no URL of any scheme but data: for images, its own inline style and script.
 CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"

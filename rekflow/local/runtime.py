@@ -308,7 +308,7 @@ class LocalRuntime:
 
     def restore_version(self, key: str, version_id: str, data: bytes, tags: dict[str, str]) -> None:
         """Put an object version back under its own version id (S3 makes every id itself, so no API call can): a
-        decision resumed on a fresh local stack tags the version its review names (rekflow.commands.review)."""
+        decision resumed on a fresh local stack tags the version its review names (rekflow.commands.review.folder)."""
         from moto.s3.models import s3_backends
 
         client("s3").put_object(Bucket=self.stack.media_bucket, Key=key, Body=data)

@@ -348,7 +348,8 @@ def test_the_cli_lists_decides_and_refuses_a_second_decision_offline(flagged_fol
 
 
 def test_two_reviewers_of_one_folder_one_wins_and_the_other_is_told(flagged_folder):
-    from rekflow.commands.review import ReviewClosed, decide_local
+    from rekflow.commands.review.common import ReviewClosed
+    from rekflow.commands.review.folder import decide_local
 
     answers: dict[str, str] = {}
 
@@ -389,7 +390,7 @@ def test_offline_a_clean_new_version_of_the_key_supersedes_its_waiting_review(fl
 
 
 def test_offline_a_decision_after_the_deadline_meets_the_timeout_acting_first(flagged_folder, capsys):
-    from rekflow.commands.review import reviews_folder
+    from rekflow.commands.review.folder import reviews_folder
 
     output = str(flagged_folder)
     code, out, _ = review_cli(capsys, "list", "--json", "--output", output)
@@ -418,14 +419,8 @@ def test_offline_a_decision_after_the_deadline_meets_the_timeout_acting_first(fl
 
 # ---------------------------------------------------------------- `rekflow review --stack`, on the local stack's APIs
 def test_the_stack_side_lists_from_the_index_decides_as_the_caller_and_refuses_a_closed_review(runtime):
-    from rekflow.commands.review import (
-        DeployedStack,
-        ReviewClosed,
-        UnknownAsset,
-        decide_stack,
-        list_stack,
-        show_stack,
-    )
+    from rekflow.commands.review.common import ReviewClosed, UnknownAsset
+    from rekflow.commands.review.stack import DeployedStack, decide_stack, list_stack, show_stack
 
     stack = DeployedStack(runtime.stack.results_table, runtime.stack.results_bucket)
     dynamodb, sfn, sts, s3 = (boto3.client(name) for name in ("dynamodb", "stepfunctions", "sts", "s3"))

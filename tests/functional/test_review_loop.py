@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from rekflow.cli import main
-from rekflow.commands.review import reviews_folder
+from rekflow.commands.review.folder import reviews_folder
 from rekflow.commands.serve.library import FolderLibrary
 from rekflow.commands.serve.server import make_server
 from rekflow.media.flagged import flagged_png, flagged_video

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from rekflow.commands.review import list_local, reviews_folder
+from rekflow.commands.review.folder import list_local, reviews_folder
 from rekflow.commands.serve.library import FolderLibrary
 from rekflow.commands.serve.server import make_server
 from tests.conftest import schema_validator

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 
-from rekflow.commands.review import DeployedStack
+from rekflow.commands.review.stack import DeployedStack
 from rekflow.commands.serve import stack_reviews
 from rekflow.commands.serve.app import App
 from rekflow.commands.serve.csrf import TOKEN_HEADER, CsrfGuard

@@ -4,7 +4,7 @@ them and how many more, and the card as pending.html renders it."""
 
 from __future__ import annotations
 
-from rekflow.commands.review import Pending
+from rekflow.commands.review.common import Pending
 from rekflow.commands.serve.app import App
 from rekflow.commands.serve.csrf import CsrfGuard
 from rekflow.commands.serve.flagged import MOMENTS_SHOWN, Pictures, card_of, clock, moments_shown

@@ -31,7 +31,7 @@ def _environment() -> jinja2.Environment:
 
 class Reviews(Protocol):
     """The moderation reviews of the library: a results folder's (folder_reviews.py) or a stack's (stack_reviews.py).
-    Each method raises rekflow.commands.review's ReviewError (UnknownAsset, ReviewClosed) with a message to show."""
+    Each method raises commands/review/common.py's ReviewError (UnknownAsset, ReviewClosed) with a message to show."""
 
     def pending(self) -> tuple[list[Card], int]:
         """The reviews waiting, oldest first, as cards, and how many more wait than are shown."""

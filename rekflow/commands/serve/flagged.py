@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from rekflow.commands.review import Pending
+from rekflow.commands.review.common import Pending
 
 # The moments a card shows at most: each is a frame decoded (offline) or a video element (on a stack); the rest
 # are counted ("and 12 more moments"), and the whole video is one link away.

@@ -1,6 +1,6 @@
 """The reviews of a results folder, for the review page: the waiting ones as cards (the preview through the folder's
 /thumbnail, so a HEIC photo shows too, and a video's flagged moments), the decided ones, and a decision through
-rekflow.commands.review.decide_local (the review workflow resumed on a local stack, as `rekflow review` does)."""
+rekflow.commands.review.folder.decide_local (the review workflow resumed on a local stack, as `rekflow review` does)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import json
 import threading
 from typing import Any
 
-from rekflow.commands.review import Pending, decide_local, decided_local, list_local, reviews_folder
+from rekflow.commands.review.common import Pending
+from rekflow.commands.review.folder import decide_local, decided_local, list_local, reviews_folder
 from rekflow.commands.serve.flagged import Card, Pictures, card_of
 from rekflow.commands.serve.library import FolderLibrary
 from rekflow.search.facts import asset_of

@@ -13,7 +13,7 @@ import json
 import threading
 from typing import Any
 
-from rekflow.commands.review import DECISIONS, ReviewClosed, ReviewError, ReviewNotWaitingYet, UnknownAsset
+from rekflow.commands.review.common import DECISIONS, ReviewClosed, ReviewError, ReviewNotWaitingYet, UnknownAsset
 from rekflow.commands.serve.app import App, Reviews
 from rekflow.commands.serve.folder_reviews import FolderReviews
 from rekflow.commands.serve.http import Request, Response

@@ -1,7 +1,7 @@
 """The reviews of a deployed stack, for the review page of `rekflow serve --stack NAME`, with the user's own
 credentials (boto3's default session: AWS_PROFILE, SSO, the environment), as `rekflow review --stack` does:
 
-- waiting: rekflow.commands.review.list_stack (the sparse ReviewsByStatus index, oldest first); each card then reads
+- waiting: commands/review/stack.py list_stack (the sparse ReviewsByStatus index, oldest first); each card then reads
   the asset's summary item (for ResultsLocation), its results document, and for a video the moderation results the
   document points to (features.moderation.resultsLocation);
 - pictures: presigned GetObject URLs (library.presigned_get) of the analysable copy when there is one (a HEIC photo's
@@ -26,15 +26,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from rekflow.commands.review import (
-    DECISIONS,
-    REVIEW_INDEX,
-    DeployedStack,
-    Pending,
-    ReviewError,
-    decide_stack,
-    list_stack,
-)
+from rekflow.commands.review.common import DECISIONS, Pending, ReviewError
+from rekflow.commands.review.stack import REVIEW_INDEX, DeployedStack, decide_stack, list_stack
 from rekflow.commands.serve.flagged import Card, Pictures, card_of
 from rekflow.commands.serve.library import BROWSER_IMAGES, presigned_get
 

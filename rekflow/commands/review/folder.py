@@ -1,48 +1,48 @@
-"""What `rekflow review list|show|approve|reject` does, offline on a results folder or on a deployed stack.
+"""`rekflow review` offline, on a results folder.
 
-On a deployed stack (--stack) a review is a ReviewStateMachine execution waiting on a task token parked on the
-asset's summary item: `approve`/`reject` read the token and send the decision with SendTaskSuccess, as the reviewer
-(their own credentials; the ReviewerPolicy output is all they need). A token already closed (the review was decided,
-or its timeout acted) is refused by Step Functions with TaskTimedOut ("The task token has either expired or the task
-associated with the token has already been closed",
-https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html), and nothing changes.
-
-Offline there is no stack left once `rekflow analyze` has exited, so a review waiting then is kept in the results
+There is no stack left once `rekflow analyze` has exited, so a review waiting then is kept in the results
 folder (reviews/<asset id>.json, written when its execution has parked: its input, the summary item as the analysis
-left it, and its own copy of the results document). `approve`/`reject` resume it in a fresh local stack: the item and
-the document are put back, the review workflow runs again from its input up to the wait (its steps before the wait
-are idempotent: the item is marked PENDING_REVIEW again and the local topic told again, which nobody hears offline),
-the decision is sent with SendTaskSuccess, and the rest of the workflow records it (RecordReviewFunction: item and
-document), tags and announces it. The decided document goes back to the folder; a lock file keeps two reviewers of
-one folder from deciding one review twice: the second is told who decided.
+left it, its own copy of the results document, the object version's hold and its deadline). `approve`/`reject` resume
+it in a fresh local stack: the item, the document and the object version are put back, the review workflow runs again
+from its input up to the wait (its steps before the wait are idempotent: the item is marked PENDING_REVIEW again and
+the local topic told again, which nobody hears offline), the decision is sent with SendTaskSuccess (or, past its
+deadline, each wait times out as ReviewTimeoutHours would), and the rest of the workflow records it
+(RecordReviewFunction: item and document), tags and announces it. The decided document goes back to the folder; a
+lock file keeps two reviewers of one folder from deciding one review twice: the second is told who decided.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import fcntl
 import getpass
 import json
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from rekflow.commands.review.common import (
+    DECISIONS,
+    PENDING,
+    REVIEW_STATE_MACHINE,
+    Pending,
+    ReviewClosed,
+    ReviewError,
+    UnknownAsset,
+    flagged_labels,
+    now,
+    shown_review,
+)
 from rekflow.local.template import ACCOUNT_ID
 from rekflow.search.documents import document_path
 
-PENDING = "PENDING_REVIEW"
-DECISIONS = ("APPROVED", "REJECTED")
 REVIEWS_FOLDER = "reviews"
 # One line per change of a review (started, decided), the last line of an asset its state: `review list` reads this
 # file alone (10,000 reviews in a few tens of milliseconds: python -m rekflow.bench review), never the records.
 INDEX = "index.jsonl"
-REVIEW_STATE_MACHINE = "ReviewStateMachine"
-REVIEW_INDEX = "ReviewsByStatus"
 # Offline the stack plays HoldFlaggedMedia=true, so that a review shows what the hold does to its object (its tag,
 # and whether a reader may read it); nobody else reads the local bucket. On AWS the template's default (false) holds.
 LOCAL_PARAMETERS = {"HoldFlaggedMedia": "true"}
@@ -50,57 +50,6 @@ LOCAL_PARAMETERS = {"HoldFlaggedMedia": "true"}
 READER = f"arn:aws:iam::{ACCOUNT_ID}:role/media-reader"
 
 
-class ReviewError(Exception):
-    """A review cannot be listed, shown or decided: the message says why; nothing was changed."""
-
-
-class UnknownAsset(ReviewError):
-    pass
-
-
-class ReviewClosed(ReviewError):
-    """The review was decided already, or its timeout acted."""
-
-
-class ReviewNotWaitingYet(ReviewError):
-    """The review has started but has not parked its task token yet: a decision can be sent in a moment."""
-
-
-@dataclass(frozen=True)
-class Pending:
-    asset_id: str
-    key: str
-    version_id: str
-    started_at: str
-    labels: list[str]
-    escalations: int = 0
-    superseded: bool = False  # a newer analysis of the same key exists
-    deadline: str | None = None  # offline: when its timeout has acted for good (AWS acts on time by itself)
-
-    def row(self) -> dict[str, Any]:
-        return {
-            "assetId": self.asset_id,
-            "key": self.key,
-            "versionId": self.version_id,
-            "startedAt": self.started_at,
-            "labels": self.labels,
-            "escalations": self.escalations,
-            "superseded": self.superseded,
-            "deadline": self.deadline,
-        }
-
-
-def flagged_labels(item: dict[str, Any]) -> list[str]:
-    """The labels a review is about: those at or above the review threshold (an item written before ReviewLabels
-    existed: all its moderation labels)."""
-    return list(item.get("ReviewLabels", item.get("ModerationLabels", [])))
-
-
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# ---------------------------------------------------------------- offline: the results folder
 def reviews_folder(output: Path) -> Path:
     return output / REVIEWS_FOLDER
 
@@ -286,7 +235,7 @@ def find_local(output: Path, asset: str) -> dict[str, Any]:
 def show_local(output: Path, asset: str) -> dict[str, Any]:
     record = find_local(output, asset)
     document = json.loads((reviews_folder(output) / f"{record['assetId']}.document.json").read_bytes())
-    shown = _shown(record["assetId"], record["key"], record["versionId"], document, _local_history(record))
+    shown = shown_review(record["assetId"], record["key"], record["versionId"], document, _local_history(record))
     if "object" in record:  # the object version's tags and who may read it, on the local stack
         shown["object"] = record["object"]
     return shown
@@ -307,19 +256,6 @@ def _local_history(record: dict[str, Any]) -> list[str]:
         note = f": {decision['note']}" if decision.get("note") else ""
         history.append(f"{decision['decidedAt']}  {decision['decision']} by {decision['reviewer']}{note}")
     return history
-
-
-def _shown(asset_id: str, key: str, version_id: str, document: dict[str, Any], history: list[str]) -> dict[str, Any]:
-    moderation = document.get("features", {}).get("moderation", {})
-    return {
-        "assetId": asset_id,
-        "key": key,
-        "versionId": version_id,
-        "moderationReview": document.get("moderationReview"),
-        "moderationLabels": moderation.get("labels", []),
-        "review": document.get("review"),
-        "history": history,
-    }
 
 
 @contextlib.contextmanager
@@ -425,116 +361,3 @@ def _run_decision(
             raise ReviewError(f"the review workflow ended {result.status}: {result.error} {result.cause}")
         hold = object_hold(runtime, record["key"], record["versionId"])
         return runtime.results_document(results_key), dict(result.output), hold
-
-
-# ---------------------------------------------------------------- a deployed stack
-@dataclass(frozen=True)
-class DeployedStack:
-    table: str
-    results_bucket: str
-
-    @classmethod
-    def named(cls, name: str, cloudformation: Any) -> DeployedStack:
-        def physical(logical_id: str) -> str:
-            try:
-                answer = cloudformation.describe_stack_resource(StackName=name, LogicalResourceId=logical_id)
-            except cloudformation.exceptions.ClientError as error:
-                raise ReviewError(f"stack {name}: {error.response['Error']['Message']}") from error
-            return str(answer["StackResourceDetail"]["PhysicalResourceId"])
-
-        return cls(physical("ResultsTable"), physical("ResultsBucket"))
-
-
-def list_stack(stack: DeployedStack, dynamodb: Any) -> list[Pending]:
-    """The reviews waiting, oldest first, from the sparse ReviewsByStatus index."""
-    from boto3.dynamodb.types import TypeDeserializer
-
-    plain = TypeDeserializer()
-    found: list[Pending] = []
-    pages = dynamodb.get_paginator("query").paginate(
-        TableName=stack.table,
-        IndexName=REVIEW_INDEX,
-        KeyConditionExpression="ReviewStatus = :pending",
-        ExpressionAttributeValues={":pending": {"S": PENDING}},
-        ScanIndexForward=True,
-    )
-    for page in pages:
-        for raw in page["Items"]:
-            item = {name: plain.deserialize(value) for name, value in raw.items()}
-            found.append(
-                Pending(
-                    item["AssetId"],
-                    item.get("Key", ""),
-                    item.get("VersionId", ""),
-                    item["ReviewStartedAt"],
-                    flagged_labels(item),
-                )
-            )
-    latest: dict[str, str] = {}
-    for pending in found:
-        latest[pending.key] = max(latest.get(pending.key, ""), pending.started_at)
-    return [dataclasses.replace(p, superseded=p.started_at < latest[p.key]) for p in found]
-
-
-def _stack_item(stack: DeployedStack, dynamodb: Any, asset: str) -> dict[str, Any]:
-    from rekflow.local.reviews import summary_item
-
-    if len(asset) != 64:  # an object key: the one pending review of it
-        matches = [p for p in list_stack(stack, dynamodb) if p.key == asset]
-        if len(matches) != 1:
-            raise UnknownAsset(f"{len(matches)} pending reviews of key {asset!r}: give the asset id")
-        asset = matches[0].asset_id
-    item = summary_item(dynamodb, stack.table, asset)
-    if item is None:
-        raise UnknownAsset(f"no asset {asset} in {stack.table}")
-    if "ReviewStatus" not in item:
-        raise UnknownAsset(f"asset {asset} has no review")
-    return item
-
-
-def show_stack(stack: DeployedStack, dynamodb: Any, s3: Any, asset: str) -> dict[str, Any]:
-    item = _stack_item(stack, dynamodb, asset)
-    location = str(item["ResultsLocation"])
-    bucket, _, key = location.removeprefix("s3://").partition("/")
-    try:
-        document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except s3.exceptions.NoSuchKey:
-        document = {}
-    history = [
-        f"{item['ReviewStartedAt']}  PENDING_REVIEW (review started; {item.get('ReviewEscalations', 0)} reminders)"
-    ]
-    if item["ReviewStatus"] in DECISIONS:
-        note = f": {item['ReviewNote']}" if item.get("ReviewNote") else ""
-        history.append(f"{item['ReviewedAt']}  {item['ReviewStatus']} by {item['ReviewedBy']}{note}")
-    return _shown(item["AssetId"], item["Key"], item["VersionId"], document, history)
-
-
-def decide_stack(
-    stack: DeployedStack, dynamodb: Any, sfn: Any, sts: Any, asset: str, decision: str, note: str | None = None
-) -> dict[str, Any]:
-    """Send the decision for the asset's waiting review, as the caller's IAM principal; what was sent."""
-    if decision not in DECISIONS:
-        raise ReviewError(f"decision must be one of {DECISIONS}")
-    from rekflow.local.reviews import decision_output
-
-    item = _stack_item(stack, dynamodb, asset)
-    if item["ReviewStatus"] != PENDING:
-        raise ReviewClosed(
-            f"the review of {item['Key']} was decided already: {item['ReviewStatus']} by {item.get('ReviewedBy')} "
-            f"at {item.get('ReviewedAt')}"
-        )
-    if "ReviewTaskToken" not in item:
-        raise ReviewNotWaitingYet(
-            f"the review of {item['Key']} is not waiting for a decision yet: try again in a moment"
-        )
-    # The reviewer's own principal, as they sign in; CloudTrail records the same caller for SendTaskSuccess.
-    reviewer = str(sts.get_caller_identity()["Arn"])
-    output = decision_output(decision, reviewer, now(), note)
-    try:
-        sfn.send_task_success(taskToken=item["ReviewTaskToken"], output=output)
-    except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken) as closed:
-        raise ReviewClosed(
-            f"the review of {item['Key']} closed before this decision (decided by someone else, or its timeout "
-            f"acted): {closed.response['Error']['Code']}; nothing was changed"
-        ) from closed
-    return dict(json.loads(output))
