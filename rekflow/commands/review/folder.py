@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from rekflow.commands.results_folder import index_document, open_index
 from rekflow.commands.review.common import (
     DECISIONS,
     PENDING,
@@ -38,6 +39,7 @@ from rekflow.commands.review.common import (
 )
 from rekflow.local.template import ACCOUNT_ID
 from rekflow.search.documents import document_path
+from rekflow.search.index import IndexUnusable
 
 REVIEWS_FOLDER = "reviews"
 # One line per change of a review (started, decided), the last line of an asset its state: `review list` reads this
@@ -304,6 +306,7 @@ def _close(output: Path, record: dict[str, Any], decision: str | None, note: str
     folder_document = output / record["document"]
     if folder_document.exists() and not _document_moved_on(output, asset_id, record["key"]):
         _write_json(folder_document, document)
+        _index_decided(output, document)
     record["status"] = event["decision"]
     record["decision"] = {
         name: event[name] for name in ("decision", "reviewer", "decidedAt", "timedOut") if name in event
@@ -315,6 +318,14 @@ def _close(output: Path, record: dict[str, Any], decision: str | None, note: str
     _write_json(reviews_folder(output) / f"{asset_id}.json", record)
     index_review(output, record)
     return dict(event)
+
+
+def _index_decided(output: Path, document: dict[str, Any]) -> None:
+    """Put the decided document into the folder's search index, so `review:approved` finds it at once. An index
+    that cannot be used (another version's) is left alone: the decision stands, and `rekflow index --rebuild`
+    reads it from the document."""
+    with contextlib.suppress(IndexUnusable), open_index(output) as index:
+        index_document(index, output, document)
 
 
 def _run_decision(
