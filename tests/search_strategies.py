@@ -10,6 +10,7 @@ from rekflow.features import NAMES
 from rekflow.search.query import (
     COMPARISONS,
     KINDS,
+    REVIEW_VALUES,
     STATUSES,
     Confidence,
     Free,
@@ -86,6 +87,7 @@ leaves: st.SearchStrategy[Node] = st.one_of(
     term("moderation", st.sampled_from(MODERATION), with_confidence=True),
     term("kind", st.sampled_from(KINDS)),
     term("status", st.sampled_from(STATUSES)),
+    term("review", st.sampled_from(REVIEW_VALUES)),
     term("reason", st.sampled_from(REASONS)),
     term("failed", st.sampled_from(NAMES)),
     term("format", st.sampled_from(FORMATS)),

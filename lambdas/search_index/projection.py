@@ -1,10 +1,11 @@
 """A results document as rows of the search index's two tables (template.yaml: SearchAssetsTable, SearchFoundTable).
 
-`assets` holds one row per object key: what `kind:`, `status:`, `faces:`, the dates, `path:`, `camera:` and
-`near:` compare. `found` holds one row per label, moderation label and text line the analysis found, at the
-highest confidence it was found with: what `label:`, `text:`, `moderation:` and free words match. A found row
-belongs to one analysis (`doc_id`); a re-analysis or a review decision writes new rows under a new doc_id and
-replaces the asset's row, so the old rows no longer join (Firehose inserts found rows and never updates them in place).
+`assets` holds one row per object key: what `kind:`, `status:`, `review:`, `faces:`, the dates, `path:`,
+`camera:` and `near:` compare. `found` holds one row per label, moderation label and text line the analysis
+found, at the highest confidence it was found with: what `label:`, `text:`, `moderation:` and free words match.
+A found row belongs to one analysis (`doc_id`); a re-analysis or a review decision writes new rows under a new
+doc_id and replaces the asset's row, so the old rows no longer join (Firehose inserts found rows and never
+updates them in place).
 
 Words are compared as the query language splits them (rekflow.search.query.words_of: runs of letters and
 digits, lower-cased) and stored space-joined, so "contains these words in a row" is a LIKE on
@@ -46,6 +47,7 @@ ASSET_COLUMNS = (
     "lon",
     "results_location",
     "deleted",
+    "review",
 )
 FOUND_COLUMNS = ("doc_id", "day", "kind", "name", "words", "parent_words", "confidence")
 
@@ -101,6 +103,7 @@ def project(
         "lon": gps.get("lon"),
         "results_location": results_location,
         "deleted": False,
+        "review": _review(document),
     }
     best: dict[tuple[str, str], tuple[str, float]] = {}
     for kind, name, parent, confidence, over_time in _sightings(features, video):
@@ -130,6 +133,15 @@ def deletion(bucket: str, key: str) -> dict[str, Any]:
     (apache-iceberg-considerations.html), and a record without one of them is reported to land in the error
     prefix as Iceberg.MissingColumnWithinRecord (a third-party report; the null costs nothing)."""
     return {**dict.fromkeys(ASSET_COLUMNS), "bucket": bucket, "object_key": key, "deleted": True}
+
+
+def _review(document: Mapping[str, Any]) -> str | None:
+    """The moderation review's state, as `review:` compares it: the decision (lower case) once the document has
+    its review section, "pending" while moderationReview.needed waits for one, None where none was needed."""
+    decided = document.get("review")
+    if decided:
+        return str(decided["decision"]).lower()
+    return "pending" if (document.get("moderationReview") or {}).get("needed") else None
 
 
 def _ran(result: Mapping[str, Any] | None) -> bool:

@@ -67,6 +67,7 @@ class Asset:
     faces: int | None  # an image's faces, a video's most faces in one frame; None where faces were not read
     failed: tuple[str, ...]  # the features that FAILED
     moderation_ran: bool  # moderation SUCCEEDED (so `moderation:no` can be told from "not looked at")
+    review: str | None  # the moderation review: one of query.REVIEW_STATES, None where none was needed
     taken: str | None  # capture time as the camera's clock read it, 'YYYY-MM-DDTHH:MM:SS'
     camera: str  # "make model", or ""
     lat: float | None
@@ -111,6 +112,7 @@ def asset_of(document: Mapping[str, Any], video: VideoResults | None = None) -> 
         faces=_faces(features.get("faces"), video.get("faces")),
         failed=tuple(sorted(name for name, r in features.items() if r.get("status") == "FAILED")),
         moderation_ran=_succeeded(features.get("moderation")),
+        review=review_state(document),
         # The camera's clock, without the offset some cameras add: what the photographer's calendar said.
         taken=taken[:19] if taken else None,
         camera=" ".join(part for part in (camera.get("make"), camera.get("model")) if part),
@@ -123,6 +125,16 @@ def asset_of(document: Mapping[str, Any], video: VideoResults | None = None) -> 
         ),
         shots=shots,
     )
+
+
+def review_state(document: Mapping[str, Any]) -> str | None:
+    """The document's moderation review: its decision, lower-cased, once the review section is there (RecordReview
+    writes it, schemas/results-document.schema.json); "pending" while moderationReview.needed waits for one; None
+    where no review was needed (needed false, or a document without the section)."""
+    decided = document.get("review")
+    if decided:
+        return str(decided["decision"]).lower()
+    return "pending" if (document.get("moderationReview") or {}).get("needed") else None
 
 
 def shot_at(shots: tuple[Shot, ...], millis: int) -> int | None:

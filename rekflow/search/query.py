@@ -17,7 +17,8 @@ Grammar (EBNF; whitespace separates items and is otherwise ignored; docs/referen
     quoted      = '"' { any character but '"' } '"' ;
     bare        = { any character but space, '"', "(", ")", "|" } ;   (* at least one *)
     field       = "label" | "text" | "moderation" | "faces" | "kind" | "status" | "reason" | "failed"
-                | "uploaded" | "analyzed" | "path" | "format" | "duration" | "taken" | "camera" | "near" ;
+                | "uploaded" | "analyzed" | "path" | "format" | "duration" | "taken" | "camera" | "near"
+                | "review" ;
 
 A date is YYYY, YYYY-MM or YYYY-MM-DD and stands for that whole year, month or day (UTC); `near:` takes
 LAT,LON[,KM] (a radius in kilometres, 1 when left out). AND binds tighter than a free-standing `|`:
@@ -110,7 +111,9 @@ Node: TypeAlias = Term | Free | Not | And | Or | MatchAll
 # ---------------------------------------------------------------------------------------------- the fields
 
 COMPARISONS = (">=", "<=", ">", "<")
-TEXT_FIELDS = ("label", "text", "moderation", "kind", "status", "reason", "failed", "path", "format", "camera")
+TEXT_FIELDS = (
+    "label", "text", "moderation", "kind", "status", "reason", "failed", "path", "format", "camera", "review",
+)  # fmt: skip
 NUMBER_FIELDS = {"faces": int, "duration": float}
 DATE_FIELDS = ("uploaded", "analyzed", "taken")
 FIELDS = (*TEXT_FIELDS, *NUMBER_FIELDS, *DATE_FIELDS, "near")
@@ -118,6 +121,10 @@ FIELDS = (*TEXT_FIELDS, *NUMBER_FIELDS, *DATE_FIELDS, "near")
 WITH_CONFIDENCE = ("label", "moderation", "text")
 KINDS = ("image", "video", "other")
 STATUSES = ("SUCCEEDED", "PARTIAL", "REJECTED", "SKIPPED")
+# An asset's moderation review: waiting, decided either way (the document's review section), or never needed.
+REVIEW_STATES = ("pending", "approved", "rejected")
+# What `review:` takes: a state, `yes` (any of them) or `no` (no review was ever needed).
+REVIEW_VALUES = (*REVIEW_STATES, "yes", "no")
 # What people type for a format, and the name the results document writes.
 FORMAT_ALIASES = {"JPG": "JPEG", "TIF": "TIFF", "HEIF": "HEIC", "MPEG4": "MP4"}
 DEFAULT_NEAR_KM = 1.0
@@ -378,6 +385,10 @@ class _Parser:
             if value.upper() not in STATUSES:
                 raise QueryError(self.text, at, raw, f"status: is one of {', '.join(STATUSES)}, not")
             return value.upper()
+        if field == "review":
+            if value.lower() not in REVIEW_VALUES:
+                raise QueryError(self.text, at, raw, f"review: is one of {', '.join(REVIEW_VALUES)}, not")
+            return value.lower()
         if field == "failed":
             if value.lower() not in FEATURE_NAMES:
                 raise QueryError(self.text, at, raw, f"failed: takes a feature ({', '.join(FEATURE_NAMES)}), not")

@@ -10,6 +10,8 @@ Meaning of each term (docs/reference/search-syntax.md says the same for users):
 - `moderation:yes` some moderation label; `moderation:no` moderation ran and found none; `moderation:X` a
   moderation label, or a label under the parent category, named X.
 - `confidence:` bounds the highest confidence the label, moderation label or line was found with.
+- `review:pending|approved|rejected` the asset's moderation review is in that state (facts.review_state);
+  `review:yes` any of them; `review:no` none was needed.
 - `faces:`, `duration:`, dates, `near:` compare the asset's own value; an asset without one (a photo's
   duration, an unread feature, no capture time) never matches them, and `-` of such a term matches it.
 """
@@ -136,6 +138,8 @@ def _term(term: Term, asset: Asset) -> list[Evidence] | None:
         ok = asset.reason == value
     elif field == "failed":
         ok = value in asset.failed
+    elif field == "review":
+        ok = {"yes": asset.review is not None, "no": asset.review is None}.get(str(value), asset.review == value)
     elif field == "path":
         ok = asset.key.startswith(str(value))
     elif field == "camera":

@@ -185,6 +185,10 @@ class _Compiler:
             return f"a.{field} = {string(str(value))}"
         if field == "reason":
             return f"COALESCE(a.reason, '') = {string(str(value))}"
+        if field == "review":  # NULL: no review was needed (rekflow.search.facts.review_state)
+            if value in ("yes", "no"):
+                return f"(a.review IS {'NOT ' if value == 'yes' else ''}NULL)"
+            return f"COALESCE(a.review, '') = {string(str(value))}"
         if field == "failed":
             return f"a.failed LIKE {string(f'%|{value}|%')}"
         if field == "path":

@@ -120,6 +120,13 @@ class SqliteCompiler:
         if field_ in _COLUMNS:
             params.append(value)
             return f"{_COLUMNS[field_]} IS ?"  # IS: 0, not NULL, where the asset has no reason
+        if field_ == "review":
+            if value in ("yes", "no"):
+                return f"a.review IS {'NOT ' if value == 'yes' else ''}NULL"
+            params.append(value)
+            # `= ?` (not IS ?) lets the partial index asset_review answer; the IS NOT NULL keeps the condition 0,
+            # never NULL, where the asset has no review.
+            return "a.review IS NOT NULL AND a.review = ?"
         if field_ == "failed":
             params.append(value)
             if self.probe:

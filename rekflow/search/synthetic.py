@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rekflow.search.facts import VideoResults
+from rekflow.search.query import REVIEW_STATES
 
 # The head of the label vocabulary, most frequent first; the tail is generated (Rekognition knows thousands).
 COMMON_LABELS = (
@@ -50,6 +51,8 @@ class Library:
         self.words = list(SIGN_WORDS) + [f"w{n}" for n in range(max(0, words - len(SIGN_WORDS)))]
         self.word_weights = list(itertools.accumulate(1 / (n + 1) for n in range(len(self.words))))
         self.days = days
+        # Review states come from a stream of their own, so the rest of each document is what it was before.
+        self.reviews = random.Random(seed + 1)  # noqa: S311 - test data
 
     def documents(self, count: int) -> Iterator[tuple[dict[str, Any], VideoResults | None]]:
         for n in range(count):
@@ -109,6 +112,9 @@ class Library:
             document["status"] = "PARTIAL"
         flagged = [x["Name"] for x in features.get("moderation", {}).get("labels", []) if x["Confidence"] >= 80]
         document["moderationReview"].update(needed=bool(flagged), labels=flagged)
+        if flagged:  # most flagged uploads have been decided; some wait
+            state = self.reviews.choices(REVIEW_STATES, weights=(3, 5, 2))[0]
+            with_review(document, state, created + timedelta(hours=self.reviews.uniform(0.1, 72)))
         return document, video
 
     # ------------------------------------------------------------------ parts
@@ -211,6 +217,23 @@ class Library:
                  "StartMillis": s["StartTimestampMillis"], "EndMillis": s["EndTimestampMillis"]} for s in items[:25]
             ])  # fmt: skip
         return summary
+
+
+def with_review(document: dict[str, Any], state: str | None, decided: datetime) -> dict[str, Any]:
+    """The document in a moderation review state (query.REVIEW_STATES, or None: none needed), as the review
+    workflow leaves it: moderationReview.needed, and once decided the review section RecordReview writes."""
+    document["moderationReview"]["needed"] = state is not None
+    document.pop("review", None)
+    if state in ("approved", "rejected"):
+        document["review"] = {
+            "decision": state.upper(),
+            "reviewer": "arn:aws:iam::123456789012:user/editor",
+            "decidedAt": decided.isoformat(timespec="milliseconds"),
+            "labels": list(document["moderationReview"]["labels"]),
+            "timedOut": False,
+            "execution": f"arn:aws:states:us-east-1:123456789012:execution:review:{document['assetId'][:16]}",
+        }
+    return document
 
 
 def _smpte(millis: int) -> str:

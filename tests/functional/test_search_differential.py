@@ -14,6 +14,7 @@ videos' feature results left out, so that a video is also read from its document
 from __future__ import annotations
 
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +24,32 @@ from hypothesis import strategies as st
 from rekflow.search import reference
 from rekflow.search.engine import sort_key
 from rekflow.search.facts import asset_of
-from rekflow.search.query import MatchAll, Node, parse, render
+from rekflow.search.query import REVIEW_STATES, MatchAll, Node, parse, render
 from rekflow.search.sql import SORTS
-from rekflow.search.synthetic import Library
+from rekflow.search.synthetic import Library, with_review
 from tests.search_duckdb import IndexStandIn, projection
 from tests.search_strategies import trees
 
 LIBRARY_SIZE = 40
+DECIDED = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 project = projection().project
 
 
-def library(seed: int, summaries_only: set[int]) -> list[tuple[dict[str, Any], Any]]:
-    """Documents with their video results; the videos numbered in `summaries_only` without them."""
+def library(
+    seed: int, summaries_only: set[int], reviews: dict[int, str | None] | None = None
+) -> list[tuple[dict[str, Any], Any]]:
+    """Documents with their video results; the videos numbered in `summaries_only` without them; the documents
+    numbered in `reviews` put in that moderation review state (None: no review needed), so that every state
+    comes up often (a generated library flags a few uploads in a hundred)."""
     documents = Library(seed, labels=60, words=40).documents(LIBRARY_SIZE)
-    return [(doc, None if n in summaries_only else video) for n, (doc, video) in enumerate(documents)]
+    chosen = reviews or {}
+    return [
+        (
+            with_review(doc, chosen[n], DECIDED) if n in chosen else doc,
+            None if n in summaries_only else video,
+        )
+        for n, (doc, video) in enumerate(documents)
+    ]
 
 
 def location(document: dict[str, Any]) -> str:
@@ -76,10 +89,11 @@ def reference_keys(tree: Node, assets: list[Any], sort: str) -> list[str]:
 @given(
     seed=st.integers(0, 2**32 - 1),
     summaries_only=st.sets(st.integers(0, LIBRARY_SIZE - 1)),
+    reviews=st.dictionaries(st.integers(0, LIBRARY_SIZE - 1), st.sampled_from((None, *REVIEW_STATES))),
     queries=st.lists(st.tuples(trees, st.sampled_from(SORTS)), min_size=1, max_size=10),
 )
-def test_every_engine_finds_what_the_reference_finds(seed, summaries_only, queries):
-    documents = library(seed, summaries_only)
+def test_every_engine_finds_what_the_reference_finds(seed, summaries_only, reviews, queries):
+    documents = library(seed, summaries_only, reviews)
     assets = [asset_of(document, video) for document, video in documents]
     athena = stand_in(documents)
     with tempfile.TemporaryDirectory() as scratch:
@@ -112,6 +126,8 @@ TYPICAL = (
     "label:cat|dog confidence:>=90",
     "path:2026/03/",
     'sale | "open daily" | rocket',
+    "review:pending | review:rejected",
+    "-review:no label:person",
 )
 
 

@@ -84,6 +84,9 @@ def test_values_of_each_kind() -> None:
         )
     )
     assert parse('path:"Holiday 2026/"') == Term("path", "=", "Holiday 2026/")
+    assert parse("review:Pending|APPROVED -review:no") == And(
+        (Or((Term("review", "=", "pending"), Term("review", "=", "approved"))), Not(Term("review", "=", "no")))
+    )
     assert parse("   ") == MatchAll()
 
 
@@ -111,6 +114,7 @@ def test_dates_are_periods() -> None:
         ("uploaded:2026-12..2026-01", 9, "2026-12..2026-01"),
         ("kind:audio", 5, "audio"),
         ("failed:colours", 7, "colours"),
+        ("review:maybe", 7, "maybe"),
         ("near:91,0", 5, "91,0"),
         ("()", 1, ")"),
         ("!!!", 0, "!!!"),

@@ -46,6 +46,9 @@ QUERIES = (
     "format:jpg | format:heic",
     "-label:person (dog | cat)",
     "label:cat confidence:90..100 -moderation:yes",
+    "review:pending",
+    "-review:no",
+    "review:approved|rejected kind:video",
 )
 
 

@@ -145,6 +145,27 @@ WHERE (EXISTS (SELECT 1 FROM "rekflow_dev_search"."found" AS f WHERE f.doc_id = 
 ORDER BY a.object_key, a.bucket
 LIMIT 20;
 
+-- rekflow search 'review:pending' --sort path
+SELECT a.bucket, a.object_key, a.asset_id, a.kind, a.results_location
+FROM "rekflow_dev_search"."assets" AS a
+WHERE COALESCE(a.review, '') = 'pending'
+ORDER BY a.object_key, a.bucket
+LIMIT 20;
+
+-- rekflow search '-review:no' --sort path
+SELECT a.bucket, a.object_key, a.asset_id, a.kind, a.results_location
+FROM "rekflow_dev_search"."assets" AS a
+WHERE NOT (a.review IS NULL)
+ORDER BY a.object_key, a.bucket
+LIMIT 20;
+
+-- rekflow search 'review:approved|rejected kind:video' --sort path
+SELECT a.bucket, a.object_key, a.asset_id, a.kind, a.results_location
+FROM "rekflow_dev_search"."assets" AS a
+WHERE ((COALESCE(a.review, '') = 'approved' OR COALESCE(a.review, '') = 'rejected') AND a.kind = 'video')
+ORDER BY a.object_key, a.bucket
+LIMIT 20;
+
 -- rekflow search 'label:cat text:"open daily"' --sort confidence
 SELECT a.bucket, a.object_key, a.asset_id, a.kind, a.results_location, (SELECT max(f.confidence) FROM "rekflow_dev_search"."found" AS f WHERE f.doc_id = a.doc_id AND ((f.kind = 'label' AND f.words = 'cat') OR (f.kind = 'text' AND (' ' || f.words || ' ') LIKE '% open daily %'))) AS best_confidence
 FROM "rekflow_dev_search"."assets" AS a
