@@ -1,6 +1,12 @@
-"""`review:` offline, end to end: two photos the fixture backend flags, analysed by `rekflow analyze`, are found by
-`rekflow search review:pending`; `rekflow review approve` one, and the folder's index follows the decision at once
-(no `rekflow index --rebuild`): `review:approved` finds it, `review:pending` the other."""
+"""`review:` end to end.
+
+Offline: two photos the fixture backend flags, analysed by `rekflow analyze`, are found by `rekflow search
+review:pending`; `rekflow review approve` one, and the folder's index follows the decision at once (no `rekflow
+index --rebuild`): `review:approved` finds it, `review:pending` the other.
+
+On the local stack: the "Media Analyzed" and "Media Reviewed" events reach SearchIndexFunction through its rule,
+and the rows it sends to Firehose, applied to the Iceberg tables' stand-in (tests/search_duckdb.py), answer the
+SQL compiled for Athena: pending after the analysis, approved after the review workflow recorded the decision."""
 
 from __future__ import annotations
 
@@ -11,7 +17,15 @@ from typing import Any
 import pytest
 
 from rekflow.cli import main
-from tests.functional.test_review import flagged_folder  # noqa: F401 - the fixture, used by name
+from rekflow.local.reviews import parked
+from rekflow.search.query import parse
+from tests.functional.test_deletion import index_of
+from tests.functional.test_review import (
+    analyse_flagged,
+    decide,
+    flagged_folder,  # noqa: F401 - the fixture, used by name
+    item_when,
+)
 
 
 def keys(capsys: pytest.CaptureFixture[str], output: Path, query: str) -> list[str]:
@@ -46,3 +60,25 @@ def test_a_review_decision_is_found_by_review_right_after_it(
     assert main(["index", "--rebuild", "--output", str(flagged_folder)]) == 0
     assert keys(capsys, flagged_folder, "review:approved") == ["first.jpg"]
     assert keys(capsys, flagged_folder, "review:pending") == ["second.jpg"]
+
+
+def test_on_the_stack_the_review_state_reaches_the_athena_index(runtime: Any) -> None:
+    # GIVEN a flagged photo analysed on the local stack, its review waiting, its Media Analyzed event delivered
+    upload, result = analyse_flagged(runtime, "photos/flagged.jpg")
+    item = item_when(runtime, result.output["assetId"], parked)
+    (analyzed,) = [e for e in runtime.analyzed_events() if e["detail-type"] == "Media Analyzed"]
+    assert [(name, error) for name, _, error in runtime.deliver(analyzed)] == [("SearchIndexFunction", None)]
+    assert index_of(runtime).keys(parse("review:pending")) == [upload.key]
+    assert index_of(runtime).keys(parse("review:no | review:approved")) == []
+
+    # WHEN a reviewer approves it and the workflow announces the decision
+    decide(item, "APPROVED")
+    assert runtime.wait(item["ReviewExecutionArn"]).status == "SUCCEEDED"
+    (reviewed,) = [e for e in runtime.analyzed_events() if e["detail-type"] == "Media Reviewed"]
+    assert [(name, error) for name, _, error in runtime.deliver(reviewed)] == [("SearchIndexFunction", None)]
+
+    # THEN the asset's row says approved
+    index = index_of(runtime)
+    assert index.keys(parse("review:approved")) == [upload.key]
+    assert index.keys(parse("review:pending | review:rejected")) == []
+    assert index.keys(parse("review:yes -review:no")) == [upload.key]
