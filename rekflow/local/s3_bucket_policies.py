@@ -30,6 +30,7 @@ from rekflow.local.template import Template
 _UNKNOWN = object()  # no principal: the call is not evaluated
 _principal: contextvars.ContextVar[Any] = contextvars.ContextVar("s3_principal", default=_UNKNOWN)
 _HOOK = "before-call.s3.GetObject"
+_TAG_KEY = "s3:ExistingObjectTag/"
 
 
 @contextlib.contextmanager
@@ -52,6 +53,8 @@ class S3BucketPolicies:
             )
             for resource in template.resources_of_type("AWS::S3::BucketPolicy").values()
         }
+        # The buckets whose policy reads an object's tags: only there does a read cost a GetObjectTagging first.
+        self._reads_tags = {bucket for bucket, policy in self.policies.items() if _TAG_KEY in str(policy)}
 
     def install(self, session: Session) -> None:
         session.register(_HOOK, self._answer)
@@ -70,11 +73,13 @@ class S3BucketPolicies:
         policy = self.policies.get(bucket)
         if policy is None:
             return []
-        version = {"VersionId": version_id} if version_id else {}
-        try:
-            tag_set = self._s3().get_object_tagging(Bucket=bucket, Key=key, **version)["TagSet"]
-        except self._s3().exceptions.ClientError:
-            return []  # no such key or version: S3 answers that, as moto does
+        tag_set: list[dict[str, str]] = []
+        if bucket in self._reads_tags:
+            version = {"VersionId": version_id} if version_id else {}
+            try:
+                tag_set = self._s3().get_object_tagging(Bucket=bucket, Key=key, **version)["TagSet"]
+            except self._s3().exceptions.ClientError:
+                return []  # no such key or version: S3 answers that, as moto does
         # Reading a version by its id is s3:GetObjectVersion (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html).
         action = "s3:GetObjectVersion" if version_id else "s3:GetObject"
         request = Request(action, f"arn:aws:s3:::{bucket}/{key}", principal, {t["Key"]: t["Value"] for t in tag_set})
