@@ -1,8 +1,9 @@
 """A results document as rows of the search index's two tables (template.yaml: SearchAssetsTable, SearchFoundTable).
 
-`assets` holds one row per object key: what `kind:`, `status:`, `review:`, `faces:`, the dates, `path:`,
-`camera:` and `near:` compare. `found` holds one row per label, moderation label and text line the analysis
-found, at the highest confidence it was found with: what `label:`, `text:`, `moderation:` and free words match.
+`assets` holds one row per object key: what `kind:`, `status:`, `faces:`, the dates, `path:`, `camera:` and
+`near:` compare. `found` holds one row per label, moderation label and text line the analysis found, at the
+highest confidence it was found with: what `label:`, `text:`, `moderation:` and free words match; and one row of
+kind "review" for an asset with a moderation review, its state as its words: what `review:` matches.
 A found row belongs to one analysis (`doc_id`); a re-analysis or a review decision writes new rows under a new
 doc_id and replaces the asset's row, so the old rows no longer join (Firehose inserts found rows and never
 updates them in place).
@@ -47,7 +48,6 @@ ASSET_COLUMNS = (
     "lon",
     "results_location",
     "deleted",
-    "review",
 )
 FOUND_COLUMNS = ("doc_id", "day", "kind", "name", "words", "parent_words", "confidence")
 
@@ -103,7 +103,6 @@ def project(
         "lon": gps.get("lon"),
         "results_location": results_location,
         "deleted": False,
-        "review": _review(document),
     }
     best: dict[tuple[str, str], tuple[str, float]] = {}
     for kind, name, parent, confidence, over_time in _sightings(features, video):
@@ -123,6 +122,23 @@ def project(
         }
         for (kind, name), (parent, confidence) in best.items()
     ]
+    review = _review(document)
+    if review is not None:
+        # The review's state is a found row of its own, not a column of assets: adding a column to the Iceberg
+        # table would take a CloudFormation update of SearchAssetsTable, and such an update is reported to strip
+        # the table's Iceberg parameters (docs/reference/aws-behaviours.md). A decision makes a new doc_id, so
+        # the row of the state before it no longer joins.
+        found.append(
+            {
+                "doc_id": ident,
+                "day": uploaded[:10],
+                "kind": "review",
+                "name": review,
+                "words": review,
+                "parent_words": "",
+                "confidence": 0.0,
+            }
+        )
     return asset, found
 
 

@@ -168,6 +168,8 @@ def _describe(asset: Asset) -> str:
     if asset.duration is not None:
         parts.append(_seconds(int(asset.duration * 1000)))
     parts.append(asset.status + (f" {asset.reason}" if asset.reason else ""))
+    if asset.review:
+        parts.append(f"review {asset.review}")
     parts.append(f"analysed {asset.analyzed.replace('T', ' ')} UTC")
     if asset.taken:
         parts.append(f"taken {asset.taken.replace('T', ' ')}")
@@ -227,6 +229,7 @@ def hit_json(hit: Hit, output: Path, document: str | None = None) -> dict[str, A
         "format": asset.format,
         "status": asset.status,
         "reason": asset.reason,
+        "review": asset.review,
         "analyzed": asset.analyzed,
         "uploaded": asset.uploaded,
         "taken": asset.taken,

@@ -185,10 +185,14 @@ class _Compiler:
             return f"a.{field} = {string(str(value))}"
         if field == "reason":
             return f"COALESCE(a.reason, '') = {string(str(value))}"
-        if field == "review":  # NULL: no review was needed (rekflow.search.facts.review_state)
-            if value in ("yes", "no"):
-                return f"(a.review IS {'NOT ' if value == 'yes' else ''}NULL)"
-            return f"COALESCE(a.review, '') = {string(str(value))}"
+        if field == "review":
+            # The state is a found row of kind review (lambdas/search_index/projection.py); none: no review needed.
+            reviewed = "f.kind = 'review'"
+            if value == "yes":
+                return self._exists(reviewed)
+            if value == "no":
+                return f"({self._exists(reviewed, negated=True)})"
+            return self._exists(reviewed, f"f.words = {string(str(value))}")
         if field == "failed":
             return f"a.failed LIKE {string(f'%|{value}|%')}"
         if field == "path":

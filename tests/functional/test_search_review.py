@@ -28,12 +28,15 @@ from tests.functional.test_review import (
 )
 
 
-def keys(capsys: pytest.CaptureFixture[str], output: Path, query: str) -> list[str]:
+def hits(capsys: pytest.CaptureFixture[str], output: Path, query: str) -> list[dict[str, Any]]:
     capsys.readouterr()
     # After "--": a query that starts with "-" (a NOT) is not an option.
     assert main(["search", "--json", "--sort", "path", "--output", str(output), "--", query]) == 0
-    found: list[dict[str, Any]] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    return [hit["key"] for hit in found]
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def keys(capsys: pytest.CaptureFixture[str], output: Path, query: str) -> list[str]:
+    return [hit["key"] for hit in hits(capsys, output, query)]
 
 
 def test_a_review_decision_is_found_by_review_right_after_it(
@@ -53,7 +56,13 @@ def test_a_review_decision_is_found_by_review_right_after_it(
     assert keys(capsys, flagged_folder, "review:approved") == ["first.jpg"]
     assert keys(capsys, flagged_folder, "review:pending") == ["second.jpg"]
     assert keys(capsys, flagged_folder, "review:rejected") == []
-    assert keys(capsys, flagged_folder, "-review:no") == ["first.jpg", "second.jpg"]
+    assert [(h["key"], h["review"]) for h in hits(capsys, flagged_folder, "-review:no")] == [
+        ("first.jpg", "approved"),
+        ("second.jpg", "pending"),
+    ]
+    capsys.readouterr()
+    assert main(["search", "review:approved", "--output", str(flagged_folder)]) == 0
+    assert "SUCCEEDED, review approved, analysed" in capsys.readouterr().out
 
     # AND the index rebuilt from the documents gives the same answers (the decision is in the document)
     capsys.readouterr()

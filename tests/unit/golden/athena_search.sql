@@ -148,21 +148,21 @@ LIMIT 20;
 -- rekflow search 'review:pending' --sort path
 SELECT a.bucket, a.object_key, a.asset_id, a.kind, a.results_location
 FROM "rekflow_dev_search"."assets" AS a
-WHERE COALESCE(a.review, '') = 'pending'
+WHERE EXISTS (SELECT 1 FROM "rekflow_dev_search"."found" AS f WHERE f.doc_id = a.doc_id AND f.kind = 'review' AND f.words = 'pending')
 ORDER BY a.object_key, a.bucket
 LIMIT 20;
 
 -- rekflow search '-review:no' --sort path
 SELECT a.bucket, a.object_key, a.asset_id, a.kind, a.results_location
 FROM "rekflow_dev_search"."assets" AS a
-WHERE NOT (a.review IS NULL)
+WHERE NOT (NOT EXISTS (SELECT 1 FROM "rekflow_dev_search"."found" AS f WHERE f.doc_id = a.doc_id AND f.kind = 'review'))
 ORDER BY a.object_key, a.bucket
 LIMIT 20;
 
 -- rekflow search 'review:approved|rejected kind:video' --sort path
 SELECT a.bucket, a.object_key, a.asset_id, a.kind, a.results_location
 FROM "rekflow_dev_search"."assets" AS a
-WHERE ((COALESCE(a.review, '') = 'approved' OR COALESCE(a.review, '') = 'rejected') AND a.kind = 'video')
+WHERE ((EXISTS (SELECT 1 FROM "rekflow_dev_search"."found" AS f WHERE f.doc_id = a.doc_id AND f.kind = 'review' AND f.words = 'approved') OR EXISTS (SELECT 1 FROM "rekflow_dev_search"."found" AS f WHERE f.doc_id = a.doc_id AND f.kind = 'review' AND f.words = 'rejected')) AND a.kind = 'video')
 ORDER BY a.object_key, a.bucket
 LIMIT 20;
 
