@@ -85,7 +85,7 @@ class _State:
 def patches() -> list[Patch]:
     """Every patch, built fresh against the moto modules as they are now."""
     from moto.core.base_backend import BackendDict
-    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
     from moto.events.models import Rule as EventsRule
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
@@ -152,8 +152,7 @@ def patches() -> list[Patch]:
 
     found.append(Patch(CallbackPoolManager, "notify", _closed_once(CallbackPoolManager.notify)))
     found.append(_mediaconvert_patch())
-    for name in _DYNAMODB_ITEM_OPERATIONS:
-        found.append(Patch(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name))))
+    found.append(Patch(DynamoHandler, "call_action", _serialised(DynamoHandler.call_action)))
     found.extend(_distributed_map_patches())
     # moto's interpreter imports boto_client_for by name into each integration module.
     for module in [m for name, m in list(sys.modules.items()) if name.startswith("moto.stepfunctions.parser")]:
@@ -305,31 +304,20 @@ def _mediaconvert_patch() -> Patch:
     return Patch(factory, "state_task_service_for", state_task_service_for)
 
 
-# ---------------------------------------------------------------- DynamoDB item operations
+# ---------------------------------------------------------------- DynamoDB requests
 _DYNAMODB_LOCK = threading.RLock()
-_DYNAMODB_ITEM_OPERATIONS = (
-    "put_item",
-    "update_item",
-    "delete_item",
-    "batch_write_item",
-    "transact_write_items",
-    "get_item",
-    "batch_get_item",
-    "query",
-    "scan",
-    "transact_get_items",
-)
 
 
 def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
-    """A DynamoDB item operation applied atomically, as DynamoDB applies it.
+    """A DynamoDB request handled atomically, as DynamoDB applies it: the backend's operation and the serialising of
+    its answer, one request at a time.
 
-    moto applies an UpdateItem as read, change, store without a lock: two branches adding their
-    task tokens to one job's item at the same moment lost one of them (two executions of one
-    upload, each parking on the shared JobId), and that branch then waited out its timeout.
-    Reads take the same lock: a Scan copies each item while the review workflow's UpdateItem,
-    running on another thread, added ReviewTaskToken to it, and the copy failed with
-    "dictionary changed size during iteration" (CI, test_write_path, 2026-12-02).
+    moto applies an UpdateItem as read, change, store without a lock: two branches adding their task tokens to one
+    job's item at the same moment lost one of them (two executions of one upload, each parking on the shared JobId),
+    and that branch then waited out its timeout. And a read hands the live item to the response, which serialises it
+    after the backend has returned: a Scan or GetItem of the summary item while the review workflow's UpdateItem,
+    on another thread, added ReviewTaskToken to it failed with "dictionary changed size during iteration" (CI,
+    test_write_path, 2026-12-02; then a GetItem in test_review, the lock then being on the backend's methods alone).
     """
 
     @functools.wraps(method)
