@@ -2,8 +2,9 @@
 as documents are written (`rekflow analyze`, `backfill`, `replay`, and `index_document` for anyone else), never
 rebuilt per query; `rekflow index --rebuild` makes it again from the documents.
 
-Tables: `asset` (one row per object key: a re-analysis replaces it), `found` (its labels, moderation labels and
-lines of text, with their words lower-cased and a video's moments as JSON), `failed` (features that failed),
+Tables: `asset` (one row per object key, with its moderation review's state: a re-analysis or a review decision
+replaces it), `found` (its labels, moderation labels and lines of text, with their words lower-cased and a
+video's moments as JSON), `failed` (features that failed),
 and, where this Python's SQLite has FTS5, `text_fts` (the lines' words, rowid = found.id) and `label_name_fts`
 (each distinct label name once). FTS5 is in SQLite's amalgamation but off unless compiled with
 SQLITE_ENABLE_FTS5 (https://sqlite.org/fts5.html, 2.1); some Pythons leave it out: uv's standalone builds of
