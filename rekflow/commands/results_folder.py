@@ -32,14 +32,18 @@ from rekflow.search.documents import (
     video_results_path,
 )
 from rekflow.search.facts import asset_of
-from rekflow.search.index import IndexUnusable, SearchIndex, index_path
+from rekflow.search.index import IndexOutdated, IndexUnusable, SearchIndex, index_path
 
 
 def open_index(output: Path) -> SearchIndex:
-    """The results folder's search index; made from the documents already there when it does not exist yet
-    (a folder analysed before the index existed), and only then."""
+    """The results folder's search index; made from the documents already there when it does not exist yet (a
+    folder analysed before the index existed) or was written by an older rekflow (the documents are what it is made
+    from: an upgrade needs no command), and only then."""
     exists = index_path(output).exists()
-    index = SearchIndex.open(output)
+    try:
+        index = SearchIndex.open(output)
+    except IndexOutdated:
+        return rebuild_index(output)
     if not exists:
         index.put_many(assets_in(output))
     return index

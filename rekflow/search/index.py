@@ -120,6 +120,10 @@ class IndexUnusable(Exception):
     """The index cannot be used as it is (built by another version, or with FTS5 this Python lacks)."""
 
 
+class IndexOutdated(IndexUnusable):
+    """The index was written by an older rekflow: the documents it was made from can make it anew."""
+
+
 def has_fts5() -> bool:
     """Whether this Python's SQLite was compiled with FTS5."""
     connection = sqlite3.connect(":memory:")
@@ -261,6 +265,11 @@ class SearchIndex:
             raise IndexUnusable(
                 f"{self.path} is not a rekflow search index ({error}): rekflow index --rebuild"
             ) from error
+        if (meta.get("schema") or "0").isdigit() and int(meta.get("schema") or "0") < int(SCHEMA_VERSION):
+            raise IndexOutdated(
+                f"{self.path} was written by an older rekflow (schema {meta.get('schema')}, this one reads "
+                f"{SCHEMA_VERSION}): rekflow index --rebuild"
+            )
         if meta.get("schema") != SCHEMA_VERSION:
             raise IndexUnusable(
                 f"{self.path} was written by another version of rekflow (schema {meta.get('schema')}, this one "

@@ -4,6 +4,7 @@ values never reach the SQL text, and an index it cannot read says how to rebuild
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from functools import cache
 from pathlib import Path
@@ -109,13 +110,40 @@ def test_an_index_it_cannot_read_says_to_rebuild(tmp_path: Path, monkeypatch: py
     # Without FTS5 a new index is built without it, and says what that costs.
     with SearchIndex(tmp_path / "plain.sqlite3") as plain:
         assert not plain.fts and "FTS5" in (plain.warning or "")
-    connection = sqlite3.connect(tmp_path / "fts.sqlite3")
-    connection.execute("UPDATE meta SET value = '0' WHERE name = 'schema'")
-    connection.commit()
-    connection.close()
+    _set_schema(tmp_path / "fts.sqlite3", "99")  # written by a newer rekflow: this one cannot tell what it holds
     monkeypatch.undo()
     with pytest.raises(IndexUnusable, match=r"another version of rekflow.*--rebuild"):
         SearchIndex(tmp_path / "fts.sqlite3")
+
+
+def _set_schema(path: Path, version: str) -> None:
+    connection = sqlite3.connect(path)
+    connection.execute("UPDATE meta SET value = ? WHERE name = 'schema'", (version,))
+    connection.commit()
+    connection.close()
+
+
+def test_an_index_an_older_rekflow_wrote_is_made_anew_from_the_documents(tmp_path: Path) -> None:
+    from rekflow.commands.results_folder import open_index
+    from rekflow.search.documents import document_path
+    from rekflow.search.index import IndexOutdated, index_path
+
+    # GIVEN a results folder of three documents whose index an older rekflow wrote (schema 4: no review state)
+    output = tmp_path / "results"
+    for document, _ in Library(7).documents(3):
+        path = document_path(output, document["object"]["key"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document), encoding="utf-8")
+    with open_index(output) as made:
+        assert len(made) == 3
+    _set_schema(index_path(output), "4")
+    with pytest.raises(IndexOutdated, match=r"older rekflow \(schema 4"):
+        SearchIndex.open(output)
+    # WHEN it is opened for a search or an analysis, THEN it is made anew from the documents, with no command
+    with open_index(output) as opened:
+        assert len(opened) == 3
+    with SearchIndex.open(output) as again:
+        assert len(again) == 3
 
 
 def test_an_index_built_whole_answers_as_one_kept_up_to_date(folder: str, tmp_path: Path) -> None:
