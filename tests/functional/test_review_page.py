@@ -22,6 +22,7 @@ from rekflow.commands.serve.server import make_server
 from tests.conftest import schema_validator
 from tests.functional.test_report import headless_chromium
 from tests.functional.test_review import FLAGGED, flagged_folder  # noqa: F401 (a fixture)
+from tests.functional.test_search_review import keys
 
 
 @contextlib.contextmanager
@@ -83,7 +84,7 @@ def _decide_on_page(browser: Any, key: str, button: str, note: str) -> None:
     WebDriverWait(browser, 120).until(expected_conditions.staleness_of(card))
 
 
-def test_approve_and_reject_from_the_page(browser, page_url, flagged_folder, tmp_path):  # noqa: F811
+def test_approve_and_reject_from_the_page(browser, page_url, flagged_folder, tmp_path, capsys):  # noqa: F811
     from selenium.webdriver.common.by import By
 
     # GIVEN the page lists both waiting reviews, oldest first, each with its image and findings
@@ -124,6 +125,10 @@ def test_approve_and_reject_from_the_page(browser, page_url, flagged_folder, tmp
         schema_validator("media-reviewed-event.schema.json").validate(record["event"])
         assert record["event"]["decision"] == decision
     browser.save_screenshot(str(tmp_path / "review-page-decided.png"))
+    # AND search follows the page's decisions at once (the folder's index is updated with each decided document)
+    assert keys(capsys, flagged_folder, "review:approved") == ["first.jpg"]
+    assert keys(capsys, flagged_folder, "review:rejected") == ["second.jpg"]
+    assert keys(capsys, flagged_folder, "review:pending") == []
 
 
 def test_the_library_page_shows_the_waiting_reviews_on_top(browser, page_url, flagged_folder, tmp_path):  # noqa: F811
