@@ -22,7 +22,7 @@ from rekflow.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, results_folder
 from rekflow.search.documents import document_path
 from rekflow.search.engine import Engine, Page
 from rekflow.search.facts import Asset, Moment
-from rekflow.search.index import IndexUnusable, index_path
+from rekflow.search.index import IndexUnusable, SearchIndex, index_path
 from rekflow.search.query import QueryError, parse
 from rekflow.search.reference import Evidence, Hit
 
@@ -94,28 +94,30 @@ def open_engine(args: argparse.Namespace, err: Console) -> Engine | None:
         return None
     if not index_path(args.output).exists():
         err.print(f"rekflow: indexing the documents in {args.output}/ (once)", highlight=False)
-    try:
-        index = results_folder.open_index(args.output)
-    except IndexUnusable as error:
-        err.print(f"rekflow: {error}", markup=False, highlight=False)
+    index = _opened_index(args.output, err)
+    if index is None:
         return None
     if index.warning:
         err.print(f"rekflow: {index.warning}", markup=False, highlight=False, soft_wrap=True)
     return index
 
 
+def _opened_index(output: Path, err: Console) -> SearchIndex | None:
+    """The results folder's index, or None after saying on `err` why it cannot be used as it is."""
+    try:
+        return results_folder.open_index(output)
+    except IndexUnusable as error:
+        err.print(f"rekflow: {error}", markup=False, highlight=False)
+        return None
+
+
 def index_command(args: argparse.Namespace) -> int:
     err = Console(file=sys.stderr)
     if not results_folder_found(args.output, err):
         return EXIT_USAGE
-    if args.rebuild:
-        index = results_folder.rebuild_index(args.output)
-    else:
-        try:
-            index = results_folder.open_index(args.output)
-        except IndexUnusable as error:
-            err.print(f"rekflow: {error}", markup=False, highlight=False)
-            return EXIT_USAGE
+    index = results_folder.rebuild_index(args.output) if args.rebuild else _opened_index(args.output, err)
+    if index is None:
+        return EXIT_USAGE
     with index:
         size = sum(path.stat().st_size for path in index.path.parent.glob(index.path.name + "*"))
         text = "FTS5" if index.fts else "no FTS5 (text is scanned)"
@@ -132,10 +134,8 @@ def forget_command(args: argparse.Namespace) -> int:
     if unknown:
         err.print(f"rekflow: nothing in {args.output}/ was analysed from {', '.join(unknown)}", highlight=False)
         return EXIT_USAGE
-    try:
-        index = results_folder.open_index(args.output)
-    except IndexUnusable as error:
-        err.print(f"rekflow: {error}", markup=False, highlight=False)
+    index = _opened_index(args.output, err)
+    if index is None:
         return EXIT_USAGE
     with index:
         for keys in found.values():
