@@ -178,35 +178,29 @@ def test_rekflow_search_stack_prints_the_hits_and_says_when_athena_refuses(stubb
 
     engine, athena, s3 = stubbed
     monkeypatch.setitem(search_command.STACK_ENGINES, "athena", lambda args: engine)
-    tree = parse("label:cat")
-    expect_query(athena, engine, engine.sql(tree, limit=20, sort="analyzed"), ["SUCCEEDED"])
-    athena.add_response(
-        "get_query_results",
-        {
-            "ResultSet": {
-                "Rows": [cells(RESULT_COLUMNS), cells(["media", "shop/sign.jpg", "a" * 64, "image", LOCATION])]
-            }
-        },
-        {"QueryExecutionId": "q-1"},
-    )
-    body = json.dumps(DOCUMENT).encode()
-    s3.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))}, {"Bucket": ANY, "Key": ANY})
+    tree, body = parse("label:cat"), json.dumps(DOCUMENT).encode()
+
+    def answer_one_hit() -> None:
+        """Athena finds shop/sign.jpg, and S3 gives its document."""
+        expect_query(athena, engine, engine.sql(tree, limit=20, sort="analyzed"), ["SUCCEEDED"])
+        athena.add_response(
+            "get_query_results",
+            {
+                "ResultSet": {
+                    "Rows": [cells(RESULT_COLUMNS), cells(["media", "shop/sign.jpg", "a" * 64, "image", LOCATION])]
+                }
+            },
+            {"QueryExecutionId": "q-1"},
+        )
+        s3.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))}, {"Bucket": ANY, "Key": ANY})
+
+    answer_one_hit()
     assert main(["search", "label:cat", "--stack", "media"]) == 0
     printed = capsys.readouterr().out
     assert "shop/sign.jpg" in printed and "label Cat 97.5%" in printed and "documents in stack media" in printed
 
     # --json names the document where it is: in the stack's results bucket.
-    expect_query(athena, engine, engine.sql(tree, limit=20, sort="analyzed"), ["SUCCEEDED"])
-    athena.add_response(
-        "get_query_results",
-        {
-            "ResultSet": {
-                "Rows": [cells(RESULT_COLUMNS), cells(["media", "shop/sign.jpg", "a" * 64, "image", LOCATION])]
-            }
-        },
-        {"QueryExecutionId": "q-1"},
-    )
-    s3.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))}, {"Bucket": ANY, "Key": ANY})
+    answer_one_hit()
     assert main(["search", "label:cat", "--stack", "media", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["document"] == LOCATION
 
