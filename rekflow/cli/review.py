@@ -119,7 +119,7 @@ def _decide(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     def work() -> int:
-        from rekflow.commands.review.folder import decide_local, said_of_hold, show_local
+        from rekflow.commands.review.folder import decide_local, find_local, said_of_hold
         from rekflow.commands.review.stack import decide_stack
 
         if args.stack:
@@ -136,7 +136,7 @@ def _decide(args: argparse.Namespace) -> int:
             )
         else:
             sent = decide_local(args.output, args.asset, args.decision, args.note)
-            hold = show_local(args.output, str(sent["assetId"])).get("object")
+            hold = find_local(args.output, str(sent["assetId"])).get("object")  # the record, as the decision left it
             if hold:
                 print(f"rekflow: {said_of_hold(hold)}", file=sys.stderr)
         print(json.dumps(sent, ensure_ascii=False))
