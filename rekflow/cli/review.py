@@ -54,9 +54,12 @@ def _stack(args: argparse.Namespace) -> Any:
 
 
 def _run(args: argparse.Namespace, work: Any) -> int:
+    from rekflow.commands import results_folder
     from rekflow.commands.review.common import ReviewClosed, ReviewError, UnknownAsset
 
     err = Console(file=sys.stderr)
+    if not args.stack and not results_folder.found(args.output, err):
+        return EXIT_USAGE
     try:
         return int(work())
     except (UnknownAsset, ReviewClosed) as refused:

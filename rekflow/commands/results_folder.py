@@ -92,6 +92,14 @@ def write_results(
     return path, document
 
 
+def found(output: Path, err: Console) -> bool:
+    """Whether `output` is a results folder (a folder); where it is not, says so on stderr."""
+    if output.is_dir():
+        return True
+    err.print(f"rekflow: no results folder {output}/ (rekflow analyze writes one)", highlight=False)
+    return False
+
+
 def open_index_or_say(output: Path, err: Console) -> SearchIndex | None:
     """open_index, or None after saying on `err` why the index is left alone (the documents are still written)."""
     try:

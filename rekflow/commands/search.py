@@ -73,14 +73,6 @@ def search(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def results_folder_found(output: Path, err: Console) -> bool:
-    """Whether `output` is a folder; where it is not, says so on stderr."""
-    if output.is_dir():
-        return True
-    err.print(f"rekflow: no results folder {output}/ (rekflow analyze writes one)", highlight=False)
-    return False
-
-
 def open_engine(args: argparse.Namespace, err: Console) -> Engine | None:
     """The engine a search runs on: a deployed stack's, or the results folder's index (made once, from the
     documents there, when the folder has none yet)."""
@@ -90,7 +82,7 @@ def open_engine(args: argparse.Namespace, err: Console) -> Engine | None:
             err.print("rekflow: searching a deployed stack is not available in this version", highlight=False)
             return None
         return factory(args)
-    if not results_folder_found(args.output, err):
+    if not results_folder.found(args.output, err):
         return None
     if not index_path(args.output).exists():
         err.print(f"rekflow: indexing the documents in {args.output}/ (once)", highlight=False)
@@ -113,7 +105,7 @@ def _opened_index(output: Path, err: Console) -> SearchIndex | None:
 
 def index_command(args: argparse.Namespace) -> int:
     err = Console(file=sys.stderr)
-    if not results_folder_found(args.output, err):
+    if not results_folder.found(args.output, err):
         return EXIT_USAGE
     index = results_folder.rebuild_index(args.output) if args.rebuild else _opened_index(args.output, err)
     if index is None:
@@ -127,7 +119,7 @@ def index_command(args: argparse.Namespace) -> int:
 
 def forget_command(args: argparse.Namespace) -> int:
     err = Console(file=sys.stderr)
-    if not results_folder_found(args.output, err):
+    if not results_folder.found(args.output, err):
         return EXIT_USAGE
     found = results_folder.keys_under(args.output, args.paths)
     unknown = [str(path) for path, keys in found.items() if not keys]

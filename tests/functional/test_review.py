@@ -342,9 +342,11 @@ def test_the_cli_lists_decides_and_refuses_a_second_decision_offline(flagged_fol
     assert code == 1 and "decided already: APPROVED" in err
     assert json.loads((flagged_folder / "first.jpg.json").read_text()) == document
 
-    # AND an unknown asset is a usage error
+    # AND an unknown asset is a usage error, as is a results folder that is not there
     code, _, err = review_cli(capsys, "approve", "nothing.jpg", "--output", output)
     assert code == 2 and "no review" in err
+    code, _, err = review_cli(capsys, "list", "--output", str(flagged_folder / "nowhere"))
+    assert code == 2 and "no results folder" in err and "rekflow analyze writes one" in err
 
 
 def test_two_reviewers_of_one_folder_one_wins_and_the_other_is_told(flagged_folder):
