@@ -32,6 +32,8 @@ import imageio_ffmpeg
 from botocore.validate import ParamValidator
 
 from rekflow.local.template import ACCOUNT_ID, REGION
+from rekflow.vision.backend import RekognitionError
+from rekflow.vision.video_input import open_video
 
 FILE_ACCESS_ERROR = 1010  # "MediaConvert can't open one or more of your input files"
 # How long a conversion may run here before the job ends in ERROR (MediaConvert's own jobs run for hours).
@@ -272,16 +274,12 @@ def transcode(source: Path, output: Path, autorotate: bool) -> None:
 
 
 def probe(path: Path) -> tuple[int, int, int]:
-    """Width, height and duration (ms) of the converted file, as ffmpeg reports them."""
-    reader = imageio_ffmpeg.read_frames(str(path))
+    """Width, height and duration (ms) of the converted file, read from its header as the analysis reads it."""
     try:
-        meta = next(reader)
-    except (RuntimeError, StopIteration, OSError) as error:
+        video = open_video(path)
+    except RekognitionError as error:
         raise _InputError(f"Unable to open input file: [Failed probe/open: [the encoded copy: {error}]]") from error
-    finally:
-        reader.close()
-    width, height = meta["size"]
-    return int(width), int(height), round(float(meta["duration"]) * 1000)
+    return video.width, video.height, video.duration_millis
 
 
 def jsonable(value: Any) -> Any:

@@ -10,6 +10,7 @@ from pathlib import Path
 from PIL import Image
 
 from rekflow.vision.image_input import ImageInput, downscale
+from rekflow.vision.one_frame import frame_at
 
 # Longest side of a preview, in pixels, and its JPEG quality: about 10-20 KB a photo.
 PREVIEW_SIDE = 320
@@ -33,22 +34,8 @@ def image_preview(data: bytes, image_format: str) -> Preview:
 
 
 def video_poster(path: Path, at_seconds: float) -> Preview:
-    """One frame of a video, `at_seconds` in, decoded by the ffmpeg that ships in imageio-ffmpeg."""
-    import imageio_ffmpeg
-
-    # -ss before the input seeks by keyframe index, then decodes only up to the frame asked for.
-    frames = imageio_ffmpeg.read_frames(
-        str(path), input_params=["-ss", f"{max(at_seconds, 0.0):.3f}"], output_params=["-frames:v", "1"]
-    )
-    try:
-        meta = next(frames)
-        pixels = next(frames, None)
-    finally:
-        frames.close()
-    if pixels is None:  # seeking past the last frame yields none
-        raise ValueError(f"no frame at {at_seconds:.3f} s")
-    frame = Image.frombytes("RGB", meta["size"], pixels)
-    return _encode(downscale(frame, max_side=PREVIEW_SIDE))
+    """One frame of a video, `at_seconds` in; NoFrame (a ValueError) where there is none."""
+    return _encode(downscale(frame_at(path, at_seconds), max_side=PREVIEW_SIDE))
 
 
 def _encode(image: Image.Image) -> Preview:

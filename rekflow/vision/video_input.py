@@ -84,12 +84,13 @@ def fetch_video(s3: Any, s3_object: dict[str, Any]) -> Iterator[VideoFile]:
     try:
         with os.fdopen(handle, "wb") as out:
             s3.download_fileobj(s3_object["Bucket"], s3_object["Name"], out, ExtraArgs=version or None)
-        yield _open(Path(name))
+        yield open_video(Path(name))
     finally:
         os.unlink(name)
 
 
-def _open(path: Path) -> VideoFile:
+def open_video(path: Path) -> VideoFile:
+    """The file's size, frame rate and length as OpenCV reads them from its header (no frame is decoded)."""
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():
