@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import jsonschema
 import pytest
+from hypothesis import HealthCheck, settings
 from PIL import Image
 
 from rekflow import PROJECT_ROOT
@@ -24,6 +25,12 @@ from rekflow.local.runtime import ExecutionResult, LocalRuntime, client
 from rekflow.local.state_cases import CASES_PATH, CaseRecorder, states_by_name
 
 SCHEMAS = PROJECT_ROOT / "schemas"
+# Property tests draw the same examples on every run (derandomize), so a failure in CI is one anyone reproduces,
+# not a draw that the next run never makes; HYPOTHESIS_PROFILE=explore draws afresh. Drawing examples slowly
+# is a loaded machine, not a bad strategy (too_slow). A test's own suppress_health_check replaces this list.
+settings.register_profile("repeatable", derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("explore", suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 # moto logs every failing state with its whole parse tree; the tests assert on the history instead.
 logging.getLogger("moto").setLevel(logging.CRITICAL)
 # Retry back-off runs at 1/1000 of real time so Retry paths take milliseconds.

@@ -139,10 +139,13 @@ def test_label_cat_shows_the_cat_with_its_box_and_the_video_at_its_first_cat(pag
     video_card = _card(page, VIDEO)
     player = video_card.find_element(By.CSS_SELECTOR, "video")
     assert player.get_attribute("src").endswith(f"#t={FIRST_CAT_MILLIS / 1000:g}")
-    assert _wait(page, "return arguments[0].readyState >= 1 || arguments[0].error", player) is True, (
-        page.execute_script("return arguments[0].error && arguments[0].error.message", player)
+    # Under load Chromium has the metadata before the fragment's seek lands (seen in the review page's test), so
+    # the wait is for the seek: an error ends it early, with its message.
+    seeked = (
+        "const v = arguments[0]; if (v.error) return v.error.message || 'error ' + v.error.code;"
+        " return v.readyState >= 1 && !v.seeking && Math.abs(v.currentTime - arguments[1]) < 0.001"
     )
-    assert page.execute_script("return arguments[0].currentTime", player) == pytest.approx(FIRST_CAT_MILLIS / 1000)
+    assert _wait(page, seeked, player, FIRST_CAT_MILLIS / 1000) is True
     buttons = video_card.find_elements(By.CSS_SELECTOR, "button.moment")
     assert [float(b.get_attribute("data-seconds")) for b in buttons] == [1.0, 2.0]
     buttons[-1].click()

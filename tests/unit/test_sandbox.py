@@ -2,6 +2,7 @@
 crash, a timeout or running out of memory reported under the errorType Lambda reports, the environment
 discarded and the next invocation running init again."""
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -103,7 +104,9 @@ def test_running_past_the_timeout_is_sandbox_timedout(sandboxes):
         sandboxes.invoke(spec, {"seconds": 30}, "r1", lambda text: None)
     assert raised.value.error_type == "Sandbox.Timedout"
     assert str(raised.value) == "RequestId: r1 Error: Task timed out after 0.50 seconds"
-    assert sandboxes.invoke(spec, {"seconds": 0}, "r2", lambda text: None) == {"slept": 0}
+    # The same function, given time to answer on a loaded machine: a fresh environment serves the next call.
+    patient = dataclasses.replace(spec, timeout_seconds=10)
+    assert sandboxes.invoke(patient, {"seconds": 0}, "r2", lambda text: None) == {"slept": 0}
 
 
 def test_using_more_than_memory_size_is_runtime_out_of_memory(sandboxes):

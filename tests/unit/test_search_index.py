@@ -47,7 +47,9 @@ def test_this_python_has_fts5() -> None:
     assert has_fts5()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(
     tree=trees,
     sort=st.sampled_from(SORTS),
