@@ -195,18 +195,22 @@ class SearchIndex:
         exists = path.exists()
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.create_function("distance_km", 4, distance_km, deterministic=True)
-        # WAL: a search reads while analyze writes; NORMAL: a crash may lose the last writes, never corrupt
-        # (https://www.sqlite.org/wal.html, https://www.sqlite.org/pragma.html#pragma_synchronous).
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.execute("PRAGMA wal_autocheckpoint = 0")  # _Checkpointer does it, off the writer's path
         self._checkpointer = _Checkpointer(path)
-        if exists:
-            self.fts = self._check()
-        else:
-            self.fts = has_fts5() if fts is None else fts
-            self._create(_indexes)
+        try:
+            self._db.create_function("distance_km", 4, distance_km, deterministic=True)
+            # WAL: a search reads while analyze writes; NORMAL: a crash may lose the last writes, never corrupt
+            # (https://www.sqlite.org/wal.html, https://www.sqlite.org/pragma.html#pragma_synchronous).
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute("PRAGMA wal_autocheckpoint = 0")  # _Checkpointer does it, off the writer's path
+            if exists:
+                self.fts = self._check()
+            else:
+                self.fts = has_fts5() if fts is None else fts
+                self._create(_indexes)
+        except BaseException:  # e.g. IndexOutdated, which the caller answers by rebuilding: no connection left open
+            self._db.close()
+            raise
         self._compiler = SqliteCompiler(self.fts)
         self._probe = SqliteCompiler(self.fts, probe=True)
         self._label_names: set[str] | None = None  # label_name's rows, read once a writer needs them

@@ -46,7 +46,8 @@ def _approve_on_the_page(output: Path, key: str, screenshot: Path) -> None:
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    server = make_server(FolderLibrary(output), "127.0.0.1", 0)
+    library = FolderLibrary(output)
+    server = make_server(library, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     browser = headless_chromium(screenshot.parent / "chromium-profile", "--window-size=1100,1000")
     try:
@@ -65,6 +66,7 @@ def _approve_on_the_page(output: Path, key: str, screenshot: Path) -> None:
         browser.quit()
         server.shutdown()
         server.server_close()
+        library.index.close()
 
 
 @pytest.mark.models

@@ -28,7 +28,8 @@ from tests.functional.test_search_review import keys
 @contextlib.contextmanager
 def serving(folder: Path) -> Iterator[str]:
     """`rekflow serve --output folder` on a free port: its URL."""
-    server = make_server(FolderLibrary(folder), "127.0.0.1", 0)
+    library = FolderLibrary(folder)
+    server = make_server(library, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -36,6 +37,7 @@ def serving(folder: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+        library.index.close()
 
 
 @pytest.fixture

@@ -114,8 +114,19 @@ def test_an_index_it_cannot_read_says_to_rebuild(tmp_path: Path, monkeypatch: py
         assert not plain.fts and "FTS5" in (plain.warning or "")
     _set_schema(tmp_path / "fts.sqlite3", "99")  # written by a newer rekflow: this one cannot tell what it holds
     monkeypatch.undo()
+    opened: list[sqlite3.Connection] = []
+    connect = sqlite3.connect
+
+    def connect_and_keep(*args: object, **kwargs: object) -> sqlite3.Connection:
+        opened.append(connect(*args, **kwargs))  # type: ignore[arg-type]
+        return opened[-1]
+
+    monkeypatch.setattr(index_module.sqlite3, "connect", connect_and_keep)
     with pytest.raises(IndexUnusable, match=r"another version of rekflow.*--rebuild"):
         SearchIndex(tmp_path / "fts.sqlite3")
+    # A refused index leaves no connection open for the collector (Python 3.13 warns of one).
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        opened[-1].execute("select 1")
 
 
 def _set_schema(path: Path, version: str) -> None:
