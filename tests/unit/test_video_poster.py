@@ -9,7 +9,6 @@ so ffmpeg has written it and exited before the reader closes (40 warnings in 20 
 from __future__ import annotations
 
 import gc
-import os
 import warnings
 
 import pytest
@@ -35,10 +34,6 @@ def small_clip(tmp_path_factory):
     return path
 
 
-def open_descriptors() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
 def test_the_poster_is_the_frame_at_the_time_asked_for(clip):
     black, cat = video_poster(clip, 0.5), video_poster(clip, 1.5)
     assert max(black.width, black.height) == PREVIEW_SIDE
@@ -48,13 +43,13 @@ def test_the_poster_is_the_frame_at_the_time_asked_for(clip):
 
 
 def test_a_poster_leaves_no_pipe_open(small_clip):
-    before = open_descriptors()
+    # A pipe collected open warns from its __del__, where pytest's unraisable-exception hook fails the test. (No
+    # count of open descriptors: other tests' threads in this worker may open files meanwhile.)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ResourceWarning)
         for _ in range(20):
             video_poster(small_clip, 1.5)
         gc.collect()
-    assert open_descriptors() == before
 
 
 def test_a_time_past_the_end_is_no_frame(clip):
