@@ -12,16 +12,15 @@ offline: the index decides which assets match, the reference evaluator says why.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from rekflow.search.documents import read_s3_json
 from rekflow.search.engine import Page
 from rekflow.search.facts import asset_of
 from rekflow.search.query import Node
@@ -141,6 +140,4 @@ class AthenaEngine:
         return Hit(asset, tuple(dict.fromkeys(evidence or [])))
 
     def _read(self, location: str) -> dict[str, Any]:
-        parsed = urlparse(location)
-        body = self.s3.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"].read()
-        return dict(json.loads(body))
+        return dict(read_s3_json(self.s3, location))

@@ -25,6 +25,12 @@ def video_results_path(output: Path, asset_id: str, feature: str) -> Path:
     return output / VIDEO_RESULTS / asset_id / f"{feature}.json"
 
 
+def read_s3_json(s3: Any, location: str) -> Any:
+    """The JSON at an s3://bucket/key location on a stack: a results document, or a video's feature results."""
+    bucket, _, key = location.removeprefix("s3://").partition("/")
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
 def is_results_document(data: Any) -> bool:
     return isinstance(data, dict) and {"schemaVersion", "assetId", "object", "features"} <= data.keys()
 

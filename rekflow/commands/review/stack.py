@@ -27,6 +27,7 @@ from rekflow.commands.review.common import (
     now,
     shown_review,
 )
+from rekflow.search.documents import read_s3_json
 
 REVIEW_INDEX = "ReviewsByStatus"
 
@@ -97,10 +98,8 @@ def _stack_item(stack: DeployedStack, dynamodb: Any, asset: str) -> dict[str, An
 
 def show_stack(stack: DeployedStack, dynamodb: Any, s3: Any, asset: str) -> dict[str, Any]:
     item = _stack_item(stack, dynamodb, asset)
-    location = str(item["ResultsLocation"])
-    bucket, _, key = location.removeprefix("s3://").partition("/")
     try:
-        document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        document = read_s3_json(s3, str(item["ResultsLocation"]))
     except s3.exceptions.NoSuchKey:
         document = {}
     history = [

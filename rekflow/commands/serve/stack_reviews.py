@@ -20,7 +20,6 @@ instead of failing the page.
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +29,7 @@ from rekflow.commands.review.common import DECISIONS, Pending, ReviewError
 from rekflow.commands.review.stack import REVIEW_INDEX, DeployedStack, decide_stack, list_stack
 from rekflow.commands.serve.flagged import Card, Pictures, card_of
 from rekflow.commands.serve.library import BROWSER_IMAGES, presigned_get
+from rekflow.search.documents import read_s3_json
 
 # Cards a page shows at most: each costs two or three reads (item, document, a video's moderation results).
 PENDING_SHOWN = 50
@@ -124,7 +124,7 @@ class StackReviews:
 
         try:
             item = summary_item(self.dynamodb, stack.table, review.asset_id) or {}
-            document = self._json(str(item["ResultsLocation"])) if item.get("ResultsLocation") else None
+            document = read_s3_json(self.s3, str(item["ResultsLocation"])) if item.get("ResultsLocation") else None
         except (ClientError, BotoCoreError) as error:
             return card_of(review, None, None, None, f"its results document could not be read: {error}")
         if document is None:
@@ -133,14 +133,10 @@ class StackReviews:
         items, unreadable = None, None
         if document["object"]["mediaType"] == "video" and moderation.get("resultsLocation"):
             try:
-                items = list(self._json(str(moderation["resultsLocation"]))["items"])
+                items = list(read_s3_json(self.s3, str(moderation["resultsLocation"]))["items"])
             except (ClientError, BotoCoreError) as error:
                 unreadable = f"the video's moderation results could not be read: {error}"
         return card_of(review, document, items, self._pictures(document), unreadable)
-
-    def _json(self, location: str) -> Any:
-        bucket, _, key = location.removeprefix("s3://").partition("/")
-        return json.loads(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
     def _pictures(self, document: dict[str, Any]) -> Pictures:
         upload, proxy = document["object"], document.get("proxy")
