@@ -61,7 +61,11 @@ def percent(label: Mapping[str, Any]) -> str:
 
 def findings(document: Mapping[str, Any]) -> list[str]:
     """The document's moderation labels, highest confidence first (a video's summary: each label's highest)."""
-    labels = (document.get("features") or {}).get("moderation", {}).get("labels", [])
+    return highest_first((document.get("features") or {}).get("moderation", {}).get("labels", []))
+
+
+def highest_first(labels: list[Mapping[str, Any]]) -> list[str]:
+    """Moderation labels as percent() words them, the highest confidence first."""
     return [percent(label) for label in sorted(labels, key=lambda label: -float(label["Confidence"]))]
 
 
@@ -77,10 +81,7 @@ def flagged_moments(items: list[dict[str, Any]]) -> list[tuple[float, list[str]]
     at: dict[int, list[Mapping[str, Any]]] = {}
     for item in items:
         at.setdefault(int(item["Timestamp"]), []).append(item["ModerationLabel"])
-    return [
-        (millis / 1000, [percent(label) for label in sorted(labels, key=lambda label: -float(label["Confidence"]))])
-        for millis, labels in sorted(at.items())
-    ]
+    return [(millis / 1000, highest_first(labels)) for millis, labels in sorted(at.items())]
 
 
 def moments_shown(
