@@ -35,7 +35,7 @@ from rekflow.search.reference import Hit, matches
 from rekflow.search.sqlite_sql import SqliteCompiler
 
 INDEX_FILE = "index.sqlite3"
-SCHEMA_VERSION = "5"  # 5: asset.review (an index of 4 asks for `rekflow index --rebuild`)
+SCHEMA_VERSION = "5"  # 5: asset.review (an older index is made anew from the documents: results_folder.open_index)
 
 _TABLES = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -269,15 +269,16 @@ class SearchIndex:
             raise IndexUnusable(
                 f"{self.path} is not a rekflow search index ({error}): rekflow index --rebuild"
             ) from error
-        if (meta.get("schema") or "0").isdigit() and int(meta.get("schema") or "0") < int(SCHEMA_VERSION):
-            raise IndexOutdated(
-                f"{self.path} was written by an older rekflow (schema {meta.get('schema')}, this one reads "
-                f"{SCHEMA_VERSION}): rekflow index --rebuild"
-            )
-        if meta.get("schema") != SCHEMA_VERSION:
+        schema = meta.get("schema")
+        if schema != SCHEMA_VERSION:
+            if schema is not None and schema.isdigit() and int(schema) < int(SCHEMA_VERSION):
+                raise IndexOutdated(
+                    f"{self.path} was written by an older rekflow (schema {schema}, this one reads {SCHEMA_VERSION}): "
+                    "rekflow index --rebuild"
+                )
             raise IndexUnusable(
-                f"{self.path} was written by another version of rekflow (schema {meta.get('schema')}, this one "
-                f"reads {SCHEMA_VERSION}): rekflow index --rebuild"
+                f"{self.path} was written by another version of rekflow (schema {schema}, this one reads "
+                f"{SCHEMA_VERSION}): rekflow index --rebuild"
             )
         fts = meta.get("fts5") == "1"
         if fts and not has_fts5():
