@@ -238,7 +238,7 @@ def _preview(made: Card, document: dict[str, Any], source: Path | None) -> None:
             made.preview = image_preview(source.read_bytes(), obj["format"])
         else:
             made.preview = video_poster(source, _poster_seconds(made))
-    except (OSError, ValueError, RuntimeError) as error:  # Pillow's and ffmpeg's (NoFrame) errors for unreadable media
+    except (OSError, ValueError, RuntimeError) as error:  # NoPreview, NoFrame, Pillow's file errors: unreadable media
         made.preview_note = f"no thumbnail: {source} could not be read ({error})"
 
 

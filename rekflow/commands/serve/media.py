@@ -37,7 +37,7 @@ def thumbnail(app: App, request: Request) -> Response:
         return Response.text(400, "at: seconds")
     try:
         jpeg = app.library.thumbnail(found, at)
-    except (OSError, ValueError, RuntimeError) as error:  # Pillow's and ffmpeg's (NoFrame) errors
+    except (OSError, ValueError, RuntimeError) as error:  # NoPreview, NoFrame, Pillow's file errors
         return Response.text(404, f"no thumbnail: {error}")
     return Response(200, "image/jpeg", jpeg, {"Cache-Control": "private, max-age=300"})
 
